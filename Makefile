@@ -1,0 +1,42 @@
+# provision: the README's commands. `make help` lists the targets.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+ENV ?= dev
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lint format test unit integration local-start local-stop clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install everything (Debian packages, .venv, Pulumi CLI); idempotent
+	@bash tools/setup.sh
+
+lint: setup ## ruff (lint and format check) and mypy on provisioner/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: setup lint ## Setup, lint, then unit and integration tests on the real parts
+	$(BIN)/pytest tests/unit tests/integration $(PYTEST_ARGS)
+
+unit: setup ## Unit tests only (fast, pure)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup ## Integration tests only (Pulumi CLI, moto server)
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+local-start: setup ## Start the local cloud (moto on 127.0.0.1)
+	$(BIN)/provision local start
+
+local-stop: ## Stop the local cloud
+	@if [ -x $(BIN)/provision ]; then $(BIN)/provision local stop; fi
+
+clean: local-stop ## Remove the state folder (.provision); keeps .venv and .tools
+	rm -rf .provision

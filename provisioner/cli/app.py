@@ -1,0 +1,71 @@
+"""The `provision` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from provisioner import __version__
+from provisioner.cli import local_cmd
+from provisioner.cli.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    report_expected,
+    report_unexpected,
+)
+from provisioner.cli.output import stderr
+from provisioner.errors import ProvisionError
+
+app = typer.Typer(
+    name="provision",
+    help=(
+        "Provision environments: compile a spec into a dependency graph, create the cloud "
+        "resources with Pulumi and configure the hosts with Ansible.\n\n"
+        "Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode), "
+        "130 interrupted."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(local_cmd.app, name="local")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"provision {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Provision environments described by specs in environments/."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; only this function turns errors into messages and exit codes."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as usage:
+        usage.show()
+        return EXIT_ERROR
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        stderr.print("interrupted")
+        return EXIT_INTERRUPTED
+    except ProvisionError as error:
+        return report_expected(error)
+    except Exception as error:
+        return report_unexpected(error)
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Cloud backend: Pulumi stacks whose AWS resources are boto3 dynamic providers."""

@@ -1,0 +1,50 @@
+"""The project's error hierarchy: every expected failure is a ProvisionError.
+
+The CLI prints an expected error as one line and exits 1; anything else is a
+bug and gets a debug log instead.
+"""
+
+from __future__ import annotations
+
+
+class ProvisionError(Exception):
+    """Root of every error the project raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message} ({self.hint})"
+
+
+class ConfigurationError(ProvisionError):
+    """The machine or the invocation is not set up for the requested work."""
+
+
+class ToolMissingError(ConfigurationError):
+    """A required external program (pulumi, sshd, ip, ...) is not installed."""
+
+    def __init__(self, tool: str, *, hint: str | None = None) -> None:
+        super().__init__(f"required tool not found: {tool}", hint=hint)
+        self.tool = tool
+
+
+class LocalCloudError(ProvisionError):
+    """The local cloud (moto daemon and its hosts) failed to start, stop or answer."""
+
+
+class UnsafeEndpointError(ProvisionError):
+    """A connection to an address outside the local cloud was refused."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        super().__init__(f"refusing to connect to {target}: {reason}")
+        self.target = target
+        self.reason = reason
+
+
+class CloudError(ProvisionError):
+    """A cloud operation (through Pulumi or boto3) failed."""

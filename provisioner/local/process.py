@@ -1,0 +1,80 @@
+"""Identify processes precisely enough to signal only the ones we started.
+
+A pid alone can be reused after its process dies, so a process is identified by
+its pid together with its start time (from /proc/PID/stat).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A pid plus the kernel's start time of that process, in clock ticks since boot."""
+
+    pid: int
+    start_ticks: int
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessIdentity | None:
+        """Identify the live process `pid`, or None if there is none (zombies count as gone)."""
+        stat = _read_stat(pid)
+        if stat is None or stat.state == "Z":
+            return None
+        return cls(pid, stat.start_ticks)
+
+    def is_alive(self) -> bool:
+        """True while this exact process (not a later one with the same pid) is running."""
+        return ProcessIdentity.of(self.pid) == self
+
+    def terminate(self, *, grace_seconds: float) -> bool:
+        """SIGTERM, then SIGKILL after `grace_seconds`. Return True if the process was running."""
+        if not self.is_alive():
+            return False
+        _signal(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        while time.monotonic() < deadline:
+            if not self.is_alive():
+                return True
+            time.sleep(0.05)
+        if self.is_alive():
+            _signal(self.pid, signal.SIGKILL)
+            while self.is_alive():
+                time.sleep(0.02)
+        return True
+
+
+@dataclass(frozen=True)
+class _Stat:
+    state: str
+    start_ticks: int
+
+
+def _read_stat(pid: int) -> _Stat | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after its last ')'.
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return _Stat(state=fields[0], start_ticks=int(fields[19]))
+
+
+def command_line(pid: int) -> list[str]:
+    """The argv of `pid`, or [] if it cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)

@@ -1,0 +1,69 @@
+"""The daemon record: the one file that says which local-cloud daemon is ours."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from provisioner.fsutil import atomic_write_json, read_json
+from provisioner.local.process import ProcessIdentity
+
+DAEMON_MODULE = "provisioner.local.daemon"
+LISTEN_ADDRESS = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class LocalPaths:
+    """Files of the local cloud's control plane, under the state folder."""
+
+    root: Path
+
+    @property
+    def record(self) -> Path:
+        return self.root / "daemon.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "control.lock"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "daemon.log"
+
+
+@dataclass(frozen=True)
+class DaemonRecord:
+    """What the daemon writes once it listens: who it is and where."""
+
+    pid: int
+    start_ticks: int
+    port: int
+    started_at: str
+
+    @property
+    def identity(self) -> ProcessIdentity:
+        return ProcessIdentity(self.pid, self.start_ticks)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{LISTEN_ADDRESS}:{self.port}"
+
+    def save(self, path: Path) -> None:
+        atomic_write_json(path, asdict(self))
+
+    @classmethod
+    def load(cls, path: Path) -> DaemonRecord | None:
+        """Read the record, or None if it is missing or malformed."""
+        data: Any = read_json(path)
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(
+                pid=int(data["pid"]),
+                start_ticks=int(data["start_ticks"]),
+                port=int(data["port"]),
+                started_at=str(data["started_at"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None

@@ -1,0 +1,43 @@
+"""Where the project keeps its state on disk.
+
+Everything a run writes (local-cloud daemon files, Pulumi state and home, run
+history, logs) lives under one state folder: `$PROVISION_STATE_DIR`, or
+`.provision/` in the current directory, much like Terraform's `.terraform/`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DIR_ENV = "PROVISION_STATE_DIR"
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    """The layout of the state folder."""
+
+    root: Path
+
+    @classmethod
+    def discover(cls) -> StatePaths:
+        """Use `$PROVISION_STATE_DIR`, else `./.provision`."""
+        configured = os.environ.get(STATE_DIR_ENV)
+        root = Path(configured) if configured else Path.cwd() / ".provision"
+        return cls(root.resolve())
+
+    @property
+    def local(self) -> Path:
+        """The local cloud's control files: daemon record, lock, log."""
+        return self.root / "local"
+
+    @property
+    def pulumi_home(self) -> Path:
+        """PULUMI_HOME for every Pulumi process we start (plugins, credentials, workspaces)."""
+        return self.root / "pulumi-home"
+
+    @property
+    def logs(self) -> Path:
+        """Debug logs written when something unexpected happens."""
+        return self.root / "logs"

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# One idempotent setup for a fresh machine: Debian packages, the project venv,
+# and a Pulumi CLI that matches the pinned Python SDK. Safe to run again; a
+# second run on a ready machine only checks and takes seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+TOOLS_BIN="$ROOT/.tools/bin"
+PYTHON="${PYTHON:-python3}"
+APT_PACKAGES=(openssh-server openssh-client iproute2 graphviz netcat-openbsd procps)
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31msetup:\033[0m %s\n' "$*" >&2; exit 1; }
+
+install_debian_packages() {
+    local missing=()
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "Debian packages present: ${APT_PACKAGES[*]}"
+        return
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing Debian packages: ${missing[*]}. Run: sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_venv() {
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || die "Python >= 3.11 is required ($PYTHON is $("$PYTHON" --version 2>&1))"
+    [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
+    # Reinstall only when the dependency pins change.
+    local stamp="$VENV/.provision-installed" want
+    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        say "venv up to date: $VENV"
+        return
+    fi
+    say "installing the package and its dev extras into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
+    echo "$want" > "$stamp"
+}
+
+sdk_version() {
+    "$VENV/bin/python" -c 'from importlib.metadata import version; print(version("pulumi"))'
+}
+
+# Prints the version a pulumi binary reports, without the leading v.
+cli_version() {
+    PULUMI_SKIP_UPDATE_CHECK=true PULUMI_HOME="$ROOT/.provision/pulumi-home" "$1" version 2>/dev/null | sed 's/^v//'
+}
+
+install_pulumi() {
+    local want path_cli
+    want="$(sdk_version)"
+    mkdir -p "$TOOLS_BIN"
+    if [ -x "$TOOLS_BIN/pulumi" ] && [ "$(cli_version "$TOOLS_BIN/pulumi")" = "$want" ]; then
+        say "Pulumi CLI $want present: $TOOLS_BIN/pulumi"
+    elif path_cli="$(command -v pulumi)" && [ -n "$path_cli" ] \
+        && "$VENV/bin/python" - "$(cli_version "$path_cli")" <<'PY'
+import sys
+from semver import VersionInfo
+from pulumi.automation._minimum_version import _MINIMUM_VERSION
+try:
+    found = VersionInfo.parse(sys.argv[1])
+except ValueError:
+    sys.exit(1)
+sys.exit(0 if found >= _MINIMUM_VERSION else 1)
+PY
+    then
+        say "using the Pulumi CLI on PATH: $path_cli ($(cli_version "$path_cli"))"
+        ln -sfn "$path_cli" "$TOOLS_BIN/pulumi"
+    else
+        build_pulumi "$want"
+    fi
+    # The dynamic-provider plugin: the engine starts it to run our boto3 providers.
+    cat > "$TOOLS_BIN/pulumi-resource-pulumi-python" <<SH
+#!/bin/sh
+exec "$VENV/bin/python" -u -m pulumi.dynamic "\$@"
+SH
+    chmod 0755 "$TOOLS_BIN/pulumi-resource-pulumi-python"
+    # Commands run from the venv find these next to their interpreter.
+    ln -sfn "$TOOLS_BIN/pulumi" "$VENV/bin/pulumi"
+    ln -sfn "$TOOLS_BIN/pulumi-resource-pulumi-python" "$VENV/bin/pulumi-resource-pulumi-python"
+}
+
+build_pulumi() {
+    local want="$1" module="$ROOT/tools/pulumi"
+    command -v go >/dev/null || die "no Pulumi CLI $want and no Go toolchain to build it. Install Go >= 1.25 (then rerun make setup), or install the Pulumi CLI $want and put it on PATH."
+    grep -q "github.com/pulumi/pulumi/pkg/v3 v$want\$" "$module/go.mod" \
+        || die "tools/pulumi/go.mod does not pin github.com/pulumi/pulumi/pkg/v3 v$want, the pinned Python SDK version: update both together"
+    say "building the Pulumi CLI v$want with $(go version | cut -d' ' -f3) (a cold build takes several minutes)"
+    local start=$SECONDS
+    (cd "$module" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go build -trimpath \
+        -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$want" \
+        -o "$TOOLS_BIN/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+    mv -f "$TOOLS_BIN/pulumi.tmp" "$TOOLS_BIN/pulumi"
+    say "built $TOOLS_BIN/pulumi ($(cli_version "$TOOLS_BIN/pulumi")) in $((SECONDS - start))s"
+}
+
+install_debian_packages
+install_venv
+install_pulumi
+say "ready"

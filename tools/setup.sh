@@ -94,8 +94,10 @@ SH
 build_pulumi() {
     local want="$1" module="$ROOT/tools/pulumi"
     command -v go >/dev/null || die "no Pulumi CLI $want and no Go toolchain to build it. Install Go >= 1.25 (then rerun make setup), or install the Pulumi CLI $want and put it on PATH."
-    grep -q "github.com/pulumi/pulumi/pkg/v3 v$want\$" "$module/go.mod" \
-        || die "tools/pulumi/go.mod does not pin github.com/pulumi/pulumi/pkg/v3 v$want, the pinned Python SDK version: update both together"
+    for gomod in pkg sdk; do
+        grep -Eq "github.com/pulumi/pulumi/$gomod/v3 v$want( |\$)" "$module/go.mod" \
+            || die "tools/pulumi/go.mod does not pin github.com/pulumi/pulumi/$gomod/v3 v$want, the pinned Python SDK version: update both together"
+    done
     say "building the Pulumi CLI v$want with $(go version | cut -d' ' -f3) (a cold build takes several minutes)"
     local start=$SECONDS
     (cd "$module" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go build -trimpath \

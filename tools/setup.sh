@@ -43,8 +43,12 @@ install_venv() {
         return
     fi
     say "installing the package and its dev extras into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
+    local log="$VENV/pip-install.log"
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip \
+        && "$VENV/bin/python" -m pip install -e "$ROOT[dev]"; } >"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        die "pip install failed; the whole log is $log"
+    fi
     echo "$want" > "$stamp"
 }
 

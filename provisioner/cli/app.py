@@ -8,7 +8,7 @@ import click
 import typer
 
 from provisioner import __version__
-from provisioner.cli import local_cmd
+from provisioner.cli import graph_cmd, local_cmd
 from provisioner.cli.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -30,6 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command()(graph_cmd.validate)
+app.command()(graph_cmd.graph)
 app.add_typer(local_cmd.app, name="local")
 
 

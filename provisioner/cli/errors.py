@@ -7,9 +7,12 @@ import os
 import traceback
 from pathlib import Path
 
+from rich.markup import escape
+
 from provisioner.cli.output import stderr
 from provisioner.errors import ProvisionError
 from provisioner.paths import StatePaths
+from provisioner.spec import SpecError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -18,8 +21,11 @@ EXIT_INTERRUPTED = 130
 
 
 def report_expected(error: ProvisionError) -> int:
-    """Print an expected error as one line and return its exit code."""
-    stderr.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+    """Print an expected error as one line (a spec's problems one per line); return its code."""
+    if isinstance(error, SpecError):
+        for diagnostic in error.diagnostics:
+            stderr.print(str(diagnostic), markup=False, soft_wrap=True)
+    stderr.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
     return error.exit_code
 
 
@@ -28,7 +34,8 @@ def report_unexpected(error: BaseException) -> int:
     log = _write_debug_log(error)
     where = f"details in {log}" if log else "and the debug log could not be written"
     stderr.print(
-        f"[bold red]internal error:[/] {type(error).__name__}: {error} ({where})", soft_wrap=True
+        f"[bold red]internal error:[/] {escape(f'{type(error).__name__}: {error}')} ({where})",
+        soft_wrap=True,
     )
     return EXIT_ERROR
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from provisioner.local.process import ProcessIdentity, command_line
 
@@ -43,6 +44,9 @@ def test_command_line_reads_the_argv_of_a_process() -> None:
     argv = [sys.executable, "-c", "import time; time.sleep(60)", "marker-arg"]
     child = subprocess.Popen(argv)
     try:
+        deadline = time.monotonic() + 10  # until exec, the child still shows our own argv
+        while command_line(child.pid) != argv and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert command_line(child.pid) == argv
     finally:
         child.kill()

@@ -1,0 +1,1 @@
+"""Generic DAG algorithms and walking; nothing here knows about infrastructure."""

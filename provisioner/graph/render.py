@@ -1,0 +1,88 @@
+"""Render a ResourceGraph as text (the waves), DOT, or a PNG drawn by Graphviz."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from provisioner.errors import ProvisionError, ToolMissingError
+from provisioner.graph.resource_graph import EdgeReason, ResourceGraph
+from provisioner.spec.addresses import ResourceKind
+
+KIND_COLOURS: dict[ResourceKind, str] = {
+    ResourceKind.NETWORK: "#4e79a7",
+    ResourceKind.SUBNET: "#76b7b2",
+    ResourceKind.SECURITY_GROUP: "#f28e2b",
+    ResourceKind.KEY_PAIR: "#edc948",
+    ResourceKind.VM: "#59a14f",
+    ResourceKind.SOFTWARE: "#b07aa1",
+}
+_EDGE_STYLES: dict[EdgeReason, str] = {
+    EdgeReason.CONTAINS: "solid",
+    EdgeReason.USES: "solid",
+    EdgeReason.PEER: "dashed",
+    EdgeReason.ORDER: "dotted",
+    EdgeReason.AFTER: "bold",
+    EdgeReason.REFERENCE: "dashed",
+}
+
+
+def to_text(graph: ResourceGraph) -> str:
+    """The waves (what can run in parallel) and the critical path."""
+    waves = graph.waves()
+    path, _ = graph.critical_path()
+    lines = [
+        f"{graph.environment}: {len(graph)} resources, {len(graph.edges())} dependencies, "
+        f"{len(waves)} waves",
+        "",
+    ]
+    for number, wave in enumerate(waves, start=1):
+        lines.append(f"wave {number}:")
+        lines.extend(f"  {address}" for address in wave)
+    lines += ["", f"critical path ({len(path)} steps):", "  " + " -> ".join(map(str, path))]
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(graph: ResourceGraph) -> str:
+    """Graphviz DOT: nodes coloured by kind, one rank per wave, edges styled by reason."""
+    lines = [
+        f'digraph "{graph.environment}" {{',
+        "  rankdir=LR;",
+        '  graph [fontname="Helvetica", nodesep=0.25, ranksep=0.6];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
+        '  edge [color="#555555", arrowsize=0.7];',
+    ]
+    for number, wave in enumerate(graph.waves()):
+        lines.append(f"  subgraph wave{number} {{ rank=same;")
+        for address in wave:
+            colour = KIND_COLOURS[address.kind]
+            lines.append(f'    "{address}" [fillcolor="{colour}"];')
+        lines.append("  }")
+    for edge in graph.edges():
+        style = _EDGE_STYLES[edge.reason]
+        lines.append(f'  "{edge.source}" -> "{edge.target}" [style={style}];')
+    lines.append('  subgraph cluster_legend { label=kinds; fontsize=10; color="#bbbbbb";')
+    for kind, colour in KIND_COLOURS.items():
+        lines.append(f'    "legend {kind.value}" [label="{kind.value}", fillcolor="{colour}"];')
+    lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render_png(graph: ResourceGraph, output: Path) -> Path:
+    """Draw the graph with Graphviz's `dot` into `output`."""
+    dot = shutil.which("dot")
+    if dot is None:
+        raise ToolMissingError("dot", hint="install Graphviz: `make setup` does it")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [dot, "-Tpng", "-Gdpi=110", "-o", str(output)],
+        input=to_dot(graph),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ProvisionError(f"graphviz failed: {result.stderr.strip()}")
+    return output

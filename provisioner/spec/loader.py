@@ -1,0 +1,192 @@
+"""Load an environment: read and merge its files, validate every item, check across items.
+
+Every problem is collected; nothing stops at the first one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from provisioner.errors import ConfigurationError
+from provisioner.spec.checks import CheckContext, check_environment
+from provisioner.spec.diagnostics import Diagnostic, SpecError
+from provisioner.spec.model import (
+    NAME_PATTERN,
+    SECTION_MODELS,
+    Environment,
+    EnvironmentHeader,
+)
+from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays
+from provisioner.spec.schema_errors import suggest, to_diagnostics
+from provisioner.spec.yamldoc import LocatedDocument
+
+_DEFAULTS = {"cloud": "local"}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class EnvironmentSource:
+    """An environment file and the playbooks directory its roles refer to."""
+
+    file: Path
+    playbooks_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.file.stem
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The environment built from the items that validated, and every problem found."""
+
+    environment: Environment
+    diagnostics: list[Diagnostic]
+    document: LocatedDocument | None
+
+
+def resolve_environment(ref: str, environments_dir: Path) -> EnvironmentSource:
+    """ENV is a name in `environments_dir` (`dev`) or a path to a YAML file."""
+    as_path = Path(ref)
+    if as_path.suffix in SPEC_SUFFIXES or len(as_path.parts) > 1:
+        if not as_path.is_file():
+            raise ConfigurationError(f"no environment file {as_path}")
+        file = as_path.resolve()
+    else:
+        candidates = [environments_dir / f"{ref}{suffix}" for suffix in SPEC_SUFFIXES]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            known = _environment_names(environments_dir)
+            listing = ", ".join(known) if known else "none"
+            raise ConfigurationError(
+                f"unknown environment '{ref}'{suggest(ref, known)}",
+                hint=f"available in {environments_dir}: {listing}",
+            )
+        file = found.resolve()
+    return EnvironmentSource(file=file, playbooks_dir=_playbooks_dir(file))
+
+
+def load_environment(source: EnvironmentSource) -> Environment:
+    """The validated environment; raises SpecError listing every problem."""
+    result = check_source(source)
+    if result.diagnostics:
+        raise SpecError(result.diagnostics)
+    return result.environment
+
+
+def check_source(source: EnvironmentSource) -> LoadResult:
+    """Load as much as is valid and collect every problem (the graph layer adds cycle checks)."""
+    doc, diagnostics = load_with_overlays(source.file)
+    if doc is None:
+        return LoadResult(_empty(source), diagnostics, None)
+    data: dict[str, Any] = {**_DEFAULTS, "name": source.name, **doc.data}
+    header = _validate(EnvironmentHeader, data, (), doc, diagnostics)
+    sections: dict[str, dict[str, Any]] = {}
+    declared: dict[str, frozenset[str]] = {}
+    for section, model in SECTION_MODELS.items():
+        raw = data.get(section)
+        items = raw if isinstance(raw, dict) else {}
+        declared[section] = frozenset(items)
+        sections[section] = _validate_items(section, model, items, doc, diagnostics)
+    environment = Environment.model_construct(
+        name=header.name if header else source.name,
+        cloud=header.cloud if header else "local",
+        region=header.region if header else _text(data.get("region")),
+        tags=header.tags if header else {},
+        state=header.state if header else None,
+        outputs=header.outputs if header else {},
+        networks=sections["networks"],
+        subnets=sections["subnets"],
+        security_groups=sections["security_groups"],
+        key_pairs=sections["key_pairs"],
+        vms=sections["vms"],
+        roles=sections["roles"],
+    )
+    context = CheckContext(doc=doc, declared=declared, playbooks_dir=source.playbooks_dir)
+    diagnostics.extend(check_environment(environment, context))
+    return LoadResult(environment, diagnostics, doc)
+
+
+def _validate_items(
+    section: str,
+    model: type[BaseModel],
+    items: dict[str, Any],
+    doc: LocatedDocument,
+    diagnostics: list[Diagnostic],
+) -> dict[str, Any]:
+    valid: dict[str, Any] = {}
+    for name, item in items.items():
+        path = (section, name)
+        if not NAME_PATTERN.match(name):
+            diagnostics.append(
+                Diagnostic(
+                    doc.locate(path),
+                    path,
+                    f"invalid name '{name}': use lowercase letters, digits and '-' "
+                    "(not at the ends)",
+                )
+            )
+            continue
+        if item is None:
+            item = {}
+        parsed = _validate(model, item, path, doc, diagnostics)
+        if parsed is not None:
+            valid[name] = parsed
+    return valid
+
+
+def _validate(
+    model: type[M],
+    data: Any,
+    path: tuple[str, ...],
+    doc: LocatedDocument,
+    diagnostics: list[Diagnostic],
+) -> M | None:
+    if not isinstance(data, dict):
+        diagnostics.append(Diagnostic(doc.locate(path), path, f"expected a mapping, got {data!r}"))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        diagnostics.extend(to_diagnostics(error, model, path, doc))
+        return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _empty(source: EnvironmentSource) -> Environment:
+    return Environment.model_construct(
+        name=source.name,
+        cloud="local",
+        region="",
+        tags={},
+        state=None,
+        networks={},
+        subnets={},
+        security_groups={},
+        key_pairs={},
+        vms={},
+        roles={},
+        outputs={},
+    )
+
+
+def _environment_names(directory: Path) -> list[str]:
+    if not directory.is_dir():
+        return []
+    return sorted(p.stem for p in directory.iterdir() if p.suffix in SPEC_SUFFIXES)
+
+
+def _playbooks_dir(file: Path) -> Path:
+    """The nearest `playbooks/` directory at or above the spec's folder."""
+    for folder in (file.parent, *file.parent.parents):
+        if (folder / "playbooks").is_dir():
+            return folder / "playbooks"
+    return file.parent / "playbooks"

@@ -1,0 +1,182 @@
+"""YAML documents that remember where every value came from.
+
+The file is read as a stream of parser events (libyaml's parser when PyYAML has
+it), and plain data is built straight from them together with a map from field
+path to location. Duplicate keys are reported instead of silently keeping the
+last one. Building from events skips PyYAML's node graph, which is what makes a
+10,000-resource spec load in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provisioner.spec.diagnostics import Diagnostic, FieldPath, Location
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_KEY = "<<"
+
+
+@dataclass
+class LocatedDocument:
+    """Plain data (dicts, lists, scalars) and the location of every field path in it."""
+
+    file: Path
+    data: Any
+    locations: dict[FieldPath, Location] = field(default_factory=dict)
+
+    def locate(self, path: FieldPath) -> Location:
+        """The location of `path`, or of its nearest located ancestor."""
+        for end in range(len(path), -1, -1):
+            found = self.locations.get(path[:end])
+            if found is not None:
+                return found
+        return Location(self.file, 1, 1)
+
+
+def read_yaml(file: Path) -> tuple[LocatedDocument | None, list[Diagnostic]]:
+    """Parse `file`; on a syntax error return None and a diagnostic at the error's position."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        return None, [Diagnostic(Location(file, 1, 1), (), f"cannot read file: {error.strerror}")]
+    builder = _Builder(file)
+    try:
+        data = builder.build(yaml.parse(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+        reason = " ".join(part for part in (error.context, error.problem) if part)
+        return None, [Diagnostic(where, (), f"YAML syntax error: {reason}")]
+    except yaml.YAMLError as error:
+        return None, [Diagnostic(Location(file, 1, 1), (), f"YAML syntax error: {error}")]
+    builder.locations.setdefault((), Location(file, 1, 1))
+    return LocatedDocument(file, data, builder.locations), builder.diagnostics
+
+
+class _Builder:
+    """Turns parser events into plain data, recording locations and duplicate keys."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.locations: dict[FieldPath, Location] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self._anchors: dict[str, Any] = {}
+        self._plain: dict[str, Any] = {}
+
+    def _at(self, mark: Any) -> Location:
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def build(self, events: Any) -> Any:
+        stream = iter(events)
+        data: Any = {}
+        documents = 0
+        for event in stream:
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                value = self._value(next(stream), stream, ())
+                if documents == 1:
+                    data = value
+                else:
+                    self.diagnostics.append(
+                        Diagnostic(
+                            self._at(event.start_mark), (), "expected one YAML document, got more"
+                        )
+                    )
+        return data
+
+    def _value(self, event: Any, stream: Any, path: FieldPath) -> Any:
+        self.locations.setdefault(path, self._at(event.start_mark))
+        if isinstance(event, yaml.ScalarEvent):
+            value = self._scalar(event, path)
+        elif isinstance(event, yaml.MappingStartEvent):
+            value = self._mapping(stream, path)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            value = self._sequence(stream, path)
+        elif isinstance(event, yaml.AliasEvent):
+            alias = event.anchor or ""
+            if alias not in self._anchors:
+                self._problem(event, path, f"unknown alias *{alias}")
+            return self._anchors.get(alias)
+        else:  # pragma: no cover - the parser guarantees a node here
+            raise yaml.YAMLError(f"unexpected {type(event).__name__}")
+        if event.anchor:
+            self._anchors[event.anchor] = value
+        return value
+
+    def _mapping(self, stream: Any, path: FieldPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merged: list[Any] = []
+        first_seen: dict[str, int] = {}
+        for event in stream:
+            if isinstance(event, yaml.MappingEndEvent):
+                break
+            if isinstance(event, yaml.ScalarEvent):
+                key = str(self._scalar(event, path))
+            else:  # a complex key: read it to stay in step, but it cannot name a field
+                self._value(event, stream, (*path, "<key>"))
+                self.locations.pop((*path, "<key>"), None)
+                key = "?"
+            child = (*path, key)
+            value_event = next(stream)
+            if key == _MERGE_KEY and isinstance(event, yaml.ScalarEvent) and event.implicit[0]:
+                sources = self._value(value_event, stream, child)
+                merged.extend(sources if isinstance(sources, list) else [sources])
+                continue
+            if key in first_seen:
+                self._problem(
+                    event, child, f"duplicate key '{key}' (first defined on line {first_seen[key]})"
+                )
+                self._value(value_event, stream, (*path, "<duplicate>"))
+                continue
+            first_seen[key] = event.start_mark.line + 1
+            self.locations[child] = self._at(event.start_mark)
+            result[key] = self._value(value_event, stream, child)
+        self.locations.pop((*path, "<duplicate>"), None)
+        for source in merged:
+            if isinstance(source, dict):
+                for key, value in source.items():
+                    result.setdefault(key, value)
+        return result
+
+    def _sequence(self, stream: Any, path: FieldPath) -> list[Any]:
+        items: list[Any] = []
+        for event in stream:
+            if isinstance(event, yaml.SequenceEndEvent):
+                break
+            items.append(self._value(event, stream, (*path, len(items))))
+        return items
+
+    def _scalar(self, event: Any, path: FieldPath) -> Any:
+        plain, _quoted = event.implicit
+        if event.tag in (None, "!") and not plain:
+            return event.value
+        if event.tag is None:
+            cached = self._plain.get(event.value, self)
+            if cached is not self:
+                return cached
+            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, (True, False))  # type: ignore[no-untyped-call]
+            value = self._construct(event, tag, path)
+            self._plain[event.value] = value
+            return value
+        return self._construct(event, event.tag, path)
+
+    def _construct(self, event: Any, tag: str, path: FieldPath) -> Any:
+        if tag == _STR_TAG:
+            return event.value
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            return _CONSTRUCTOR.construct_object(node)
+        except yaml.YAMLError:
+            self._problem(event, path, f"unsupported YAML tag {tag}")
+            return event.value
+
+    def _problem(self, event: Any, path: FieldPath, message: str) -> None:
+        self.diagnostics.append(Diagnostic(self._at(event.start_mark), path, message))

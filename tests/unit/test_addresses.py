@@ -1,0 +1,56 @@
+"""Addresses parse, print and sort the same way everywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioner.spec.addresses import Address, ResourceKind
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("network.main", Address(ResourceKind.NETWORK, "main")),
+        ("subnet.public-a", Address(ResourceKind.SUBNET, "public-a")),
+        ("sg.web", Address(ResourceKind.SECURITY_GROUP, "web")),
+        ("key.deploy", Address(ResourceKind.KEY_PAIR, "deploy")),
+        ("vm.web[1]", Address.vm("web", 1)),
+        ("software.web@vm.web[1]", Address.software("web", Address.vm("web", 1))),
+    ],
+)
+def test_addresses_round_trip_through_text(text: str, expected: Address) -> None:
+    assert Address.parse(text) == expected
+    assert str(expected) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("vm.web", "carry an \\[index\\]"),
+        ("network.main[0]", "carry an \\[index\\]"),
+        ("software.web", "only software addresses carry '@host'"),
+        ("vm.web[0]@vm.db[0]", "only software addresses carry '@host'"),
+        ("bucket.logs", "unknown resource kind 'bucket'"),
+        ("web", "is not an address"),
+    ],
+)
+def test_malformed_addresses_are_rejected_with_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        Address.parse(text)
+
+
+def test_addresses_sort_by_kind_then_name_then_index() -> None:
+    shuffled = [
+        Address.vm("web", 10),
+        Address.software("base", Address.vm("db", 0)),
+        Address.vm("web", 2),
+        Address(ResourceKind.SUBNET, "a"),
+        Address(ResourceKind.NETWORK, "z"),
+    ]
+    assert [str(a) for a in sorted(shuffled)] == [
+        "network.z",
+        "subnet.a",
+        "vm.web[2]",
+        "vm.web[10]",
+        "software.base@vm.db[0]",
+    ]

@@ -6,7 +6,7 @@ ENV ?= dev
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test unit integration local-start local-stop clean
+.PHONY: help setup lint format test unit integration bench local-start local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ unit: setup ## Unit tests only (fast, pure)
 
 integration: setup ## Integration tests only (Pulumi CLI, moto server)
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+bench: setup ## Run the benchmarks and print their figures
+	$(BIN)/python bench/compile_spec.py
 
 local-start: setup ## Start the local cloud (moto on 127.0.0.1)
 	$(BIN)/provision local start

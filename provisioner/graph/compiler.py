@@ -17,6 +17,8 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import networkx as nx
+
 from provisioner.graph.nodes import (
     KeyPairNode,
     NetworkNode,
@@ -71,7 +73,7 @@ def _compile_source(source: EnvironmentSource) -> CompiledEnvironment:
     graph = build_graph(result.environment)
     diagnostics = list(result.diagnostics)
     if result.document is not None:
-        diagnostics += _cycle_diagnostics(graph, result.document)
+        diagnostics += _cycle_diagnostics(result.environment, graph, result.document)
     if diagnostics:
         raise SpecError(diagnostics)
     graph.validate()
@@ -168,7 +170,7 @@ class _Builder:
         for direction in ("ingress", "egress"):
             rules: list[RuleSpec] = getattr(spec, direction)
             for index, rule in enumerate(rules):
-                if rule.group is not None:
+                if rule.group is not None and rule.group != name:  # self-reference: no wait
                     peer = Address(ResourceKind.SECURITY_GROUP, rule.group)
                     origin = ("security_groups", name, direction, index, "group")
                     self._edge(peer, address, EdgeReason.PEER, origin)
@@ -176,9 +178,12 @@ class _Builder:
     def _vm_group(self, name: str) -> None:
         spec = self.env.vms[name]
         subnet = Address(ResourceKind.SUBNET, spec.subnet)
-        groups = tuple(Address(ResourceKind.SECURITY_GROUP, g) for g in spec.security_groups)
+        # A name listed twice is reported by the spec checks; the graph takes it once.
+        groups = tuple(
+            Address(ResourceKind.SECURITY_GROUP, g) for g in dict.fromkeys(spec.security_groups)
+        )
         key = Address(ResourceKind.KEY_PAIR, spec.key_pair) if spec.key_pair else None
-        roles = tuple(role for role in spec.roles if role in self.env.roles)
+        roles = tuple(role for role in dict.fromkeys(spec.roles) if role in self.env.roles)
         for index in range(spec.count):
             address = Address.vm(name, index)
             self.graph.add_node(
@@ -269,13 +274,24 @@ def _rule(rule: RuleSpec) -> Rule:
     )
 
 
-def _cycle_diagnostics(graph: ResourceGraph, doc: LocatedDocument) -> list[Diagnostic]:
+def _after_cycle_among_roles(env: Environment, ring: list[Address]) -> bool:
+    """True if the `after:` lists of the roles in `ring` form a cycle by themselves."""
+    roles = {a.name for a in ring if a.kind is ResourceKind.SOFTWARE}
+    after = nx.DiGraph(
+        (before, role) for role in roles for before in env.roles[role].after if before in roles
+    )
+    return not nx.is_directed_acyclic_graph(after)
+
+
+def _cycle_diagnostics(
+    env: Environment, graph: ResourceGraph, doc: LocatedDocument
+) -> list[Diagnostic]:
     diagnostics = []
     for cycle in graph.cycles():
         ring = [*cycle, cycle[0]]
         edges = [graph.edge(a, b) for a, b in itertools.pairwise(ring)]
-        if all(edge.reason is EdgeReason.AFTER for edge in edges):
-            continue  # a cycle of `after:` lists alone is reported once, among the roles
+        if _after_cycle_among_roles(env, ring):
+            continue  # already reported once, among the roles, by the spec checks
         # Point at the edge a user is most likely to change: `after:` or a reference first.
         preferred = (EdgeReason.AFTER, EdgeReason.REFERENCE, EdgeReason.PEER, EdgeReason.ORDER)
         blame = min(edges, key=lambda e: preferred.index(e.reason) if e.reason in preferred else 9)

@@ -7,6 +7,7 @@ reference reports from everything that uses it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from provisioner.spec.addresses import SECTION_KINDS, ResourceKind
 from provisioner.spec.diagnostics import Diagnostic, FieldPath
 from provisioner.spec.model import Environment
 from provisioner.spec.references import find_expressions, parse_reference
-from provisioner.spec.schema_errors import suggest
+from provisioner.spec.schema_errors import closest, suggest
 from provisioner.spec.yamldoc import LocatedDocument
 
 
@@ -57,7 +58,7 @@ def _subnets(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
         path = ("subnets", name)
         yield from _dangling(ctx, (*path, "network"), "networks", "network", subnet.network)
         zone = env.availability_zone(subnet)
-        if not zone.startswith(env.region):
+        if env.region and not re.fullmatch(re.escape(env.region) + r"[a-z]", zone):
             yield _problem(
                 ctx,
                 (*path, "availability_zone"),
@@ -156,7 +157,7 @@ def _roles(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
                 ctx,
                 (*path, "playbook"),
                 f"no playbook '{role.playbook}' in {ctx.playbooks_dir}"
-                f"{suggest(role.playbook, playbooks)}",
+                f"{_suggest_file(role.playbook, playbooks)}",
             )
         yield from _duplicates(ctx, (*path, "after"), role.after)
         for index, other in enumerate(role.after):
@@ -173,7 +174,9 @@ def _role_cycles(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
     graph = nx.DiGraph()
     for name, role in env.roles.items():
         graph.add_node(name)
-        graph.add_edges_from((other, name) for other in role.after if other in env.roles)
+        graph.add_edges_from(
+            (other, name) for other in role.after if other in env.roles and other != name
+        )
     for cycle in dag.cycles(graph, key=str):
         ring = [*cycle, cycle[0]]
         first = ring[1]
@@ -231,6 +234,13 @@ def _duplicates(ctx: CheckContext, path: FieldPath, names: Iterable[str]) -> Ite
         if name in seen:
             yield _problem(ctx, (*path, index), f"'{name}' is listed twice")
         seen.add(name)
+
+
+def _suggest_file(name: str, files: list[str]) -> str:
+    """Did-you-mean on file names, compared without their common suffixes."""
+    by_stem = {Path(f).stem: f for f in files}
+    match = closest(Path(name).stem, by_stem)
+    return f" (did you mean '{by_stem[match]}'?)" if match else ""
 
 
 def _playbook_names(directory: Path) -> list[str]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from provisioner.errors import ConfigurationError
 from provisioner.spec.checks import CheckContext, check_environment
-from provisioner.spec.diagnostics import Diagnostic, SpecError
+from provisioner.spec.diagnostics import Diagnostic, FieldPath, SpecError
 from provisioner.spec.model import (
     NAME_PATTERN,
     SECTION_MODELS,
@@ -21,7 +21,7 @@ from provisioner.spec.model import (
     EnvironmentHeader,
 )
 from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays
-from provisioner.spec.schema_errors import suggest, to_diagnostics
+from provisioner.spec.schema_errors import MISSING_FIELD, suggest, to_diagnostics
 from provisioner.spec.yamldoc import LocatedDocument
 
 _DEFAULTS = {"cloud": "local"}
@@ -84,6 +84,7 @@ def check_source(source: EnvironmentSource) -> LoadResult:
     doc, diagnostics = load_with_overlays(source.file)
     if doc is None:
         return LoadResult(_empty(source), diagnostics, None)
+    reported_by_yaml = {diagnostic.path for diagnostic in diagnostics if diagnostic.path}
     data: dict[str, Any] = {**_DEFAULTS, "name": source.name, **doc.data}
     header = _validate(EnvironmentHeader, data, (), doc, diagnostics)
     sections: dict[str, dict[str, Any]] = {}
@@ -109,7 +110,27 @@ def check_source(source: EnvironmentSource) -> LoadResult:
     )
     context = CheckContext(doc=doc, declared=declared, playbooks_dir=source.playbooks_dir)
     diagnostics.extend(check_environment(environment, context))
-    return LoadResult(environment, diagnostics, doc)
+    return LoadResult(environment, _without_echoes(diagnostics, reported_by_yaml, doc), doc)
+
+
+def _without_echoes(
+    diagnostics: list[Diagnostic], reported_by_yaml: set[FieldPath], doc: LocatedDocument
+) -> list[Diagnostic]:
+    """Drop problems that only repeat an earlier one.
+
+    A value the YAML layer already rejected (a duplicate key, an unknown alias) gets
+    no second report from the schema; and when a file that is extended could not be
+    read, the fields it would have given are not reported missing.
+    """
+    kept: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        echo = diagnostic.path in reported_by_yaml and diagnostic not in kept
+        if echo and any(d.path == diagnostic.path for d in kept):
+            continue
+        if not doc.complete and diagnostic.message.startswith(MISSING_FIELD):
+            continue
+        kept.append(diagnostic)
+    return kept
 
 
 def _validate_items(

@@ -60,6 +60,8 @@ def _parse_ports(value: Any) -> tuple[int, int]:
         low, high = value
     else:
         raise ValueError(f"expected a port or a range such as 8000-8080, got {value!r}")
+    if low == high and not 0 <= low <= 65535:
+        raise ValueError(f"port {low} is outside 0-65535")
     if not (0 <= low <= high <= 65535):
         raise ValueError(f"port range {low}-{high} is outside 0-65535 or reversed")
     return low, high
@@ -143,7 +145,7 @@ class KeyPairSpec(SpecModel):
 class VmGroupSpec(SpecModel):
     """`count` identical VMs, addressed as vm.NAME[0] ... vm.NAME[count-1]."""
 
-    count: int = Field(1, ge=0)
+    count: int = Field(1, ge=0, strict=True)
     instance_type: str
     image: str
     subnet: str

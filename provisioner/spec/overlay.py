@@ -36,18 +36,20 @@ def _load(file: Path, chain: tuple[Path, ...]) -> tuple[LocatedDocument | None, 
         return doc, diagnostics
     where = doc.locate(("extends",))
     if not isinstance(parent_name, str) or not parent_name:
-        return doc, [*diagnostics, Diagnostic(where, ("extends",), "extends must name a file")]
-    parent = _sibling(file, parent_name)
-    if parent is None:
-        return doc, [*diagnostics, Diagnostic(where, ("extends",), _missing(file, parent_name))]
-    if parent in (*chain, file):
-        cycle = " -> ".join(p.stem for p in (*chain, file, parent))
-        return doc, [*diagnostics, Diagnostic(where, ("extends",), f"circular extends: {cycle}")]
-    base, base_diagnostics = _load(parent, (*chain, file))
-    diagnostics += base_diagnostics
-    if base is None:
+        problem = "extends must name a file"
+    elif (parent := _sibling(file, parent_name)) is None:
+        problem = _missing(file, parent_name)
+    elif parent in (*chain, file):
+        problem = "circular extends: " + " -> ".join(p.stem for p in (*chain, file, parent))
+    else:
+        base, base_diagnostics = _load(parent, (*chain, file))
+        diagnostics += base_diagnostics
+        if base is not None:
+            return merge(base, doc), diagnostics
+        doc.complete = False
         return doc, diagnostics
-    return merge(base, doc), diagnostics
+    doc.complete = False
+    return doc, [*diagnostics, Diagnostic(where, ("extends",), problem)]
 
 
 def merge(base: LocatedDocument, overlay: LocatedDocument) -> LocatedDocument:
@@ -65,7 +67,7 @@ def merge(base: LocatedDocument, overlay: LocatedDocument) -> LocatedDocument:
         for path, location in overlay.locations.items()
         if not _under_any(path, removed)
     )
-    return LocatedDocument(overlay.file, data, locations)
+    return LocatedDocument(overlay.file, data, locations, base.complete and overlay.complete)
 
 
 def _merge_value(

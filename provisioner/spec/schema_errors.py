@@ -25,10 +25,38 @@ def to_diagnostics(
     return diagnostics
 
 
+MISSING_FIELD = "missing required field"
+
+
+def closest(name: str, candidates: typing.Iterable[str]) -> str | None:
+    """The candidate most like `name`, if any is close enough.
+
+    difflib catches most typos; one swap or edit (`bd` for `db`) also counts,
+    since short names have too few letters for difflib's ratio.
+    """
+    ordered = sorted(candidates)
+    match = difflib.get_close_matches(name, ordered, n=1, cutoff=0.6)
+    if match:
+        return match[0]
+    return next((c for c in ordered if _one_edit_apart(name, c)), None)
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True if one insertion, deletion, substitution or swap of neighbours turns a into b."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        swap = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+        return len(diff) == 1 or (swap and a[diff[1]] == b[diff[0]])
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
 def suggest(name: str, candidates: typing.Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest candidate, or ''."""
-    match = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
+    match = closest(name, candidates)
+    return f" (did you mean '{match}'?)" if match else ""
 
 
 def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
@@ -36,7 +64,7 @@ def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> s
     value = item.get("input")
     context = item.get("ctx") or {}
     if kind == "missing":
-        return f"missing required field '{loc[-1]}'"
+        return f"{MISSING_FIELD} '{loc[-1]}'"
     if kind == "extra_forbidden":
         key = str(loc[-1])
         return f"unknown key '{key}'{suggest(key, _fields_at(model, loc[:-1]))}"
@@ -48,7 +76,8 @@ def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> s
         return str(context.get("error") or item["msg"])
     message: str = item["msg"]
     message = message[0].lower() + message[1:]
-    return f"{message}, got {value!r}" if kind.endswith("_type") else message
+    shows_value = kind.endswith(("_type", "_parsing"))
+    return f"{message}, got {value!r}" if shows_value else message
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:

@@ -31,6 +31,8 @@ class LocatedDocument:
     file: Path
     data: Any
     locations: dict[FieldPath, Location] = field(default_factory=dict)
+    # False when a file it extends could not be read: fields it would have given are not missing.
+    complete: bool = True
 
     def locate(self, path: FieldPath) -> Location:
         """The location of `path`, or of its nearest located ancestor."""
@@ -51,10 +53,7 @@ def read_yaml(file: Path) -> tuple[LocatedDocument | None, list[Diagnostic]]:
     try:
         data = builder.build(yaml.parse(text, Loader=_Loader))
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
-        reason = " ".join(part for part in (error.context, error.problem) if part)
-        return None, [Diagnostic(where, (), f"YAML syntax error: {reason}")]
+        return None, [_syntax_error(file, text, error)]
     except yaml.YAMLError as error:
         return None, [Diagnostic(Location(file, 1, 1), (), f"YAML syntax error: {error}")]
     builder.locations.setdefault((), Location(file, 1, 1))
@@ -72,7 +71,8 @@ class _Builder:
         self._plain: dict[str, Any] = {}
 
     def _at(self, mark: Any) -> Location:
-        return Location(self.file, mark.line + 1, mark.column + 1)
+        # tuple.__new__ skips NamedTuple's Python-level constructor: one Location per node.
+        return tuple.__new__(Location, (self.file, mark.line + 1, mark.column + 1))
 
     def build(self, events: Any) -> Any:
         stream = iter(events)
@@ -118,7 +118,9 @@ class _Builder:
         for event in stream:
             if isinstance(event, yaml.MappingEndEvent):
                 break
-            if isinstance(event, yaml.ScalarEvent):
+            if _is_merge_key(event):
+                key = _MERGE_KEY
+            elif isinstance(event, yaml.ScalarEvent):
                 key = str(self._scalar(event, path))
             else:  # a complex key: read it to stay in step, but it cannot name a field
                 self._value(event, stream, (*path, "<key>"))
@@ -126,7 +128,7 @@ class _Builder:
                 key = "?"
             child = (*path, key)
             value_event = next(stream)
-            if key == _MERGE_KEY and isinstance(event, yaml.ScalarEvent) and event.implicit[0]:
+            if key == _MERGE_KEY and _is_merge_key(event):
                 sources = self._value(value_event, stream, child)
                 merged.extend(sources if isinstance(sources, list) else [sources])
                 continue
@@ -174,9 +176,28 @@ class _Builder:
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             return _CONSTRUCTOR.construct_object(node)
-        except yaml.YAMLError:
+        except yaml.constructor.ConstructorError:
             self._problem(event, path, f"unsupported YAML tag {tag}")
-            return event.value
+        except (ValueError, TypeError, yaml.YAMLError):
+            self._problem(event, path, f"'{event.value}' is not a valid {tag.rsplit(':', 1)[-1]}")
+        return event.value
 
     def _problem(self, event: Any, path: FieldPath, message: str) -> None:
         self.diagnostics.append(Diagnostic(self._at(event.start_mark), path, message))
+
+
+def _is_merge_key(event: Any) -> bool:
+    return isinstance(event, yaml.ScalarEvent) and event.value == _MERGE_KEY and event.implicit[0]
+
+
+def _syntax_error(file: Path, text: str, error: yaml.MarkedYAMLError) -> Diagnostic:
+    """One diagnostic at the problem, naming where the unclosed construct began and any tab."""
+    mark = error.problem_mark or error.context_mark
+    where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+    context = error.context or ""
+    if error.context_mark and error.problem_mark and context:
+        context += f" (opened on line {error.context_mark.line + 1})"
+    reason = " ".join(part for part in (context, error.problem) if part)
+    if mark and text[mark.index : mark.index + 1] == "\t":
+        reason = "a tab character; YAML indents with spaces only"
+    return Diagnostic(where, (), f"YAML syntax error: {reason}")

@@ -83,3 +83,18 @@ def test_every_environment_file_compiles() -> None:
     for name in ("base", "dev", "staging", "prod"):
         compiled = compile_source(resolve_environment(name, ENVIRONMENTS))
         assert len(compiled.graph) > 0
+
+
+def test_a_group_that_admits_itself_is_not_a_cycle(tmp_path: Path) -> None:
+    (tmp_path / "playbooks").mkdir()
+    spec = tmp_path / "self.yaml"
+    spec.write_text(
+        "region: us-east-1\n"
+        "networks: {main: {cidr: 10.0.0.0/16}}\n"
+        "security_groups:\n"
+        "  cluster:\n"
+        "    network: main\n"
+        "    ingress: [{protocol: all, group: cluster}]\n"
+    )
+    compiled = compile_source(resolve_environment(str(spec), tmp_path))
+    assert [str(e.source) for e in compiled.graph.edges()] == ["network.main"]

@@ -6,7 +6,7 @@ ENV ?= dev
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test unit integration bench local-start local-stop clean
+.PHONY: help setup lint format test unit integration bench up plan down output local-start local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,18 @@ unit: setup ## Unit tests only (fast, pure)
 
 integration: setup ## Integration tests only (Pulumi CLI, moto server)
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+up: setup ## Bring ENV (default dev) up on its cloud; dev runs on the local cloud
+	$(BIN)/provision up $(ENV) --yes
+
+plan: setup ## Show what `make up` would change in ENV
+	$(BIN)/provision plan $(ENV)
+
+down: setup ## Delete every resource of ENV
+	$(BIN)/provision down $(ENV) --yes
+
+output: setup ## Print ENV's outputs
+	$(BIN)/provision output $(ENV)
 
 bench: setup ## Run the benchmarks and print their figures
 	$(BIN)/python bench/compile_spec.py

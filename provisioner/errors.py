@@ -48,3 +48,7 @@ class UnsafeEndpointError(ProvisionError):
 
 class CloudError(ProvisionError):
     """A cloud operation (through Pulumi or boto3) failed."""
+
+
+class ConfirmationError(ProvisionError):
+    """A change needed confirmation: the user declined, or no one could be asked."""

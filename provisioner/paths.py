@@ -38,6 +38,16 @@ class StatePaths:
         return self.root / "pulumi-home"
 
     @property
+    def pulumi_state(self) -> Path:
+        """The default Pulumi file backend: one folder for every environment's stack."""
+        return self.root / "state"
+
+    @property
+    def secrets(self) -> Path:
+        """Generated passphrases for local-cloud environments (0700 folder, 0600 files)."""
+        return self.root / "secrets"
+
+    @property
     def logs(self) -> Path:
         """Debug logs written when something unexpected happens."""
         return self.root / "logs"

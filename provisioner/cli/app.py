@@ -8,7 +8,7 @@ import click
 import typer
 
 from provisioner import __version__
-from provisioner.cli import graph_cmd, local_cmd
+from provisioner.cli import graph_cmd, lifecycle_cmd, local_cmd
 from provisioner.cli.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -32,6 +32,10 @@ app = typer.Typer(
 )
 app.command()(graph_cmd.validate)
 app.command()(graph_cmd.graph)
+app.command()(lifecycle_cmd.plan)
+app.command()(lifecycle_cmd.up)
+app.command()(lifecycle_cmd.down)
+app.command()(lifecycle_cmd.output)
 app.add_typer(local_cmd.app, name="local")
 
 

@@ -1,8 +1,8 @@
 """The one module that calls Pulumi: locating the CLI, building stacks, running operations.
 
-Results and errors from the Automation API are translated here into the
-project's own types (StackResult, CloudError), so no other module imports
-`pulumi.automation`.
+Results, engine events and errors from the Automation API are translated here
+into the project's own types (Plan, engine events, CloudError), so no other
+module imports `pulumi.automation`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import contextlib
 import os
 import shutil
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +20,35 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from provisioner.engine.events import (
+    EventSink,
+    LogMessage,
+    NullSink,
+    ResourceFinished,
+    ResourceStarted,
+    Status,
+)
 from provisioner.errors import CloudError, ToolMissingError
+from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
+from provisioner.plan.model import KNOWN_AFTER_APPLY, SENSITIVE
 
 Program = Callable[[], None]
 
 _SETUP_HINT = "run `make setup`, which builds or finds a Pulumi CLI matching the SDK"
+_OPS: dict[str, Action] = {
+    "same": Action.NO_OP,
+    "create": Action.CREATE,
+    "update": Action.UPDATE,
+    "replace": Action.REPLACE,
+    "create-replacement": Action.REPLACE,
+    "delete": Action.DELETE,
+}
+_SKIPPED_TYPES = ("pulumi:pulumi:Stack", "pulumi:providers:")
+# Pulumi marks a secret value in serialized state with this key; it is no secret itself.
+_SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # noqa: S105
+SENSITIVE_KEYS = frozenset({"private_key", "passphrase"})
+# Pulumi's placeholder, in previews, for a value that exists only after apply.
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def find_pulumi_cli() -> Path:
@@ -42,7 +68,7 @@ class EngineSettings:
 
     backend_url: str
     pulumi_home: Path
-    passphrase: str
+    passphrase: str = field(repr=False)
     env: Mapping[str, str] = field(default_factory=dict)
 
     def engine_env(self) -> dict[str, str]:
@@ -74,6 +100,7 @@ class PulumiStack:
         self, project: str, stack: str, program: Program, settings: EngineSettings
     ) -> None:
         self.settings = settings
+        self.stack_name = stack
         settings.pulumi_home.mkdir(parents=True, exist_ok=True)
         cli = find_pulumi_cli()
         options = auto.LocalWorkspaceOptions(
@@ -95,32 +122,50 @@ class PulumiStack:
         """Replace the inline program used by the next operation."""
         self._stack.workspace.program = program
 
+    def plan(
+        self, environment: str, *, refresh: bool = True, sink: EventSink | None = None
+    ) -> Plan:
+        """The per-resource changes an `up` would make (after reading the live cloud)."""
+        events = _Translator(sink or NullSink(), planning=True)
+        with _translated_errors("preview", events):
+            self._stack.preview(refresh=refresh, on_event=events, color="never")
+        return Plan(environment, tuple(events.changes()))
+
+    def plan_destroy(self, environment: str, *, sink: EventSink | None = None) -> Plan:
+        """What a destroy would delete."""
+        events = _Translator(sink or NullSink(), planning=True)
+        with _translated_errors("preview of destroy", events):
+            self._stack.preview_destroy(on_event=events, color="never")
+        return Plan(environment, tuple(events.changes()))
+
     def preview(self) -> StackResult:
-        """Compute the changes without applying them."""
+        """Pulumi's own change counts (the stack resource included), without applying."""
         with _translated_errors("preview"):
-            result = self._stack.preview()
+            result = self._stack.preview(color="never")
         return StackResult(summary=_counts(result.change_summary), outputs={})
 
-    def up(self) -> StackResult:
-        """Apply the program."""
-        with _translated_errors("up"):
-            result = self._stack.up()
+    def up(self, *, refresh: bool = False, sink: EventSink | None = None) -> StackResult:
+        """Apply the program; each resource is reported to `sink` as it starts and ends."""
+        events = _Translator(sink or NullSink(), planning=False)
+        with _translated_errors("up", events):
+            result = self._stack.up(refresh=refresh, on_event=events, color="never")
         return StackResult(summary=_summary(result.summary), outputs=_outputs(result.outputs))
 
     def refresh(self) -> StackResult:
         """Read every resource back from the cloud into state."""
         with _translated_errors("refresh"):
-            result = self._stack.refresh()
+            result = self._stack.refresh(color="never")
         return StackResult(summary=_summary(result.summary), outputs=self.outputs())
 
-    def destroy(self) -> StackResult:
-        """Delete every resource of the stack."""
-        with _translated_errors("destroy"):
-            result = self._stack.destroy()
+    def destroy(self, *, sink: EventSink | None = None) -> StackResult:
+        """Delete every resource of the stack, dependents first."""
+        events = _Translator(sink or NullSink(), planning=False)
+        with _translated_errors("destroy", events):
+            result = self._stack.destroy(on_event=events, color="never")
         return StackResult(summary=_summary(result.summary), outputs={})
 
     def outputs(self) -> dict[str, Any]:
-        """The stack's current outputs."""
+        """The stack's current outputs, secrets decrypted (callers must not print them)."""
         with _translated_errors("reading outputs"):
             return _outputs(self._stack.outputs())
 
@@ -130,6 +175,128 @@ class PulumiStack:
             deployment = self._stack.export_stack().deployment
         resources: list[dict[str, Any]] = (deployment or {}).get("resources", [])
         return resources
+
+
+class _Translator:
+    """Turns engine events into plan changes (when planning) or resource events (when applying)."""
+
+    def __init__(self, sink: EventSink, *, planning: bool) -> None:
+        self.sink = sink
+        self.planning = planning
+        self._changes: dict[str, ResourceChange] = {}
+        self._started: dict[str, tuple[float, Action]] = {}
+        self._errors: dict[str, str] = {}
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        with self._lock:
+            if event.diagnostic_event is not None:
+                self._diagnostic(event.diagnostic_event)
+            elif event.resource_pre_event is not None:
+                self._pre(event.resource_pre_event.metadata)
+            elif event.res_outputs_event is not None:
+                self._finished(event.res_outputs_event.metadata, Status.DONE)
+            elif event.res_op_failed_event is not None:
+                self._finished(event.res_op_failed_event.metadata, Status.FAILED)
+
+    def changes(self) -> list[ResourceChange]:
+        return sorted(self._changes.values(), key=lambda c: c.address)
+
+    def _diagnostic(self, diagnostic: auto.DiagnosticEvent) -> None:
+        if diagnostic.severity not in ("warning", "error"):
+            return
+        text = _one_line(diagnostic.message)
+        address = _address(diagnostic.urn) if diagnostic.urn else None
+        if diagnostic.severity == "error":
+            # A resource's own error explains a failure better than the engine's summary.
+            if address or self.last_error is None:
+                self.last_error = f"{address}: {text}" if address else text
+            if address:
+                self._errors[address] = text
+        self.sink.emit(LogMessage(level=diagnostic.severity, text=text, address=address))
+
+    def _pre(self, meta: auto.StepEventMetadata) -> None:
+        action = _OPS.get(str(meta.op.value))
+        if action is None or meta.type.startswith(_SKIPPED_TYPES):
+            return
+        address = _address(meta.urn)
+        if self.planning:
+            self._changes[address] = ResourceChange(address, _kind(address), action, _diff(meta))
+            return
+        if action is Action.NO_OP:
+            return
+        self._started[address] = (time.monotonic(), action)
+        self.sink.emit(ResourceStarted(address=address, kind=_kind(address), action=action))
+
+    def _finished(self, meta: auto.StepEventMetadata, status: Status) -> None:
+        address = _address(meta.urn)
+        if self.planning or address not in self._started:
+            return
+        started, action = self._started.pop(address)
+        if meta.op.value == "delete-replaced" and status is Status.DONE:
+            return  # the old copy of a replaced resource is gone; the replace already reported
+        self.sink.emit(
+            ResourceFinished(
+                address=address,
+                kind=_kind(address),
+                action=action,
+                status=status,
+                elapsed=time.monotonic() - started,
+                error=self._errors.get(address) if status is Status.FAILED else None,
+            )
+        )
+
+
+def _address(urn: str) -> str:
+    """Our resource address is the Pulumi resource name, the URN's last part."""
+    return urn.rsplit("::", 1)[-1]
+
+
+def _kind(address: str) -> str:
+    return address.split(".", 1)[0]
+
+
+def _diff(meta: auto.StepEventMetadata) -> tuple[PropertyChange, ...]:
+    old = (meta.old.outputs if meta.old else None) or {}
+    new = (meta.new.inputs if meta.new else None) or {}
+    replacing = set(meta.keys or [])
+    if meta.op.value in ("update", "replace", "create-replacement"):
+        keys = [key for key in (meta.diffs or []) if not key.startswith("__")]
+    elif meta.op.value == "create":
+        keys = sorted(key for key, value in new.items() if not key.startswith("__") and value)
+    else:
+        keys = []
+    return tuple(
+        PropertyChange(
+            path=key,
+            before=_masked(key, old.get(key)),
+            after=_masked(key, new.get(key)),
+            forces_replacement=key in replacing,
+        )
+        for key in keys
+    )
+
+
+def _masked(key: str, value: Any) -> Any:
+    if key in SENSITIVE_KEYS or value == "[secret]":
+        return SENSITIVE
+    if value == _UNKNOWN:
+        return KNOWN_AFTER_APPLY
+    if isinstance(value, dict):
+        if _SECRET_SIGNATURE in value:
+            return SENSITIVE
+        return {k: _masked(k, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(key, item) for item in value]
+    if isinstance(value, str) and "PRIVATE KEY-----" in value:
+        return SENSITIVE
+    return value
+
+
+def _one_line(message: str) -> str:
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return " ".join(lines)[:500]
 
 
 def _command(cli: Path) -> auto.PulumiCommand:
@@ -152,12 +319,13 @@ def _outputs(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _translated_errors(operation: str) -> Iterator[None]:
+def _translated_errors(operation: str, events: _Translator | None = None) -> Iterator[None]:
     """Turn Automation API failures into CloudError carrying the engine's own message."""
     try:
         yield
     except auto.errors.CommandError as error:
-        raise CloudError(f"pulumi {operation} failed: {_last_error_line(error)}") from error
+        reason = (events.last_error if events else None) or _last_error_line(error)
+        raise CloudError(f"pulumi {operation} failed: {reason}") from error
     except FileNotFoundError as error:
         if "pulumi" not in str(error):
             raise

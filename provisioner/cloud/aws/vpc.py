@@ -1,4 +1,4 @@
-"""VPC: a dynamic resource backed by boto3."""
+"""VPC, internet gateway and route table: dynamic resources backed by boto3."""
 
 from __future__ import annotations
 
@@ -6,69 +6,52 @@ from typing import Any
 
 import pulumi
 from botocore.exceptions import ClientError
-from pulumi.dynamic import (
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    ResourceProvider,
-    UpdateResult,
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from provisioner.cloud.aws import tags
+from provisioner.cloud.aws.base import (
+    Ec2Provider,
+    tag_spec,
+    undo_on_failure,
+    until_dependencies_clear,
 )
 
-from provisioner.cloud.aws import clients, tags
 
-_IMMUTABLE = ("cidr_block", "region")
-_NOT_FOUND = {"InvalidVpcID.NotFound"}
+class VpcProvider(Ec2Provider):
+    """One VPC; its CIDR and region are immutable."""
 
-
-class VpcProvider(ResourceProvider):
-    """Create, read, diff, update and delete one VPC."""
+    inputs = ("cidr_block", "region", "tags")
+    replace_on = ("cidr_block", "region")
+    not_found = frozenset({"InvalidVpcID.NotFound"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ec2 = clients.ec2(props["region"])
-        vpc = ec2.create_vpc(
-            CidrBlock=props["cidr_block"],
-            TagSpecifications=[{"ResourceType": "vpc", "Tags": tags.to_aws(props["tags"])}],
-        )["Vpc"]
-        vpc_id = vpc["VpcId"]
-        ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id])
+        ec2 = self.ec2(props)
+        vpc_id = ec2.create_vpc(
+            CidrBlock=props["cidr_block"], TagSpecifications=tag_spec("vpc", props["tags"])
+        )["Vpc"]["VpcId"]
+        with undo_on_failure(lambda: ec2.delete_vpc(VpcId=vpc_id)):
+            ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id])
         return CreateResult(id_=vpc_id, outs={**props, "vpc_id": vpc_id})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        ec2 = clients.ec2(props["region"])
         try:
-            found = ec2.describe_vpcs(VpcIds=[id_])["Vpcs"]
+            [vpc] = self.ec2(props).describe_vpcs(VpcIds=[id_])["Vpcs"]
         except ClientError as error:
-            if error.response["Error"]["Code"] in _NOT_FOUND:
-                return ReadResult(id_="", outs={})
+            if self.gone(error):
+                return self.missing()
             raise
-        if not found:
-            return ReadResult(id_="", outs={})
-        vpc = found[0]
-        return ReadResult(
-            id_=id_,
-            outs={
-                **props,
-                "vpc_id": id_,
-                "cidr_block": vpc["CidrBlock"],
-                "tags": tags.from_aws(vpc.get("Tags")),
-            },
-        )
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [key for key in _IMMUTABLE if olds.get(key) != news.get(key)]
-        changes = bool(replaces) or olds.get("tags") != news.get("tags")
-        return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)
+        live = {"cidr_block": vpc["CidrBlock"], "tags": tags.from_aws(vpc.get("Tags"))}
+        return ReadResult(id_=id_, outs={**props, **live, "vpc_id": id_})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        tags.sync(clients.ec2(news["region"]), id_, olds.get("tags") or {}, news["tags"])
+        self.sync_tags(self.ec2(news), id_, olds, news)
         return UpdateResult(outs={**news, "vpc_id": id_})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         try:
-            clients.ec2(props["region"]).delete_vpc(VpcId=id_)
+            until_dependencies_clear(lambda: self.ec2(props).delete_vpc(VpcId=id_))
         except ClientError as error:
-            if error.response["Error"]["Code"] not in _NOT_FOUND:
+            if not self.gone(error):
                 raise
 
 
@@ -87,9 +70,148 @@ class Vpc(Resource):
         tags: pulumi.Input[dict[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(
-            VpcProvider(),
-            name,
-            {"cidr_block": cidr_block, "region": region, "tags": tags, "vpc_id": None},
-            opts,
-        )
+        props = {"cidr_block": cidr_block, "region": region, "tags": tags, "vpc_id": None}
+        super().__init__(VpcProvider(), name, props, opts)
+
+
+class InternetGatewayProvider(Ec2Provider):
+    """An internet gateway attached to one VPC."""
+
+    inputs = ("vpc_id", "region", "tags")
+    replace_on = ("vpc_id", "region")
+    not_found = frozenset({"InvalidInternetGatewayID.NotFound"})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        ec2 = self.ec2(props)
+        igw_id = ec2.create_internet_gateway(
+            TagSpecifications=tag_spec("internet-gateway", props["tags"])
+        )["InternetGateway"]["InternetGatewayId"]
+        with undo_on_failure(lambda: ec2.delete_internet_gateway(InternetGatewayId=igw_id)):
+            ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=props["vpc_id"])
+        return CreateResult(id_=igw_id, outs={**props, "gateway_id": igw_id})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            [igw] = self.ec2(props).describe_internet_gateways(InternetGatewayIds=[id_])[
+                "InternetGateways"
+            ]
+        except ClientError as error:
+            if self.gone(error):
+                return self.missing()
+            raise
+        attached = [a["VpcId"] for a in igw.get("Attachments", [])]
+        live = {"vpc_id": attached[0] if attached else "", "tags": tags.from_aws(igw.get("Tags"))}
+        return ReadResult(id_=id_, outs={**props, **live, "gateway_id": id_})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self.sync_tags(self.ec2(news), id_, olds, news)
+        return UpdateResult(outs={**news, "gateway_id": id_})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        ec2 = self.ec2(props)
+        try:
+            until_dependencies_clear(
+                lambda: ec2.detach_internet_gateway(InternetGatewayId=id_, VpcId=props["vpc_id"])
+            )
+        except ClientError as error:
+            if not self.gone(error) and error.response["Error"]["Code"] != "Gateway.NotAttached":
+                raise
+        try:
+            ec2.delete_internet_gateway(InternetGatewayId=id_)
+        except ClientError as error:
+            if not self.gone(error):
+                raise
+
+
+class InternetGateway(Resource):
+    gateway_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        vpc_id: pulumi.Input[str],
+        region: str,
+        tags: pulumi.Input[dict[str, str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"vpc_id": vpc_id, "region": region, "tags": tags, "gateway_id": None}
+        super().__init__(InternetGatewayProvider(), name, props, opts)
+
+
+class RouteTableProvider(Ec2Provider):
+    """A route table whose default route leads to an internet gateway."""
+
+    inputs = ("vpc_id", "gateway_id", "region", "tags")
+    replace_on = ("vpc_id", "region")
+    not_found = frozenset({"InvalidRouteTableID.NotFound"})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        ec2 = self.ec2(props)
+        table_id = ec2.create_route_table(
+            VpcId=props["vpc_id"], TagSpecifications=tag_spec("route-table", props["tags"])
+        )["RouteTable"]["RouteTableId"]
+        with undo_on_failure(lambda: ec2.delete_route_table(RouteTableId=table_id)):
+            ec2.create_route(
+                RouteTableId=table_id,
+                DestinationCidrBlock="0.0.0.0/0",
+                GatewayId=props["gateway_id"],
+            )
+        return CreateResult(id_=table_id, outs={**props, "route_table_id": table_id})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            [table] = self.ec2(props).describe_route_tables(RouteTableIds=[id_])["RouteTables"]
+        except ClientError as error:
+            if self.gone(error):
+                return self.missing()
+            raise
+        default = [
+            r for r in table.get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+        ]
+        live = {
+            "gateway_id": default[0].get("GatewayId", "") if default else "",
+            "tags": tags.from_aws(table.get("Tags")),
+        }
+        return ReadResult(id_=id_, outs={**props, **live, "route_table_id": id_})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        ec2 = self.ec2(news)
+        if olds.get("gateway_id") != news["gateway_id"]:
+            route = {"RouteTableId": id_, "DestinationCidrBlock": "0.0.0.0/0"}
+            if olds.get("gateway_id"):
+                ec2.replace_route(**route, GatewayId=news["gateway_id"])
+            else:
+                ec2.create_route(**route, GatewayId=news["gateway_id"])
+        self.sync_tags(ec2, id_, olds, news)
+        return UpdateResult(outs={**news, "route_table_id": id_})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        try:
+            until_dependencies_clear(lambda: self.ec2(props).delete_route_table(RouteTableId=id_))
+        except ClientError as error:
+            if not self.gone(error):
+                raise
+
+
+class RouteTable(Resource):
+    route_table_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        vpc_id: pulumi.Input[str],
+        gateway_id: pulumi.Input[str],
+        region: str,
+        tags: pulumi.Input[dict[str, str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "vpc_id": vpc_id,
+            "gateway_id": gateway_id,
+            "region": region,
+            "tags": tags,
+            "route_table_id": None,
+        }
+        super().__init__(RouteTableProvider(), name, props, opts)

@@ -1,0 +1,174 @@
+"""`provision plan | up | down | output`: an environment's lifecycle."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from provisioner.cli.errors import EXIT_CHANGES
+from provisioner.cli.output import print_json, stderr, stdout
+from provisioner.cli.plan_view import render_plan, summary_line
+from provisioner.cli.progress import ProgressSink
+from provisioner.cli.wiring import open_session
+from provisioner.engine.events import NullSink
+from provisioner.engine.ports import EnvironmentOutputs
+from provisioner.errors import ConfirmationError
+
+
+class CloudChoice(StrEnum):
+    LOCAL = "local"
+    AWS = "aws"
+
+
+EnvArgument = Annotated[
+    str, typer.Argument(metavar="ENV", help="A name in environments/ or a path to a YAML file.")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+CloudOption = Annotated[
+    CloudChoice | None,
+    typer.Option(
+        "--cloud",
+        help="Run on this cloud instead of the spec's (`local` tries staging or prod here).",
+    ),
+]
+YesFlag = Annotated[
+    bool, typer.Option("--yes", "-y", help="Apply without asking (required without a terminal).")
+]
+
+
+def plan(
+    environment: EnvArgument,
+    as_json: JsonFlag = False,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 for no changes, 2 for changes, 1 for an error."
+        ),
+    ] = False,
+    cloud: CloudOption = None,
+) -> None:
+    """Show what `up` would change, resource by resource, against the live cloud."""
+    session = open_session(environment, NullSink(), cloud_override=_value(cloud))
+    with _status(f"planning {session.compiled.environment.name}", as_json):
+        result = session.orchestrator.plan()
+    if as_json:
+        print_json(result.to_json())
+    else:
+        render_plan(result, stdout)
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(EXIT_CHANGES)
+
+
+def up(
+    environment: EnvArgument,
+    yes: YesFlag = False,
+    as_json: JsonFlag = False,
+    cloud: CloudOption = None,
+) -> None:
+    """Create or update the environment: show the plan, confirm, apply with live progress."""
+    console = stderr if as_json else stdout
+    with ProgressSink(console) as sink:
+        session = open_session(environment, sink, cloud_override=_value(cloud))
+    name = session.compiled.environment.name
+    with _status(f"planning {name}", as_json):
+        planned = session.orchestrator.plan()
+    if not as_json:
+        render_plan(planned, stdout)
+    if planned.has_changes:
+        _confirm(f"Apply these changes to {name}?", yes)
+        with ProgressSink(console) as sink:
+            session.orchestrator.sink = sink
+            outputs = session.orchestrator.up()
+        if not as_json:
+            stdout.print(f"[green]Applied.[/] {summary_line(planned)}")
+    else:
+        outputs = session.orchestrator.outputs()
+    if as_json:
+        print_json({"plan": planned.to_json(), "outputs": outputs.to_json()})
+    else:
+        _render_outputs(outputs)
+
+
+def down(
+    environment: EnvArgument,
+    yes: YesFlag = False,
+    as_json: JsonFlag = False,
+    cloud: CloudOption = None,
+) -> None:
+    """Delete every resource of the environment, dependents first."""
+    console = stderr if as_json else stdout
+    session = open_session(environment, NullSink(), cloud_override=_value(cloud))
+    name = session.compiled.environment.name
+    with _status(f"planning the teardown of {name}", as_json):
+        planned = session.orchestrator.plan_destroy()
+    if not as_json:
+        render_plan(planned, stdout)
+    if planned.has_changes:
+        _confirm(f"Delete every resource of {name}?", yes)
+        with ProgressSink(console) as sink:
+            session.orchestrator.sink = sink
+            session.orchestrator.down()
+    if as_json:
+        print_json({"plan": planned.to_json()})
+    elif planned.has_changes:
+        stdout.print(f"[green]Destroyed.[/] {planned.summary()['delete']} resources deleted.")
+
+
+def output(environment: EnvArgument, as_json: JsonFlag = False, cloud: CloudOption = None) -> None:
+    """Print the environment's outputs: every VM's id and addresses, and the spec's outputs."""
+    session = open_session(environment, NullSink(), cloud_override=_value(cloud))
+    outputs = session.orchestrator.outputs()
+    if as_json:
+        print_json(outputs.to_json())
+    else:
+        _render_outputs(outputs)
+
+
+def _render_outputs(outputs: EnvironmentOutputs) -> None:
+    if not outputs.vms and not outputs.values:
+        stdout.print("No outputs.")
+        return
+    for address, vm in outputs.vms.items():
+        public = f", public {vm.public_ip}" if vm.public_ip else ""
+        stdout.print(
+            f"  {escape(address)}  {vm.id}  {vm.private_ip}{public}  "
+            f"({vm.hostname}; {', '.join(vm.roles) or 'no roles'})"
+        )
+    for name, value in outputs.values.items():
+        stdout.print(f"  {escape(name)} = {escape(str(value))}")
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if os.environ.get("CI") or not sys.stdin.isatty():
+        raise ConfirmationError(
+            "refusing to change anything without confirmation",
+            hint="pass --yes when not at a terminal",
+        )
+    if not typer.confirm(question, default=False):
+        raise ConfirmationError("cancelled; nothing was changed")
+
+
+def _value(cloud: CloudChoice | None) -> str | None:
+    return cloud.value if cloud is not None else None
+
+
+class _status:  # noqa: N801 - reads as a clause: `with _status("planning dev", quiet)`
+    """A spinner on a terminal while a long step runs."""
+
+    def __init__(self, text: str, quiet: bool) -> None:
+        self._status = None if quiet or not stderr.is_terminal else stderr.status(text)
+
+    def __enter__(self) -> None:
+        if self._status is not None:
+            self._status.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(None, None, None)

@@ -1,0 +1,122 @@
+"""Live progress for long work: a table on a terminal, one line per event elsewhere (CI)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from provisioner.engine.events import (
+    Event,
+    LogMessage,
+    PhaseFinished,
+    PhaseStarted,
+    ResourceFinished,
+    ResourceStarted,
+    Status,
+)
+
+_STATE_STYLE = {
+    Status.RUNNING: "yellow",
+    Status.DONE: "green",
+    Status.FAILED: "bold red",
+    Status.SKIPPED: "dim",
+}
+
+
+@dataclass
+class _Row:
+    address: str
+    action: str
+    status: Status
+    started: float
+    elapsed: float | None = None
+
+
+class ProgressSink:
+    """Renders engine events: resource, action, state and elapsed time."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.interactive = console.is_terminal
+        self._rows: dict[str, _Row] = {}
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+
+    def __enter__(self) -> ProgressSink:
+        if self.interactive:
+            self._live = Live(self._table(), console=self.console, refresh_per_second=8)
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live is not None:
+            self._live.update(self._table())
+            self._live.__exit__(exc_type, exc, tb)
+            self._live = None
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            self._record(event)
+            if self._live is not None:
+                self._live.update(self._table())
+            else:
+                self._print_line(event)
+
+    def _record(self, event: Event) -> None:
+        if isinstance(event, ResourceStarted):
+            self._rows[event.address] = _Row(
+                event.address, event.action.value, Status.RUNNING, time.monotonic()
+            )
+        elif isinstance(event, ResourceFinished):
+            row = self._rows.get(event.address)
+            if row is not None:
+                row.status = event.status
+                row.elapsed = event.elapsed
+
+    def _print_line(self, event: Event) -> None:
+        if isinstance(event, ResourceStarted):
+            self.console.print(f"  {escape(event.address)}: {event.action.value} ...")
+        elif isinstance(event, ResourceFinished):
+            style = _STATE_STYLE[event.status]
+            detail = f": {event.error}" if event.error else ""
+            self.console.print(
+                f"  {escape(event.address)}: {event.action.value} [{style}]{event.status.value}"
+                f"[/] ({event.elapsed:.1f}s){escape(detail)}"
+            )
+        elif isinstance(event, PhaseStarted) and event.phase != "plan":
+            self.console.print(f"[bold]{event.phase}[/] phase of {escape(event.environment)}")
+        elif isinstance(event, PhaseFinished) and event.phase != "plan":
+            outcome = "done" if event.ok else "failed"
+            self.console.print(f"[bold]{event.phase}[/] phase {outcome} in {event.elapsed:.1f}s")
+        elif isinstance(event, LogMessage) and event.level == "error":
+            self.console.print(f"  [red]{escape(event.text)}[/]")
+
+    def _table(self) -> Table:
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+        table.add_column("resource")
+        table.add_column("action")
+        table.add_column("state")
+        table.add_column("elapsed", justify="right")
+        now = time.monotonic()
+        for row in self._rows.values():
+            elapsed = row.elapsed if row.elapsed is not None else now - row.started
+            style = _STATE_STYLE[row.status]
+            table.add_row(
+                escape(row.address),
+                row.action,
+                f"[{style}]{row.status.value}[/]",
+                f"{elapsed:.1f}s",
+            )
+        return table

@@ -1,0 +1,145 @@
+"""EC2 instance: a boto3 dynamic resource that waits until the instance runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from botocore.exceptions import ClientError
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from provisioner.cloud.aws import tags
+from provisioner.cloud.aws.base import Ec2Provider, tag_spec, undo_on_failure
+
+_GONE_STATES = frozenset({"shutting-down", "terminated"})
+
+
+class InstanceProvider(Ec2Provider):
+    """One instance. Type, groups and tags change in place; the rest replaces it."""
+
+    inputs = (
+        "image_id",
+        "instance_type",
+        "subnet_id",
+        "security_group_ids",
+        "key_name",
+        "user_data",
+        "region",
+        "tags",
+    )
+    replace_on = ("image_id", "subnet_id", "key_name", "user_data", "region")
+    not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        ec2 = self.ec2(props)
+        request: dict[str, Any] = {
+            "ImageId": props["image_id"],
+            "InstanceType": props["instance_type"],
+            "SubnetId": props["subnet_id"],
+            "SecurityGroupIds": props["security_group_ids"],
+            "UserData": props["user_data"],
+            "MinCount": 1,
+            "MaxCount": 1,
+            "TagSpecifications": tag_spec("instance", props["tags"]),
+        }
+        if props.get("key_name"):
+            request["KeyName"] = props["key_name"]
+        [instance] = ec2.run_instances(**request)["Instances"]
+        instance_id = instance["InstanceId"]
+        with undo_on_failure(lambda: ec2.terminate_instances(InstanceIds=[instance_id])):
+            ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id])
+            addresses = self._addresses(ec2, instance_id)
+        return CreateResult(id_=instance_id, outs={**props, **addresses})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        ec2 = self.ec2(props)
+        try:
+            [reservation] = ec2.describe_instances(InstanceIds=[id_])["Reservations"]
+        except (ClientError, ValueError) as error:
+            if isinstance(error, ValueError) or self.gone(error):
+                return self.missing()
+            raise
+        [instance] = reservation["Instances"]
+        if instance["State"]["Name"] in _GONE_STATES:
+            return self.missing()
+        live = {
+            "instance_type": instance["InstanceType"],
+            "security_group_ids": sorted(g["GroupId"] for g in instance.get("SecurityGroups", [])),
+            "tags": tags.from_aws(instance.get("Tags")),
+        }
+        return ReadResult(id_=id_, outs={**props, **live, **_addresses_of(instance)})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        ec2 = self.ec2(news)
+        if olds.get("instance_type") != news["instance_type"]:
+            ec2.stop_instances(InstanceIds=[id_])
+            ec2.get_waiter("instance_stopped").wait(InstanceIds=[id_])
+            ec2.modify_instance_attribute(
+                InstanceId=id_, InstanceType={"Value": news["instance_type"]}
+            )
+            ec2.start_instances(InstanceIds=[id_])
+            ec2.get_waiter("instance_running").wait(InstanceIds=[id_])
+        if sorted(olds.get("security_group_ids") or []) != sorted(news["security_group_ids"]):
+            ec2.modify_instance_attribute(InstanceId=id_, Groups=news["security_group_ids"])
+        self.sync_tags(ec2, id_, olds, news)
+        return UpdateResult(outs={**news, **self._addresses(ec2, id_)})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        ec2 = self.ec2(props)
+        try:
+            ec2.terminate_instances(InstanceIds=[id_])
+        except ClientError as error:
+            if self.gone(error):
+                return
+            raise
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=[id_])
+
+    @staticmethod
+    def _addresses(ec2: Any, instance_id: str) -> dict[str, Any]:
+        [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        return _addresses_of(reservation["Instances"][0])
+
+
+def _addresses_of(instance: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "instance_id": instance["InstanceId"],
+        "private_ip": instance.get("PrivateIpAddress", ""),
+        "public_ip": instance.get("PublicIpAddress", ""),
+        "state": instance["State"]["Name"],
+    }
+
+
+class Instance(Resource):
+    instance_id: pulumi.Output[str]
+    private_ip: pulumi.Output[str]
+    public_ip: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        image_id: str,
+        instance_type: str,
+        subnet_id: pulumi.Input[str],
+        security_group_ids: pulumi.Input[list[str]],
+        key_name: pulumi.Input[str] | None,
+        user_data: pulumi.Input[str],
+        region: str,
+        tags: pulumi.Input[dict[str, str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "image_id": image_id,
+            "instance_type": instance_type,
+            "subnet_id": subnet_id,
+            "security_group_ids": security_group_ids,
+            "key_name": key_name,
+            "user_data": user_data,
+            "region": region,
+            "tags": tags,
+            "instance_id": None,
+            "private_ip": None,
+            "public_ip": None,
+            "state": None,
+        }
+        super().__init__(InstanceProvider(), name, props, opts)

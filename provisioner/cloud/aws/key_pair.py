@@ -1,0 +1,100 @@
+"""SSH key pair created by EC2: a boto3 dynamic resource whose private key is a secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from botocore.exceptions import ClientError
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from provisioner.cloud.aws import tags
+from provisioner.cloud.aws.base import Ec2Provider, tag_spec, undo_on_failure
+
+SECRET_OUTPUTS = ("private_key",)
+
+
+class KeyPairProvider(Ec2Provider):
+    """A named key pair. EC2 returns the private key once, at creation; state keeps it encrypted."""
+
+    inputs = ("key_name", "key_type", "region", "tags")
+    replace_on = ("key_name", "key_type", "region")
+    not_found = frozenset({"InvalidKeyPair.NotFound"})
+    # Key pairs are addressed by name: names are unique per region, and the local cloud
+    # (moto) looks key pairs up by name only.
+    delete_before_replace = True  # key names are unique in a region
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        ec2 = self.ec2(props)
+        created = ec2.create_key_pair(
+            KeyName=props["key_name"],
+            KeyType=props["key_type"],
+            TagSpecifications=tag_spec("key-pair", props["tags"]),
+        )
+        with undo_on_failure(lambda: ec2.delete_key_pair(KeyName=props["key_name"])):
+            [described] = ec2.describe_key_pairs(
+                KeyNames=[props["key_name"]], IncludePublicKey=True
+            )["KeyPairs"]
+        outs = {
+            **props,
+            "key_pair_id": created["KeyPairId"],
+            "fingerprint": created["KeyFingerprint"],
+            "public_key": described["PublicKey"].strip(),
+            "private_key": created["KeyMaterial"],
+        }
+        return CreateResult(id_=created["KeyPairId"], outs=outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            [pair] = self.ec2(props).describe_key_pairs(KeyNames=[props["key_name"]])["KeyPairs"]
+        except ClientError as error:
+            if self.gone(error):
+                return self.missing()
+            raise
+        if pair.get("KeyPairId") not in (None, id_):
+            return self.missing()  # the name now belongs to another key pair
+        live = {"key_name": pair["KeyName"], "tags": tags.from_aws(pair.get("Tags"))}
+        return ReadResult(id_=id_, outs={**props, **live})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self.sync_tags(self.ec2(news), id_, olds, news)
+        kept = {
+            key: olds[key] for key in ("key_pair_id", "fingerprint", "public_key", "private_key")
+        }
+        return UpdateResult(outs={**news, **kept})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        try:
+            self.ec2(props).delete_key_pair(KeyName=props["key_name"])
+        except ClientError as error:
+            if not self.gone(error):
+                raise
+
+
+class KeyPair(Resource):
+    key_name: pulumi.Output[str]
+    public_key: pulumi.Output[str]
+    private_key: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        key_name: str,
+        key_type: str,
+        region: str,
+        tags: pulumi.Input[dict[str, str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "key_name": key_name,
+            "key_type": key_type,
+            "region": region,
+            "tags": tags,
+            "key_pair_id": None,
+            "fingerprint": None,
+            "public_key": None,
+            "private_key": None,
+        }
+        secret = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_OUTPUTS))
+        super().__init__(KeyPairProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))

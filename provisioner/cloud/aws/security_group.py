@@ -1,0 +1,204 @@
+"""Security group with its ingress and egress rules: a boto3 dynamic resource.
+
+Rules are kept exactly as declared: the default allow-all egress AWS adds to a
+new group is removed unless declared, and an update revokes and authorizes only
+the rules that changed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pulumi
+from botocore.exceptions import ClientError
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from provisioner.cloud.aws import tags
+from provisioner.cloud.aws.base import (
+    Ec2Provider,
+    tag_spec,
+    undo_on_failure,
+    until_dependencies_clear,
+)
+
+Rule = dict[str, Any]  # {"protocol", "from_port", "to_port", "cidr" | "group_id", "description"}
+_SELF = "self"
+
+
+class SecurityGroupProvider(Ec2Provider):
+    """A security group; its name gets a random suffix so a replacement can exist beside it."""
+
+    inputs = ("vpc_id", "name", "description", "ingress", "egress", "region", "tags")
+    replace_on = ("vpc_id", "name", "description", "region")
+    not_found = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        ec2 = self.ec2(props)
+        group_name = f"{props['name']}-{secrets.token_hex(3)}"
+        group_id = ec2.create_security_group(
+            GroupName=group_name,
+            Description=props["description"] or props["name"],
+            VpcId=props["vpc_id"],
+            TagSpecifications=tag_spec("security-group", props["tags"]),
+        )["GroupId"]
+        with undo_on_failure(lambda: ec2.delete_security_group(GroupId=group_id)):
+            live_egress = _rules(ec2, group_id)[1]
+            _apply(ec2, group_id, "ingress", [], props["ingress"])
+            _apply(ec2, group_id, "egress", live_egress, props["egress"])
+        outs = {**props, "group_id": group_id, "group_name": group_name}
+        return CreateResult(id_=group_id, outs=outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        ec2 = self.ec2(props)
+        try:
+            ingress, egress = _rules(ec2, id_)
+            [group] = ec2.describe_security_groups(GroupIds=[id_])["SecurityGroups"]
+        except ClientError as error:
+            if self.gone(error):
+                return self.missing()
+            raise
+        live = {
+            "ingress": _declared_order(ingress, props.get("ingress") or [], id_),
+            "egress": _declared_order(egress, props.get("egress") or [], id_),
+            "tags": tags.from_aws(group.get("Tags")),
+        }
+        return ReadResult(id_=id_, outs={**props, **live, "group_id": id_})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        ec2 = self.ec2(news)
+        _apply(ec2, id_, "ingress", olds.get("ingress") or [], news["ingress"])
+        _apply(ec2, id_, "egress", olds.get("egress") or [], news["egress"])
+        self.sync_tags(ec2, id_, olds, news)
+        outs = {**news, "group_id": id_, "group_name": olds.get("group_name")}
+        return UpdateResult(outs=outs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        try:
+            until_dependencies_clear(lambda: self.ec2(props).delete_security_group(GroupId=id_))
+        except ClientError as error:
+            if not self.gone(error):
+                raise
+
+
+def _key(rule: Rule, own_id: str) -> tuple[Any, ...]:
+    peer = rule.get("group_id")
+    return (
+        rule["protocol"],
+        rule.get("from_port"),
+        rule.get("to_port"),
+        rule.get("cidr"),
+        own_id if peer == _SELF else peer,
+    )
+
+
+def _apply(ec2: Any, group_id: str, direction: str, old: list[Rule], new: list[Rule]) -> None:
+    """Revoke the rules only in `old`, authorize the rules only in `new`."""
+    old_keys = {_key(rule, group_id): rule for rule in old}
+    new_keys = {_key(rule, group_id): rule for rule in new}
+    removed = [old_keys[k] for k in old_keys if k not in new_keys]
+    added = [new_keys[k] for k in new_keys if k not in old_keys]
+    revoke, authorize = (
+        (ec2.revoke_security_group_ingress, ec2.authorize_security_group_ingress)
+        if direction == "ingress"
+        else (ec2.revoke_security_group_egress, ec2.authorize_security_group_egress)
+    )
+    if removed:
+        revoke(GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in removed])
+    if added:
+        authorize(GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in added])
+
+
+def _permission(rule: Rule, own_id: str) -> dict[str, Any]:
+    permission: dict[str, Any] = {
+        "IpProtocol": "-1" if rule["protocol"] == "all" else rule["protocol"]
+    }
+    if rule["protocol"] != "all" and rule.get("from_port") is not None:
+        # Numbers cross Pulumi's protobuf boundary as floats; the EC2 API wants ints.
+        permission["FromPort"] = int(rule["from_port"])
+        permission["ToPort"] = int(rule["to_port"])
+    description = {"Description": rule["description"]} if rule.get("description") else {}
+    if rule.get("cidr"):
+        permission["IpRanges"] = [{"CidrIp": rule["cidr"], **description}]
+    else:
+        peer = own_id if rule.get("group_id") == _SELF else rule["group_id"]
+        permission["UserIdGroupPairs"] = [{"GroupId": peer, **description}]
+    return permission
+
+
+def _rules(ec2: Any, group_id: str) -> tuple[list[Rule], list[Rule]]:
+    """The group's live rules, one per peer, in our rule shape."""
+    [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    return _flatten(group.get("IpPermissions", [])), _flatten(group.get("IpPermissionsEgress", []))
+
+
+def _flatten(permissions: list[dict[str, Any]]) -> list[Rule]:
+    rules: list[Rule] = []
+    for permission in permissions:
+        protocol = "all" if permission["IpProtocol"] == "-1" else permission["IpProtocol"]
+        ports = {
+            "from_port": permission.get("FromPort") if protocol != "all" else None,
+            "to_port": permission.get("ToPort") if protocol != "all" else None,
+        }
+        for ip_range in permission.get("IpRanges", []):
+            rules.append(
+                {
+                    "protocol": protocol,
+                    **ports,
+                    "cidr": ip_range["CidrIp"],
+                    "group_id": None,
+                    "description": ip_range.get("Description", ""),
+                }
+            )
+        for pair in permission.get("UserIdGroupPairs", []):
+            rules.append(
+                {
+                    "protocol": protocol,
+                    **ports,
+                    "cidr": None,
+                    "group_id": pair["GroupId"],
+                    "description": pair.get("Description", ""),
+                }
+            )
+    return rules
+
+
+def _declared_order(live: list[Rule], declared: list[Rule], own_id: str) -> list[Rule]:
+    """Live rules in the declared order (matching ones keep the declared form), extras after."""
+    by_key = {_key(rule, own_id): rule for rule in live}
+    ordered = [rule for rule in declared if _key(rule, own_id) in by_key]
+    known = {_key(rule, own_id) for rule in declared}
+    return ordered + [rule for key, rule in by_key.items() if key not in known]
+
+
+class SecurityGroup(Resource):
+    group_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        vpc_id: pulumi.Input[str],
+        group_name: str,
+        description: str,
+        ingress: pulumi.Input[list[Rule]],
+        egress: pulumi.Input[list[Rule]],
+        region: str,
+        tags: pulumi.Input[dict[str, str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "vpc_id": vpc_id,
+            "name": group_name,
+            "description": description,
+            "ingress": ingress,
+            "egress": egress,
+            "region": region,
+            "tags": tags,
+            "group_id": None,
+            "group_name": None,
+        }
+        super().__init__(SecurityGroupProvider(), name, props, opts)
+
+
+SELF_GROUP = _SELF

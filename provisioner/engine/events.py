@@ -1,0 +1,100 @@
+"""Typed events the engine emits while it works; the CLI renders them, run history stores them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from provisioner.plan import Action
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; `at` is the wall-clock time it happened."""
+
+    at: float = field(default_factory=time.time, kw_only=True)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Event):
+    """A phase of a run began: `plan`, `cloud`, `hosts`, `destroy`."""
+
+    phase: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class PhaseFinished(Event):
+    phase: str
+    environment: str
+    ok: bool
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class ResourceStarted(Event):
+    """Work on one resource began."""
+
+    address: str
+    kind: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class ResourceFinished(Event):
+    """Work on one resource ended, well or not."""
+
+    address: str
+    kind: str
+    action: Action
+    status: Status
+    elapsed: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LogMessage(Event):
+    """A message from a backend worth showing (warnings, errors)."""
+
+    level: str
+    text: str
+    address: str | None = None
+
+
+class EventSink(Protocol):
+    """Where the engine sends events. It must not raise."""
+
+    def emit(self, event: Event) -> None: ...
+
+
+class NullSink:
+    """A sink that drops every event."""
+
+    def emit(self, event: Event) -> None:
+        return None
+
+
+class ListSink:
+    """A sink that keeps every event, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)

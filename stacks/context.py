@@ -1,0 +1,48 @@
+"""What the per-kind modules share while a program runs: declared resources by address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from provisioner.graph import Node, ResourceGraph
+from provisioner.spec.addresses import Address
+
+PART_SEPARATOR = "/"
+
+
+@dataclass
+class ProgramContext:
+    """The environment being declared and the Pulumi resources declared so far."""
+
+    environment: str
+    region: str
+    graph: ResourceGraph
+    resources: dict[Address, Any] = field(default_factory=dict)
+    parts: dict[str, Any] = field(default_factory=dict)
+
+    def tags(self, node: Node, part: str | None = None) -> dict[str, str]:
+        """Every resource carries these: what we manage, and where it sits in the graph."""
+        address = logical_name(node.address, part)
+        return {
+            **node.tags,
+            "provision:env": self.environment,
+            "provision:address": address,
+            "Name": f"{self.environment}-{address}",
+        }
+
+    def depends_on(self, node: Node) -> pulumi.ResourceOptions:
+        """The graph's edges into `node`, as explicit Pulumi dependencies."""
+        upstream = [
+            self.resources[address]
+            for address in self.graph.dependencies(node.address)
+            if address in self.resources
+        ]
+        return pulumi.ResourceOptions(depends_on=upstream)
+
+
+def logical_name(address: Address, part: str | None = None) -> str:
+    """The Pulumi resource name: the graph address, plus a part for a node's extra resources."""
+    return str(address) if part is None else f"{address}{PART_SEPARATOR}{part}"

@@ -1,0 +1,20 @@
+"""key.NAME: an EC2 key pair; its private key stays a Pulumi secret."""
+
+from __future__ import annotations
+
+from provisioner.cloud.aws.key_pair import KeyPair
+from provisioner.graph.nodes import KeyPairNode
+from stacks.context import ProgramContext, logical_name
+
+
+def declare(node: KeyPairNode, ctx: ProgramContext) -> KeyPair:
+    pair = KeyPair(
+        logical_name(node.address),
+        key_name=f"{ctx.environment}-{node.address.name}",
+        key_type=node.key_type,
+        region=ctx.region,
+        tags=ctx.tags(node),
+        opts=ctx.depends_on(node),
+    )
+    ctx.resources[node.address] = pair
+    return pair

@@ -1,0 +1,58 @@
+"""network.NAME: a VPC, and when a subnet of it is public, an internet gateway and route table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from provisioner.cloud.aws.vpc import InternetGateway, RouteTable, Vpc
+from provisioner.graph.nodes import NetworkNode, SubnetNode
+from provisioner.spec.addresses import ResourceKind
+from stacks.context import ProgramContext, logical_name
+
+GATEWAY = "internet-gateway"
+PUBLIC_ROUTES = "public-routes"
+
+
+@dataclass(frozen=True)
+class DeclaredNetwork:
+    vpc: Vpc
+    public_route_table: RouteTable | None
+
+
+def declare(node: NetworkNode, ctx: ProgramContext) -> DeclaredNetwork:
+    """The VPC, plus the internet route for its public subnets if it has any."""
+    vpc = Vpc(
+        logical_name(node.address),
+        cidr_block=node.cidr,
+        region=ctx.region,
+        tags=ctx.tags(node),
+        opts=ctx.depends_on(node),
+    )
+    has_public = any(
+        isinstance(sub, SubnetNode) and sub.public and sub.network == node.address
+        for sub in ctx.graph.of_kind(ResourceKind.SUBNET)
+    )
+    table = None
+    if has_public:
+        child = pulumi.ResourceOptions(depends_on=[vpc])
+        gateway = InternetGateway(
+            logical_name(node.address, GATEWAY),
+            vpc_id=vpc.vpc_id,
+            region=ctx.region,
+            tags=ctx.tags(node, GATEWAY),
+            opts=child,
+        )
+        table = RouteTable(
+            logical_name(node.address, PUBLIC_ROUTES),
+            vpc_id=vpc.vpc_id,
+            gateway_id=gateway.gateway_id,
+            region=ctx.region,
+            tags=ctx.tags(node, PUBLIC_ROUTES),
+            opts=pulumi.ResourceOptions(depends_on=[vpc, gateway]),
+        )
+    declared = DeclaredNetwork(vpc, table)
+    ctx.resources[node.address] = vpc
+    ctx.parts[str(node.address)] = declared
+    return declared

@@ -1,0 +1,54 @@
+"""sg.NAME: a security group whose rules name CIDRs or other groups (by their ids)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from provisioner.cloud.aws.security_group import SELF_GROUP, SecurityGroup
+from provisioner.graph.nodes import Rule, SecurityGroupNode
+from stacks.context import ProgramContext, logical_name
+from stacks.network import DeclaredNetwork
+
+
+def declare(node: SecurityGroupNode, ctx: ProgramContext) -> SecurityGroup:
+    network: DeclaredNetwork = ctx.parts[str(node.network)]
+    group = SecurityGroup(
+        logical_name(node.address),
+        vpc_id=network.vpc.vpc_id,
+        group_name=f"{ctx.environment}-{node.address.name}",
+        description=node.description or f"{ctx.environment} {node.address.name}",
+        ingress=_rules(node, node.ingress, ctx),
+        egress=_rules(node, node.egress, ctx),
+        region=ctx.region,
+        tags=ctx.tags(node),
+        opts=ctx.depends_on(node),
+    )
+    ctx.resources[node.address] = group
+    return group
+
+
+def _rules(
+    node: SecurityGroupNode, rules: tuple[Rule, ...], ctx: ProgramContext
+) -> pulumi.Output[list[dict[str, Any]]]:
+    return pulumi.Output.all(*[_rule(node, rule, ctx) for rule in rules])
+
+
+def _rule(node: SecurityGroupNode, rule: Rule, ctx: ProgramContext) -> pulumi.Output[Any]:
+    if rule.group is None:
+        peer: pulumi.Input[str] | None = None
+    elif rule.group == node.address:
+        peer = SELF_GROUP
+    else:
+        peer = ctx.resources[rule.group].group_id
+    return pulumi.Output.from_input(peer).apply(
+        lambda group_id: {
+            "protocol": rule.protocol,
+            "from_port": rule.from_port,
+            "to_port": rule.to_port,
+            "cidr": rule.cidr,
+            "group_id": group_id,
+            "description": rule.description,
+        }
+    )

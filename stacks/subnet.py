@@ -1,0 +1,26 @@
+"""subnet.NAME: a subnet; public ones use their network's internet route table."""
+
+from __future__ import annotations
+
+from provisioner.cloud.aws.subnet import Subnet
+from provisioner.graph.nodes import SubnetNode
+from stacks.context import ProgramContext, logical_name
+from stacks.network import DeclaredNetwork
+
+
+def declare(node: SubnetNode, ctx: ProgramContext) -> Subnet:
+    network: DeclaredNetwork = ctx.parts[str(node.network)]
+    table = network.public_route_table if node.public else None
+    subnet = Subnet(
+        logical_name(node.address),
+        vpc_id=network.vpc.vpc_id,
+        cidr_block=node.cidr,
+        availability_zone=node.availability_zone,
+        public=node.public,
+        route_table_id=table.route_table_id if table is not None else None,
+        region=ctx.region,
+        tags=ctx.tags(node),
+        opts=ctx.depends_on(node),
+    )
+    ctx.resources[node.address] = subnet
+    return subnet

@@ -7,7 +7,7 @@ with the inline program that `stacks.program` builds from the compiled graph.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from provisioner.cloud.passphrase import passphrase_for
@@ -15,9 +15,12 @@ from provisioner.cloud.pulumi_engine import EngineSettings, PulumiStack
 from provisioner.cloud.state_backend import backend_url
 from provisioner.engine.events import EventSink
 from provisioner.engine.ports import EnvironmentOutputs, VmOutput
-from provisioner.graph import CompiledEnvironment
+from provisioner.graph import CompiledEnvironment, ResourceGraph
 from provisioner.paths import StatePaths
-from provisioner.plan import Plan
+from provisioner.plan import Action, Plan, ResourceChange
+from provisioner.plan.model import KNOWN_AFTER_APPLY
+from provisioner.spec.addresses import Address
+from stacks.context import PART_SEPARATOR
 from stacks.program import PRIVATE_KEYS_OUTPUT, SPEC_OUTPUTS, VMS_OUTPUT, build_program
 
 PROJECT = "provision"
@@ -45,10 +48,12 @@ class PulumiCloud:
             passphrase=passphrase_for(env.name, target.cloud, paths.secrets),
             env=target.env,
         )
+        self._graph = compiled.graph
         self._stack = PulumiStack(PROJECT, env.name, build_program(compiled), settings)
 
     def preview(self, sink: EventSink) -> Plan:
-        return self._stack.plan(self.environment, refresh=True, sink=sink)
+        planned = self._stack.plan(self.environment, refresh=True, sink=sink)
+        return settle_unknowns(planned, self._graph)
 
     def preview_destroy(self, sink: EventSink) -> Plan:
         return self._stack.plan_destroy(self.environment, sink=sink)
@@ -85,3 +90,76 @@ def to_environment_outputs(environment: str, raw: Mapping[str, Any]) -> Environm
         values=dict(raw.get(SPEC_OUTPUTS) or {}),
         private_keys=dict(raw.get(PRIVATE_KEYS_OUTPUT) or {}),
     )
+
+
+def settle_unknowns(plan: Plan, graph: ResourceGraph) -> Plan:
+    """Drop the changes (and replacements) a preview shows only because an upstream is updated.
+
+    Pulumi's preview cannot tell that an in-place update keeps a resource's id, so
+    every property wired to that id shows as unknown and the dependent as changed.
+    Our providers never change ids in place: a value that is unknown only because
+    its upstream is updated (not created or replaced) will be the same after apply.
+    Resources are settled upstream first, so a settled upstream settles its dependents.
+    """
+    wave = graph.wave_of()
+    order = sorted(plan.changes, key=lambda c: (_node_wave(c.address, wave), c.address))
+    settled: dict[str, ResourceChange] = {}
+    for change in order:
+        upstream = _upstream(change.address, graph, [c.address for c in order])
+        renewed = any(
+            settled[a].action in (Action.CREATE, Action.REPLACE) for a in upstream if a in settled
+        )
+        if change.action not in (Action.UPDATE, Action.REPLACE) or renewed:
+            settled[change.address] = change
+            continue
+        real = tuple(p for p in change.diff if not _same_but_unknown(p.before, p.after))
+        if any(p.forces_replacement for p in real):
+            action = Action.REPLACE
+        else:
+            action = Action.UPDATE if real else Action.NO_OP
+        settled[change.address] = replace(change, action=action, diff=real)
+    return Plan(plan.environment, tuple(settled[c.address] for c in plan.changes))
+
+
+def _node_wave(address: str, wave: Mapping[Address, int]) -> int:
+    node = _node(address)
+    return wave.get(node, -1) if node is not None else -1
+
+
+def _node(address: str) -> Address | None:
+    try:
+        return Address.parse(address.partition(PART_SEPARATOR)[0])
+    except ValueError:
+        return None
+
+
+def _upstream(address: str, graph: ResourceGraph, ordered: list[str]) -> list[str]:
+    """The cloud resources `address` may take values from.
+
+    Every resource of the nodes its node depends on, and, for a node's extra
+    parts, the node's main resource and the parts declared before it.
+    """
+    node = _node(address)
+    if node is None or node not in graph:
+        return []
+    dependencies = {str(dependency) for dependency in graph.dependencies(node)}
+    found = [a for a in ordered if a.partition(PART_SEPARATOR)[0] in dependencies]
+    if PART_SEPARATOR in address:
+        siblings = [a for a in ordered if a.partition(PART_SEPARATOR)[0] == str(node)]
+        found += siblings[: siblings.index(address)]
+    return found
+
+
+def _same_but_unknown(before: Any, after: Any) -> bool:
+    """True if `after` equals `before` wherever `after` is known."""
+    if after == KNOWN_AFTER_APPLY:
+        return True
+    if isinstance(before, dict) and isinstance(after, dict):
+        return before.keys() == after.keys() and all(
+            _same_but_unknown(before[k], after[k]) for k in after
+        )
+    if isinstance(before, list) and isinstance(after, list):
+        return len(before) == len(after) and all(
+            _same_but_unknown(b, a) for b, a in zip(before, after, strict=True)
+        )
+    return bool(before == after)

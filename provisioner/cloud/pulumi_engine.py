@@ -258,24 +258,39 @@ def _kind(address: str) -> str:
 
 
 def _diff(meta: auto.StepEventMetadata) -> tuple[PropertyChange, ...]:
+    """Property changes, computed from old outputs and new inputs.
+
+    Dynamic providers report only whether something changes, not which
+    properties, so the diff is worked out here for every declared input.
+    Output-only placeholders (None in the inputs) are left out.
+    """
     old = (meta.old.outputs if meta.old else None) or {}
     new = (meta.new.inputs if meta.new else None) or {}
+    op = str(meta.op.value)
+    if op not in ("create", "update", "replace", "create-replacement"):
+        return ()
     replacing = set(meta.keys or [])
-    if meta.op.value in ("update", "replace", "create-replacement"):
-        keys = [key for key in (meta.diffs or []) if not key.startswith("__")]
-    elif meta.op.value == "create":
-        keys = sorted(key for key, value in new.items() if not key.startswith("__") and value)
-    else:
-        keys = []
-    return tuple(
-        PropertyChange(
-            path=key,
-            before=_masked(key, old.get(key)),
-            after=_masked(key, new.get(key)),
-            forces_replacement=key in replacing,
-        )
-        for key in keys
+    keys = sorted(
+        key
+        for key, value in new.items()
+        if not key.startswith("__")
+        and value is not None
+        and (op == "create" or old.get(key) != value)
     )
+    changes: list[PropertyChange] = []
+    for key in keys:
+        before = None if op == "create" else _masked(key, old.get(key))
+        after = _masked(key, new.get(key))
+        if isinstance(before, dict) and isinstance(after, dict):
+            # Maps (tags) show only the entries that change.
+            changes += [
+                PropertyChange(f"{key}.{sub}", before.get(sub), after.get(sub), key in replacing)
+                for sub in sorted(before.keys() | after.keys())
+                if before.get(sub) != after.get(sub)
+            ]
+        else:
+            changes.append(PropertyChange(key, before, after, key in replacing))
+    return tuple(changes)
 
 
 def _masked(key: str, value: Any) -> Any:

@@ -31,6 +31,9 @@ class Ec2Provider(ResourceProvider):
     inputs: ClassVar[tuple[str, ...]] = ()
     replace_on: ClassVar[tuple[str, ...]] = ()
     not_found: ClassVar[frozenset[str]] = frozenset()
+    # Outputs an in-place update never changes (ids): declaring them stable keeps them
+    # known in a preview, so dependents are not shown as changing when they are not.
+    stable_outputs: ClassVar[tuple[str, ...]] = ()
     # Names that must be unique (key pairs) cannot exist twice during a replacement.
     delete_before_replace: ClassVar[bool] = False
 
@@ -40,7 +43,7 @@ class Ec2Provider(ResourceProvider):
         return DiffResult(
             changes=bool(changed),
             replaces=replaces,
-            stables=[key for key in self.inputs if key not in changed],
+            stables=[key for key in self.inputs if key not in changed] + list(self.stable_outputs),
             delete_before_replace=self.delete_before_replace,
         )
 

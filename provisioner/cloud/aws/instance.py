@@ -28,6 +28,7 @@ class InstanceProvider(Ec2Provider):
         "tags",
     )
     replace_on = ("image_id", "subnet_id", "key_name", "user_data", "region")
+    stable_outputs = ("instance_id",)
     not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -19,6 +19,7 @@ class KeyPairProvider(Ec2Provider):
 
     inputs = ("key_name", "key_type", "region", "tags")
     replace_on = ("key_name", "key_type", "region")
+    stable_outputs = ("key_pair_id", "fingerprint", "public_key", "private_key")
     not_found = frozenset({"InvalidKeyPair.NotFound"})
     # Key pairs are addressed by name: names are unique per region, and the local cloud
     # (moto) looks key pairs up by name only.

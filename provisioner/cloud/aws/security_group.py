@@ -31,6 +31,7 @@ class SecurityGroupProvider(Ec2Provider):
 
     inputs = ("vpc_id", "name", "description", "ingress", "egress", "region", "tags")
     replace_on = ("vpc_id", "name", "description", "region")
+    stable_outputs = ("group_id", "group_name")
     not_found = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -30,6 +30,7 @@ class SubnetProvider(Ec2Provider):
         "tags",
     )
     replace_on = ("vpc_id", "cidr_block", "availability_zone", "region")
+    stable_outputs = ("subnet_id",)
     not_found = frozenset({"InvalidSubnetID.NotFound"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -22,6 +22,7 @@ class VpcProvider(Ec2Provider):
 
     inputs = ("cidr_block", "region", "tags")
     replace_on = ("cidr_block", "region")
+    stable_outputs = ("vpc_id",)
     not_found = frozenset({"InvalidVpcID.NotFound"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -79,6 +80,7 @@ class InternetGatewayProvider(Ec2Provider):
 
     inputs = ("vpc_id", "region", "tags")
     replace_on = ("vpc_id", "region")
+    stable_outputs = ("gateway_id",)
     not_found = frozenset({"InvalidInternetGatewayID.NotFound"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -144,6 +146,7 @@ class RouteTableProvider(Ec2Provider):
 
     inputs = ("vpc_id", "gateway_id", "region", "tags")
     replace_on = ("vpc_id", "region")
+    stable_outputs = ("route_table_id",)
     not_found = frozenset({"InvalidRouteTableID.NotFound"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:

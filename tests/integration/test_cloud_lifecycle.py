@@ -1,0 +1,259 @@
+"""`provision up | plan | down` on the local cloud: the real Pulumi CLI against a moto server.
+
+The tests run in order on one environment in a project copied to a temporary
+folder, with its own state folder and so its own local-cloud daemon.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from provisioner.local.control import LocalCloud
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+PROVISION = str(Path(sys.executable).parent / "provision")
+
+
+class Project:
+    """A copy of the repository's environments and playbooks with its own state folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        shutil.copytree(ROOT / "environments", root / "environments")
+        shutil.copytree(ROOT / "playbooks", root / "playbooks")
+        self.state = root / ".provision"
+
+    def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PROVISION_STATE_DIR": str(self.state)}
+        env.pop("CI", None)
+        result = subprocess.run(
+            [PROVISION, *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if expect is not None:
+            assert result.returncode == expect, result.stdout + result.stderr
+        return result
+
+    def plan(self) -> dict[str, Any]:
+        plan: dict[str, Any] = json.loads(self.run("plan", "dev", "--json").stdout)
+        return plan
+
+    def edit_base(self, change: Any) -> None:
+        path = self.root / "environments" / "base.yaml"
+        spec = yaml.safe_load(path.read_text())
+        change(spec)
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+
+    def ec2(self) -> Any:
+        endpoint = LocalCloud(self.state / "local").endpoint()
+        return boto3.client(
+            "ec2",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = Project(tmp_path_factory.mktemp("project"))
+    yield project
+    project.run("down", "dev", "--yes", expect=None)
+    LocalCloud(project.state / "local").stop()
+
+
+def tagged(ec2: Any, describe: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    filters = [{"Name": "tag:provision:env", "Values": ["dev"]}]
+    found: list[dict[str, Any]] = getattr(ec2, describe)(Filters=filters, **kwargs)[key]
+    return found
+
+
+def tag(resource: dict[str, Any], key: str) -> str | None:
+    return next((t["Value"] for t in resource.get("Tags", []) if t["Key"] == key), None)
+
+
+def instances(ec2: Any) -> dict[str, dict[str, Any]]:
+    live = [
+        instance
+        for reservation in tagged(ec2, "describe_instances", "Reservations")
+        for instance in reservation["Instances"]
+        if instance["State"]["Name"] not in ("shutting-down", "terminated")
+    ]
+    return {str(tag(i, "provision:address")): i for i in live}
+
+
+def by_address(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(tag(r, "provision:address")): r for r in resources}
+
+
+def test_up_creates_exactly_the_expected_resources_with_their_wiring(project: Project) -> None:
+    result = project.run("up", "dev", "--yes")
+    assert "Plan: 11 to create, 0 to update, 0 to replace, 0 to delete." in result.stdout
+    ec2 = project.ec2()
+
+    [vpc] = tagged(ec2, "describe_vpcs", "Vpcs")
+    assert (vpc["CidrBlock"], tag(vpc, "Name")) == ("10.20.0.0/16", "dev-network.main")
+
+    subnets = by_address(tagged(ec2, "describe_subnets", "Subnets"))
+    assert sorted(subnets) == ["subnet.private-a", "subnet.public-a"]
+    public, private = subnets["subnet.public-a"], subnets["subnet.private-a"]
+    assert (public["CidrBlock"], public["MapPublicIpOnLaunch"]) == ("10.20.1.0/24", True)
+    assert (private["CidrBlock"], private["MapPublicIpOnLaunch"]) == ("10.20.2.0/24", False)
+    assert {s["VpcId"] for s in subnets.values()} == {vpc["VpcId"]}
+
+    [gateway] = tagged(ec2, "describe_internet_gateways", "InternetGateways")
+    assert [a["VpcId"] for a in gateway["Attachments"]] == [vpc["VpcId"]]
+    [table] = tagged(ec2, "describe_route_tables", "RouteTables")
+    assert {
+        "DestinationCidrBlock": "0.0.0.0/0",
+        "GatewayId": gateway["InternetGatewayId"],
+    }.items() <= next(
+        r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+    ).items()
+    assert [a["SubnetId"] for a in table["Associations"]] == [public["SubnetId"]]
+
+    groups = by_address(tagged(ec2, "describe_security_groups", "SecurityGroups"))
+    assert sorted(groups) == ["sg.db", "sg.web"]
+    web, db = groups["sg.web"], groups["sg.db"]
+    assert sorted(
+        (p["FromPort"], r["CidrIp"]) for p in web["IpPermissions"] for r in p["IpRanges"]
+    ) == [(22, "10.20.0.0/16"), (80, "0.0.0.0/0")]
+    [from_web] = [p for p in db["IpPermissions"] if p.get("UserIdGroupPairs")]
+    assert (from_web["FromPort"], from_web["UserIdGroupPairs"][0]["GroupId"]) == (
+        5432,
+        web["GroupId"],
+    )
+    assert [p["IpProtocol"] for p in web["IpPermissionsEgress"]] == ["-1"]
+
+    [key] = ec2.describe_key_pairs(KeyNames=["dev-deploy"], IncludePublicKey=True)["KeyPairs"]
+    assert key["KeyType"] == "ed25519"
+
+    vms = instances(ec2)
+    assert sorted(vms) == ["vm.db[0]", "vm.web[0]", "vm.web[1]"]
+    assert vms["vm.db[0]"]["SubnetId"] == private["SubnetId"]
+    assert [g["GroupId"] for g in vms["vm.db[0]"]["SecurityGroups"]] == [db["GroupId"]]
+    assert {vms[a]["SubnetId"] for a in ("vm.web[0]", "vm.web[1]")} == {public["SubnetId"]}
+    assert all(vm["KeyName"] == "dev-deploy" for vm in vms.values())
+    assert vms["vm.web[0]"].get("PublicIpAddress") and not vms["vm.db[0]"].get("PublicIpAddress")
+    user_data = ec2.describe_instance_attribute(
+        InstanceId=vms["vm.web[1]"]["InstanceId"], Attribute="userData"
+    )["UserData"]["Value"]
+    config = yaml.safe_load(base64.b64decode(user_data))
+    assert config["hostname"] == "web-1"
+    assert config["ssh_authorized_keys"] == [key["PublicKey"].strip()]
+
+
+def test_output_lists_every_vm_and_never_a_private_key(project: Project) -> None:
+    outputs = json.loads(project.run("output", "dev", "--json").stdout)
+    vms = outputs["vms"]
+    assert sorted(vms) == ["vm.db[0]", "vm.web[0]", "vm.web[1]"]
+    assert vms["vm.db[0]"]["roles"] == ["base", "db"]
+    assert outputs["outputs"]["db_address"] == vms["vm.db[0]"]["private_ip"]
+    for args in (("output", "dev", "--json"), ("output", "dev"), ("plan", "dev", "--json")):
+        assert "PRIVATE KEY" not in project.run(*args).stdout
+    state_files = list((project.state / "state").rglob("*.json"))
+    assert state_files and all("PRIVATE KEY" not in f.read_text() for f in state_files)
+
+
+def test_a_second_plan_shows_no_changes_and_exits_0(project: Project) -> None:
+    result = project.run("plan", "dev", "--detailed-exitcode")
+    assert "No changes." in result.stdout
+
+
+def test_spec_edits_plan_the_right_actions_and_up_applies_them(project: Project) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        spec["subnets"]["private-b"] = {
+            "network": "main",
+            "cidr": "10.20.3.0/24",
+            "availability_zone": "us-east-1b",
+        }
+        spec["security_groups"]["web"]["ingress"][0]["ports"] = 8080
+        spec["subnets"]["private-a"]["cidr"] = "10.20.4.0/24"
+
+    project.edit_base(edit)
+    project.run("plan", "dev", "--detailed-exitcode", expect=2)
+    actions = {c["address"]: c["action"] for c in project.plan()["changes"]}
+    assert actions["subnet.private-b"] == "create"
+    assert actions["sg.web"] == "update"
+    assert actions["subnet.private-a"] == "replace"
+    assert actions["vm.db[0]"] == "replace"  # it lives in the replaced subnet
+    assert {a for a, action in actions.items() if action != "no-op"} == {
+        "subnet.private-b",
+        "sg.web",
+        "subnet.private-a",
+        "vm.db[0]",
+    }
+
+    project.run("up", "dev", "--yes")
+    ec2 = project.ec2()
+    subnets = by_address(tagged(ec2, "describe_subnets", "Subnets"))
+    assert subnets["subnet.private-a"]["CidrBlock"] == "10.20.4.0/24"
+    assert subnets["subnet.private-b"]["CidrBlock"] == "10.20.3.0/24"
+    web = by_address(tagged(ec2, "describe_security_groups", "SecurityGroups"))["sg.web"]
+    assert sorted(p["FromPort"] for p in web["IpPermissions"]) == [22, 8080]
+    assert instances(ec2)["vm.db[0]"]["SubnetId"] == subnets["subnet.private-a"]["SubnetId"]
+    project.run("plan", "dev", "--detailed-exitcode")
+
+
+def test_up_restores_the_desired_state_after_an_out_of_band_change(project: Project) -> None:
+    ec2 = project.ec2()
+    web = by_address(tagged(ec2, "describe_security_groups", "SecurityGroups"))["sg.web"]
+    ec2.revoke_security_group_ingress(
+        GroupId=web["GroupId"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "10.20.0.0/16"}],
+            }
+        ],
+    )
+    [vpc] = tagged(ec2, "describe_vpcs", "Vpcs")
+    ec2.create_tags(Resources=[vpc["VpcId"]], Tags=[{"Key": "Name", "Value": "renamed by hand"}])
+
+    actions = {c["address"]: c["action"] for c in project.plan()["changes"]}
+    assert (actions["sg.web"], actions["network.main"]) == ("update", "update")
+
+    project.run("up", "dev", "--yes")
+    web = by_address(tagged(ec2, "describe_security_groups", "SecurityGroups"))["sg.web"]
+    assert sorted(p["FromPort"] for p in web["IpPermissions"]) == [22, 8080]
+    [vpc] = tagged(ec2, "describe_vpcs", "Vpcs")
+    assert tag(vpc, "Name") == "dev-network.main"
+    project.run("plan", "dev", "--detailed-exitcode")
+
+
+def test_down_leaves_no_project_tagged_resources(project: Project) -> None:
+    project.run("down", "dev", "--yes")
+    ec2 = project.ec2()
+    assert instances(ec2) == {}
+    for describe, key in [
+        ("describe_vpcs", "Vpcs"),
+        ("describe_subnets", "Subnets"),
+        ("describe_security_groups", "SecurityGroups"),
+        ("describe_internet_gateways", "InternetGateways"),
+        ("describe_route_tables", "RouteTables"),
+        ("describe_key_pairs", "KeyPairs"),
+    ]:
+        assert tagged(ec2, describe, key) == [], describe
+    assert "No changes." in project.run("down", "dev", "--yes").stdout

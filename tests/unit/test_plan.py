@@ -1,0 +1,113 @@
+"""Plans: summaries, JSON shape, and settling the unknowns of a Pulumi preview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from provisioner.cloud.backend import settle_unknowns
+from provisioner.graph import compile_source
+from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
+from provisioner.plan.model import KNOWN_AFTER_APPLY
+from provisioner.spec import resolve_environment
+
+ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
+GRAPH = compile_source(resolve_environment("dev", ENVIRONMENTS)).graph
+UNKNOWN = KNOWN_AFTER_APPLY
+
+
+def change(address: str, action: Action, *diff: PropertyChange) -> ResourceChange:
+    return ResourceChange(address, address.split(".")[0], action, tuple(diff))
+
+
+def test_summary_counts_every_action_and_json_has_the_documented_keys() -> None:
+    plan = Plan(
+        "dev",
+        (
+            change("network.main", Action.NO_OP),
+            change("sg.web", Action.UPDATE, PropertyChange("ingress", [1], [2])),
+            change("vm.web[0]", Action.CREATE),
+        ),
+    )
+    assert plan.summary() == {"create": 1, "update": 1, "replace": 0, "delete": 0, "no-op": 1}
+    assert plan.has_changes
+    data = plan.to_json()
+    assert set(data) >= {"environment", "changes", "summary"}
+    assert set(data["changes"][1]) == {"address", "kind", "action", "diff"}
+
+
+@pytest.mark.parametrize(
+    ("upstream", "dependent", "expected"),
+    [
+        # sg.web is updated in place: its id stays, so sg.db's unknown ingress is no change.
+        (
+            change("sg.web", Action.UPDATE, PropertyChange("ingress", [80], [8080])),
+            change("sg.db", Action.UPDATE, PropertyChange("ingress", [{"g": "sg-1"}], UNKNOWN)),
+            Action.NO_OP,
+        ),
+        # The web group is replaced: its id changes, so sg.db really changes.
+        (
+            change("sg.web", Action.REPLACE, PropertyChange("name", "a", "b", True)),
+            change("sg.db", Action.UPDATE, PropertyChange("ingress", [{"g": "sg-1"}], UNKNOWN)),
+            Action.UPDATE,
+        ),
+        # An unknown subnet id forces a replacement only if the subnet is renewed.
+        (
+            change("subnet.private-a", Action.UPDATE, PropertyChange("tags.x", "1", "2")),
+            change("vm.db[0]", Action.REPLACE, PropertyChange("subnet_id", "s-1", UNKNOWN, True)),
+            Action.NO_OP,
+        ),
+        (
+            change(
+                "subnet.private-a", Action.REPLACE, PropertyChange("cidr_block", "a", "b", True)
+            ),
+            change("vm.db[0]", Action.REPLACE, PropertyChange("subnet_id", "s-1", UNKNOWN, True)),
+            Action.REPLACE,
+        ),
+        # A known change stays, next to an unknown that settles.
+        (
+            change("sg.web", Action.UPDATE, PropertyChange("ingress", [80], [8080])),
+            change(
+                "sg.db",
+                Action.UPDATE,
+                PropertyChange("ingress", [{"g": "sg-1"}], [{"g": UNKNOWN}]),
+                PropertyChange("tags.Name", "x", "y"),
+            ),
+            Action.UPDATE,
+        ),
+    ],
+)
+def test_unknowns_settle_only_when_upstream_keeps_its_identity(
+    upstream: ResourceChange, dependent: ResourceChange, expected: Action
+) -> None:
+    plan = settle_unknowns(Plan("dev", (upstream, dependent)), GRAPH)
+    assert {c.address: c.action for c in plan.changes}[dependent.address] is expected
+
+
+def test_a_network_part_settles_after_its_siblings() -> None:
+    plan = Plan(
+        "dev",
+        (
+            change("network.main", Action.UPDATE, PropertyChange("tags.Name", "a", "b")),
+            change(
+                "network.main/internet-gateway",
+                Action.REPLACE,
+                PropertyChange("vpc_id", "vpc-1", UNKNOWN, True),
+            ),
+            change(
+                "network.main/public-routes",
+                Action.REPLACE,
+                PropertyChange("vpc_id", "vpc-1", UNKNOWN, True),
+                PropertyChange("gateway_id", "igw-1", UNKNOWN),
+            ),
+            change("sg.web", Action.REPLACE, PropertyChange("vpc_id", "vpc-1", UNKNOWN, True)),
+        ),
+    )
+    settled = {c.address: c.action for c in settle_unknowns(plan, GRAPH).changes}
+    assert settled == {
+        "network.main": Action.UPDATE,
+        "network.main/internet-gateway": Action.NO_OP,
+        "network.main/public-routes": Action.NO_OP,
+        "sg.web": Action.NO_OP,
+    }

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
 
+import boto3
+from botocore.exceptions import ClientError
+
 from provisioner.errors import ConfigurationError
+from provisioner.netsafety import require_loopback_url
 from provisioner.paths import StatePaths
 
 
@@ -25,11 +29,27 @@ def backend_url(spec_state: str | None, paths: StatePaths, env: Mapping[str, str
     endpoint = env.get("AWS_ENDPOINT_URL")
     if endpoint is None:
         return spec_state
-    local = urlsplit(endpoint)
+    ensure_local_bucket(parts.netloc, endpoint, env)
+    # gocloud.dev's S3 opener (inside the Pulumi CLI) takes the endpoint from the URL.
     query = {
-        "endpoint": local.netloc,
-        "disableSSL": "true",
-        "s3ForcePathStyle": "true",
+        "endpoint": endpoint,
+        "use_path_style": "true",
+        "disable_https": "true",
         "region": env.get("AWS_REGION", "us-east-1"),
     }
     return f"s3://{parts.netloc}{parts.path}?{urlencode(query)}"
+
+
+def ensure_local_bucket(bucket: str, endpoint: str, env: Mapping[str, str]) -> None:
+    """On the local cloud, create the state bucket if it does not exist yet."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=require_loopback_url(endpoint),
+        region_name=env.get("AWS_REGION", "us-east-1"),
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+    )
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        s3.create_bucket(Bucket=bucket)

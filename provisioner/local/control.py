@@ -24,7 +24,7 @@ from provisioner.local.record import DAEMON_MODULE, DaemonRecord, LocalPaths
 from provisioner.netsafety import require_loopback_url
 
 START_TIMEOUT_SECONDS = 30.0
-STOP_GRACE_SECONDS = 10.0
+STOP_GRACE_SECONDS = 30.0  # the daemon removes its hosts before it exits
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""The local-cloud daemon process: a moto server on loopback.
+"""The local-cloud daemon process: a moto server on loopback, and its namespace hosts.
 
 Started detached by `provision local start` as
 `python -m provisioner.local.daemon --state-dir DIR`. It binds a free port on
 127.0.0.1, records its pid and port in DIR/daemon.json once it listens, and on
-SIGTERM or SIGINT stops serving and removes that record.
+SIGTERM or SIGINT stops serving and removes that record. A data-plane thread
+realizes every running instance as a namespace host (see hosts.py), and the
+daemon removes them all when it stops.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import logging
 import os
 import signal
 import sys
@@ -20,7 +23,9 @@ from types import FrameType
 
 from moto.server import ThreadedMotoServer
 
+from provisioner.local.hosts import HostFarm
 from provisioner.local.process import ProcessIdentity
+from provisioner.local.reconciler import Reconciler, running_moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
 
 
@@ -47,10 +52,16 @@ def serve(paths: LocalPaths) -> None:
     )
     record.save(paths.record)
     print(f"moto server listening on {record.endpoint} (pid {record.pid})", flush=True)
+    reconciler = Reconciler(HostFarm(paths.hosts), running_moto_instances)
+    data_plane = threading.Thread(target=reconciler.run, args=(stop,), name="data-plane")
+    data_plane.start()
     try:
         while not stop.wait(1.0):
             pass
     finally:
+        stop.set()
+        data_plane.join()
+        reconciler.teardown()
         server.stop()
         if DaemonRecord.load(paths.record) == record:
             with contextlib.suppress(FileNotFoundError):
@@ -63,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="provisioner.local.daemon")
     parser.add_argument("--state-dir", type=Path, required=True)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     serve(LocalPaths(args.state_dir))
     return 0
 

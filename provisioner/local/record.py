@@ -31,6 +31,11 @@ class LocalPaths:
     def log(self) -> Path:
         return self.root / "daemon.log"
 
+    @property
+    def hosts(self) -> Path:
+        """One folder per namespace host (its sshd files and copy-on-write layers)."""
+        return self.root / "hosts"
+
 
 @dataclass(frozen=True)
 class DaemonRecord:

@@ -1,0 +1,79 @@
+"""The one module that runs iproute2: network namespaces, bridges, veth pairs, addresses.
+
+Everything is created inside namespaces the local cloud owns; nothing is added
+to the machine's main network namespace, so it has no route to any VPC address.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+
+from provisioner.errors import LocalCloudError
+
+
+def ip(*args: str, namespace: str | None = None, check: bool = True) -> str:
+    """Run `ip [-n NS] ARGS` and return its output; raise LocalCloudError on failure."""
+    command = ["ip", *(["-n", namespace] if namespace else []), *args]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise LocalCloudError(f"`{' '.join(command)}` failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def in_namespace(namespace: str, argv: Sequence[str], *, check: bool = True) -> str:
+    """Run a command inside a network namespace."""
+    command = ["ip", "netns", "exec", namespace, *argv]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise LocalCloudError(f"`{' '.join(command)}` failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def namespaces() -> set[str]:
+    """Names of the network namespaces that exist."""
+    return {line.split()[0] for line in ip("netns", "list").splitlines() if line.strip()}
+
+
+def add_namespace(name: str) -> None:
+    if name not in namespaces():
+        ip("netns", "add", name)
+    ip("link", "set", "lo", "up", namespace=name)
+
+
+def delete_namespace(name: str) -> None:
+    if name in namespaces():
+        ip("netns", "delete", name)
+
+
+def pids(namespace: str) -> list[int]:
+    """Every process whose network namespace is `namespace`."""
+    if namespace not in namespaces():
+        return []
+    return [int(pid) for pid in ip("netns", "pids", namespace).split()]
+
+
+def has_link(namespace: str, name: str) -> bool:
+    return bool(ip("link", "show", name, namespace=namespace, check=False).strip())
+
+
+def add_bridge(namespace: str, name: str, gateway_cidr: str) -> None:
+    if not has_link(namespace, name):
+        ip("link", "add", name, "type", "bridge", namespace=namespace)
+        ip("addr", "add", gateway_cidr, "dev", name, namespace=namespace)
+    ip("link", "set", name, "up", namespace=namespace)
+
+
+def add_veth(bridge_namespace: str, bridge: str, peer: str, host_namespace: str) -> None:
+    """A veth pair: `peer` on `bridge` in the VPC namespace, `eth0` in the host namespace."""
+    if not has_link(bridge_namespace, peer):
+        ip(
+            "link", "add", peer, "type", "veth", "peer", "name", "eth0", "netns", host_namespace,
+            namespace=bridge_namespace,
+        )  # fmt: skip
+    ip("link", "set", peer, "master", bridge, "up", namespace=bridge_namespace)
+
+
+def delete_link(namespace: str, name: str) -> None:
+    if namespace in namespaces() and has_link(namespace, name):
+        ip("link", "delete", name, namespace=namespace)

@@ -24,8 +24,17 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
 
 
+class WalkTimeoutError(TimeoutError):
+    """`Walker.wait` ran out of time before every node had an outcome."""
+
+
 class Walker(Generic[N]):
-    """Runs `run(node)` for internal nodes in dependency order, up to `workers` at once."""
+    """Runs `run(node)` for internal nodes in dependency order, up to `workers` at once.
+
+    Scheduling decisions are taken under a lock, but work is submitted only
+    after it is released: a future that is already done runs its callback in
+    the submitting thread, and that callback needs the lock too.
+    """
 
     def __init__(
         self,
@@ -54,27 +63,36 @@ class Walker(Generic[N]):
     def start(self) -> None:
         """Start every internal node that has no dependencies."""
         with self._lock:
-            self._schedule_ready()
-            self._check_finished()
+            ready = self._claim_ready()
+        self._submit(ready)
 
     def complete(self, node: N, ok: bool) -> None:
         """Report the end of an external node."""
         with self._lock:
             if node in self._outcomes:
                 return
-            self._finish(node, Outcome.DONE if ok else Outcome.FAILED)
+            ready = self._finish(node, Outcome.DONE if ok else Outcome.FAILED)
+        self._submit(ready)
 
     def wait(self, timeout: float | None = None) -> dict[N, Outcome]:
-        """Block until every node has an outcome; return them."""
-        self._all_done.wait(timeout)
+        """Block until every node has an outcome and return them; `WalkTimeoutError` if late."""
+        if not self._all_done.wait(timeout):
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            with self._lock:
+                pending = sorted(str(n) for n in self._deps if n not in self._outcomes)
+            raise WalkTimeoutError(f"nodes still pending after {timeout}s: {', '.join(pending)}")
         self._pool.shutdown(wait=True)
-        return dict(self._outcomes)
+        with self._lock:
+            return dict(self._outcomes)
 
     @property
     def errors(self) -> Mapping[N, BaseException]:
-        return dict(self._errors)
+        with self._lock:
+            return dict(self._errors)
 
-    def _schedule_ready(self) -> None:
+    def _claim_ready(self) -> list[N]:
+        """Mark the nodes that can start now as started, skip the doomed ones."""
+        ready: list[N] = []
         for node, deps in self._deps.items():
             if node in self._started or node in self._outcomes or node in self._external:
                 continue
@@ -82,30 +100,39 @@ class Walker(Generic[N]):
                 self._skip(node)
             elif all(self._outcomes.get(d) is Outcome.DONE for d in deps):
                 self._started.add(node)
-                future = self._pool.submit(self._run, node)
-                future.add_done_callback(functools.partial(self._ran, node))
+                ready.append(node)
+        self._check_finished()
+        return ready
+
+    def _submit(self, nodes: list[N]) -> None:
+        for node in nodes:
+            future = self._pool.submit(self._run, node)
+            future.add_done_callback(functools.partial(self._ran, node))
 
     def _ran(self, node: N, future: Future[None]) -> None:
+        if future.cancelled():
+            return
         error = future.exception()
         with self._lock:
             if error is not None:
                 self._errors[node] = error
-            self._finish(node, Outcome.FAILED if error is not None else Outcome.DONE)
+            ready = self._finish(node, Outcome.FAILED if error is not None else Outcome.DONE)
+        self._submit(ready)
 
-    def _finish(self, node: N, outcome: Outcome) -> None:
+    def _finish(self, node: N, outcome: Outcome) -> list[N]:
         self._outcomes[node] = outcome
-        self._schedule_ready()
-        self._check_finished()
+        return self._claim_ready()
 
     def _skip(self, node: N) -> None:
         self._outcomes[node] = Outcome.SKIPPED
         if self._on_skip is not None:
             self._on_skip(node)
         for dependent in self._dependents.get(node, ()):
-            if dependent not in self._outcomes and dependent not in self._started:
-                if dependent in self._external:
-                    continue
-                self._skip(dependent)
+            if dependent in self._outcomes or dependent in self._started:
+                continue
+            if dependent in self._external:
+                continue
+            self._skip(dependent)
 
     def _check_finished(self) -> None:
         if len(self._outcomes) >= len(self._deps):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from provisioner.dag.walk import Outcome, Walker
+import pytest
+
+from provisioner.dag.walk import Outcome, Walker, WalkTimeoutError
 
 DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
 
@@ -71,3 +73,22 @@ def test_a_failed_external_node_skips_what_depends_on_it() -> None:
         "app": Outcome.SKIPPED,
         "other": Outcome.DONE,
     }
+
+
+def test_instant_nodes_in_a_long_chain_finish_without_deadlock() -> None:
+    # Work that finishes before its callback is attached runs the callback in the
+    # submitting thread; the walker must not hold its lock there.
+    chain = {f"n{i}": ([f"n{i - 1}"] if i else []) for i in range(300)}
+    fan = {f"f{i}": ["n0"] for i in range(300)}
+    walker = Walker({**chain, **fan}, lambda _n: None, workers=4)
+    walker.start()
+    outcomes = walker.wait(30)
+    assert set(outcomes.values()) == {Outcome.DONE}
+    assert len(outcomes) == 600
+
+
+def test_wait_names_the_pending_nodes_when_time_runs_out() -> None:
+    walker = Walker({"vm": [], "app": ["vm"]}, lambda _n: None, external=["vm"])
+    walker.start()
+    with pytest.raises(WalkTimeoutError, match="app, vm"):
+        walker.wait(0.2)

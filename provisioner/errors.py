@@ -52,3 +52,7 @@ class CloudError(ProvisionError):
 
 class ConfirmationError(ProvisionError):
     """A change needed confirmation: the user declined, or no one could be asked."""
+
+
+class HostError(ProvisionError):
+    """Configuring a host (SSH, Ansible) failed, or a host cannot be reached."""

@@ -51,3 +51,16 @@ class StatePaths:
     def logs(self) -> Path:
         """Debug logs written when something unexpected happens."""
         return self.root / "logs"
+
+    @property
+    def ansible_home(self) -> Path:
+        """ANSIBLE_HOME for every Ansible run: its collections and caches stay here."""
+        return self.root / "ansible-home"
+
+    def runs(self, environment: str) -> Path:
+        """Per-run folders of one environment (Ansible's private data directories live here)."""
+        return self.root / "runs" / environment
+
+    def known_hosts(self, environment: str) -> Path:
+        """The environment's pinned SSH host keys."""
+        return self.root / "ssh" / environment / "known_hosts"

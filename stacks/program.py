@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from provisioner.engine.ports import OnReady, ReadyResource
 from provisioner.graph import CompiledEnvironment, Node
 from provisioner.graph.nodes import (
     KeyPairNode,
@@ -19,13 +20,20 @@ from provisioner.graph.nodes import (
     SubnetNode,
     VmNode,
 )
-from provisioner.spec.addresses import ResourceKind
-from provisioner.spec.references import Reference, find_expressions, parse_reference, substitute
+from provisioner.spec.addresses import Address, ResourceKind
+from provisioner.spec.references import (
+    ATTRIBUTES,
+    Reference,
+    find_expressions,
+    parse_reference,
+    substitute,
+)
 from stacks import instance, key_pair, network, security_group, subnet
 from stacks.context import ProgramContext
 
 VMS_OUTPUT = "vms"
 SPEC_OUTPUTS = "outputs"
+RESOURCES_OUTPUT = "resources"
 PRIVATE_KEYS_OUTPUT = "ssh_private_keys"
 
 # Output attribute of each kind's resource for a `${kind.name.attribute}` reference.
@@ -38,8 +46,14 @@ _ATTRIBUTES: dict[ResourceKind, dict[str, str]] = {
 }
 
 
-def build_program(compiled: CompiledEnvironment) -> Callable[[], None]:
-    """The program that declares every cloud node of `compiled` and exports its outputs."""
+def build_program(
+    compiled: CompiledEnvironment, on_ready: OnReady | None = None
+) -> Callable[[], None]:
+    """The program that declares every cloud node of `compiled` and exports its outputs.
+
+    During an apply, `on_ready` hears of each cloud node as soon as its
+    resource's outputs resolve, in this process, while the rest still runs.
+    """
 
     def program() -> None:
         env = compiled.environment
@@ -47,6 +61,11 @@ def build_program(compiled: CompiledEnvironment) -> Callable[[], None]:
         for wave in compiled.graph.waves():
             for address in wave:
                 _declare(compiled.graph.node(address), ctx)
+        attributes = {str(address): _attributes(address, ctx) for address in ctx.resources}
+        if on_ready is not None and not pulumi.runtime.is_dry_run():
+            for address in ctx.resources:
+                _report_when_ready(address, attributes[str(address)], ctx, on_ready)
+        pulumi.export(RESOURCES_OUTPUT, attributes)
         pulumi.export(VMS_OUTPUT, _vm_outputs(ctx))
         pulumi.export(SPEC_OUTPUTS, _spec_outputs(env.outputs, ctx))
         pulumi.export(
@@ -74,6 +93,25 @@ def _declare(node: Node, ctx: ProgramContext) -> None:
     elif isinstance(node, VmNode):
         instance.declare(node, ctx)
     # Software nodes are configured by the hosts backend, not by Pulumi.
+
+
+def _attributes(address: Address, ctx: ProgramContext) -> dict[str, Any]:
+    """The node's readable attributes (those `${...}` may reference), as outputs."""
+    return {
+        attribute: _attribute(Reference(address, attribute), ctx)
+        for attribute in sorted(ATTRIBUTES[address.kind])
+    }
+
+
+def _report_when_ready(
+    address: Address, attributes: dict[str, Any], ctx: ProgramContext, on_ready: OnReady
+) -> None:
+    secret = ctx.resources[address].private_key if address.kind is ResourceKind.KEY_PAIR else None
+
+    def report(values: list[Any]) -> None:
+        on_ready(ReadyResource(address, values[0], private_key=values[1]))
+
+    pulumi.Output.all(pulumi.Output.from_input(attributes), secret).apply(report)
 
 
 def _vm_outputs(ctx: ProgramContext) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import click
 import typer
 
 from provisioner import __version__
-from provisioner.cli import graph_cmd, lifecycle_cmd, local_cmd
+from provisioner.cli import graph_cmd, lifecycle_cmd, local_cmd, ssh_cmd
 from provisioner.cli.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -36,6 +36,7 @@ app.command()(lifecycle_cmd.plan)
 app.command()(lifecycle_cmd.up)
 app.command()(lifecycle_cmd.down)
 app.command()(lifecycle_cmd.output)
+app.command()(ssh_cmd.ssh)
 app.add_typer(local_cmd.app, name="local")
 
 

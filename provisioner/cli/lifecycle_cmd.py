@@ -51,11 +51,25 @@ def plan(
         ),
     ] = False,
     cloud: CloudOption = None,
+    no_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--no-hosts", help="Plan the cloud only; skip Ansible's check mode on existing VMs."
+        ),
+    ] = False,
 ) -> None:
-    """Show what `up` would change, resource by resource, against the live cloud."""
-    session = open_session(environment, NullSink(), cloud_override=_value(cloud))
+    """Show what `up` would change: each cloud resource's properties, each host's tasks.
+
+    Cloud resources are compared with the live cloud; software on VMs that exist
+    is compared with Ansible's check mode, with file diffs. Exit 0 (or, with
+    --detailed-exitcode, 0 for no changes and 2 for changes), 1 on error.
+    """
+    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
     with _status(f"planning {session.compiled.environment.name}", as_json):
-        result = session.orchestrator.plan()
+        try:
+            result = session.orchestrator.plan(hosts=not no_hosts)
+        finally:
+            session.close()
     if as_json:
         print_json(result.to_json())
     else:
@@ -70,28 +84,40 @@ def up(
     as_json: JsonFlag = False,
     cloud: CloudOption = None,
 ) -> None:
-    """Create or update the environment: show the plan, confirm, apply with live progress."""
+    """Create or update the environment: show the cloud plan, confirm, apply, configure hosts.
+
+    Each VM's roles run (Ansible over SSH) as soon as that VM is ready, while the
+    rest of the cloud is still being applied. Progress is live on a terminal and
+    one line per event elsewhere.
+    """
     console = stderr if as_json else stdout
     with ProgressSink(console) as sink:
-        session = open_session(environment, sink, cloud_override=_value(cloud))
+        session = open_session(environment, sink, cloud_override=cloud_value(cloud))
     name = session.compiled.environment.name
     with _status(f"planning {name}", as_json):
-        planned = session.orchestrator.plan()
+        # Hosts are always brought to their playbooks' state; `plan` shows their diffs.
+        planned = session.orchestrator.plan(hosts=False)
     if not as_json:
         render_plan(planned, stdout)
     if planned.has_changes:
         _confirm(f"Apply these changes to {name}?", yes)
-        with ProgressSink(console) as sink:
-            session.orchestrator.sink = sink
-            outputs = session.orchestrator.up()
-        if not as_json:
-            stdout.print(f"[green]Applied.[/] {summary_line(planned)}")
-    else:
-        outputs = session.orchestrator.outputs()
+    with ProgressSink(console) as sink:
+        session.orchestrator.sink = sink
+        try:
+            applied = session.orchestrator.up(planned)
+        finally:
+            session.close()
     if as_json:
-        print_json({"plan": planned.to_json(), "outputs": outputs.to_json()})
-    else:
-        _render_outputs(outputs)
+        print_json({"plan": planned.to_json(), **applied.to_json()})
+        return
+    changed = sum(result.changed for result in applied.configured.values())
+    hosts = (
+        f" Configured {len(applied.configured)} roles on hosts, {changed} tasks changed."
+        if applied.configured
+        else ""
+    )
+    stdout.print(f"[green]Applied.[/] {summary_line(planned)}{escape(hosts)}")
+    _render_outputs(applied.outputs)
 
 
 def down(
@@ -102,7 +128,7 @@ def down(
 ) -> None:
     """Delete every resource of the environment, dependents first."""
     console = stderr if as_json else stdout
-    session = open_session(environment, NullSink(), cloud_override=_value(cloud))
+    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
     name = session.compiled.environment.name
     with _status(f"planning the teardown of {name}", as_json):
         planned = session.orchestrator.plan_destroy()
@@ -112,7 +138,10 @@ def down(
         _confirm(f"Delete every resource of {name}?", yes)
         with ProgressSink(console) as sink:
             session.orchestrator.sink = sink
-            session.orchestrator.down()
+            try:
+                session.orchestrator.down()
+            finally:
+                session.close()
     if as_json:
         print_json({"plan": planned.to_json()})
     elif planned.has_changes:
@@ -121,7 +150,7 @@ def down(
 
 def output(environment: EnvArgument, as_json: JsonFlag = False, cloud: CloudOption = None) -> None:
     """Print the environment's outputs: every VM's id and addresses, and the spec's outputs."""
-    session = open_session(environment, NullSink(), cloud_override=_value(cloud))
+    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
     outputs = session.orchestrator.outputs()
     if as_json:
         print_json(outputs.to_json())
@@ -155,7 +184,7 @@ def _confirm(question: str, yes: bool) -> None:
         raise ConfirmationError("cancelled; nothing was changed")
 
 
-def _value(cloud: CloudChoice | None) -> str | None:
+def cloud_value(cloud: CloudChoice | None) -> str | None:
     return cloud.value if cloud is not None else None
 
 

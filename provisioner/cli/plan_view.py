@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from provisioner.plan import Action, Plan, ResourceChange
+from provisioner.plan import Action, Plan, ResourceChange, SoftwareChange, TaskOutlook
 
 _COLOURS = {
     Action.CREATE: "green",
@@ -19,24 +19,81 @@ _COLOURS = {
 }
 
 
+_TASK_MARKS = {
+    TaskOutlook.CHANGE: ("~", "yellow"),
+    TaskOutlook.UNKNOWN: ("?", "cyan"),
+    TaskOutlook.FAIL: ("!", "red"),
+    TaskOutlook.NO_CHANGE: (" ", "dim"),
+}
+
+
 def render_plan(plan: Plan, console: Console) -> None:
-    """Each pending change with its property diffs, then the summary line."""
+    """Each pending change with its property diffs, software task diffs, then the summary."""
     pending = plan.pending()
-    if not pending:
+    software = [change for change in plan.software if change.action is not Action.NO_OP]
+    if not plan.has_changes:
         console.print(f"[green]No changes.[/] {plan.environment} matches its spec.")
+        _render_unpredictable(plan, console)
         return
     console.print(f"Plan for [bold]{plan.environment}[/]:")
     for change in pending:
         _render_change(change, console)
+    for software_change in software:
+        _render_software(software_change, console)
+    _render_unpredictable(plan, console)
     console.print(summary_line(plan))
 
 
 def summary_line(plan: Plan) -> str:
     counts = plan.summary()
-    return (
+    line = (
         f"Plan: {counts['create']} to create, {counts['update']} to update, "
         f"{counts['replace']} to replace, {counts['delete']} to delete."
     )
+    if plan.software:
+        hosts = plan.software_summary()
+        line += (
+            f" Software: {hosts['configure']} to configure on new hosts, "
+            f"{hosts['change']} to change, {hosts['no-op']} unchanged."
+        )
+    return line
+
+
+def _render_software(change: SoftwareChange, console: Console) -> None:
+    colour = _COLOURS[change.action]
+    if change.action is Action.CREATE:
+        console.print(
+            f"  [{colour}]  + {escape(change.address)}[/] configure "
+            f"({escape(change.host)} is new: every task runs)"
+        )
+        return
+    console.print(f"  [{colour}]  ~ {escape(change.address)}[/] change ({escape(change.host)})")
+    for task in change.tasks:
+        if task.outlook in (TaskOutlook.NO_CHANGE, TaskOutlook.UNKNOWN):
+            continue
+        mark, style = _TASK_MARKS[task.outlook]
+        note = f": {task.note}" if task.note else ""
+        console.print(f"      [{style}]{mark} {escape(task.task)}[/]{escape(note)}")
+        for line in (task.diff or "").splitlines():
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+            console.print(f"          [{style}]{escape(line)}[/]")
+
+
+def _render_unpredictable(plan: Plan, console: Console) -> None:
+    """Check mode cannot run some tasks; say which, so that "no changes" is not overclaimed."""
+    unknown = sorted(
+        {
+            task.task
+            for change in plan.software
+            for task in change.tasks
+            if task.outlook is TaskOutlook.UNKNOWN
+        }
+    )
+    if unknown:
+        console.print(
+            "[cyan]Check mode cannot predict these tasks; `up` runs them: "
+            f"{escape(', '.join(unknown))}[/]"
+        )
 
 
 def _render_change(change: ResourceChange, console: Console) -> None:

@@ -13,13 +13,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from provisioner.engine.events import (
+    ConfigureFinished,
+    ConfigureStarted,
     Event,
+    HostTaskFinished,
     LogMessage,
     PhaseFinished,
     PhaseStarted,
     ResourceFinished,
     ResourceStarted,
     Status,
+    TaskStatus,
 )
 
 _STATE_STYLE = {
@@ -30,6 +34,14 @@ _STATE_STYLE = {
 }
 
 
+_TASKS_WORTH_A_LINE = (TaskStatus.CHANGED, TaskStatus.FAILED, TaskStatus.UNREACHABLE)
+_TASK_STYLE = {
+    TaskStatus.CHANGED: "yellow",
+    TaskStatus.FAILED: "bold red",
+    TaskStatus.UNREACHABLE: "bold red",
+}
+
+
 @dataclass
 class _Row:
     address: str
@@ -37,6 +49,7 @@ class _Row:
     status: Status
     started: float
     elapsed: float | None = None
+    detail: str = ""
 
 
 class ProgressSink:
@@ -84,6 +97,21 @@ class ProgressSink:
             if row is not None:
                 row.status = event.status
                 row.elapsed = event.elapsed
+        elif isinstance(event, ConfigureStarted):
+            self._rows[event.address] = _Row(
+                event.address, "configure", Status.RUNNING, time.monotonic()
+            )
+        elif isinstance(event, HostTaskFinished):
+            row = self._rows.get(event.address)
+            if row is not None:
+                row.detail = f"{event.task}: {event.status.value}"
+        elif isinstance(event, ConfigureFinished):
+            row = self._rows.setdefault(
+                event.address, _Row(event.address, "configure", event.status, time.monotonic())
+            )
+            row.status = event.status
+            row.elapsed = event.elapsed
+            row.detail = event.error or f"{event.changed} changed"
 
     def _print_line(self, event: Event) -> None:
         if isinstance(event, ResourceStarted):
@@ -94,6 +122,22 @@ class ProgressSink:
             self.console.print(
                 f"  {escape(event.address)}: {event.action.value} [{style}]{event.status.value}"
                 f"[/] ({event.elapsed:.1f}s){escape(detail)}"
+            )
+        elif isinstance(event, ConfigureStarted):
+            self.console.print(f"  {escape(event.address)}: configure ...")
+        elif isinstance(event, HostTaskFinished) and event.status in _TASKS_WORTH_A_LINE:
+            style = _TASK_STYLE[event.status]
+            message = f": {event.message}" if event.message else ""
+            self.console.print(
+                f"    {escape(event.host)}: {escape(event.task)} [{style}]{event.status.value}[/]"
+                f"{escape(message)}"
+            )
+        elif isinstance(event, ConfigureFinished):
+            style = _STATE_STYLE[event.status]
+            detail = f": {event.error}" if event.error else f", {event.changed} changed"
+            self.console.print(
+                f"  {escape(event.address)}: configure [{style}]{event.status.value}[/]"
+                f" ({event.elapsed:.1f}s){escape(detail)}"
             )
         elif isinstance(event, PhaseStarted) and event.phase != "plan":
             self.console.print(f"[bold]{event.phase}[/] phase of {escape(event.environment)}")
@@ -109,6 +153,7 @@ class ProgressSink:
         table.add_column("action")
         table.add_column("state")
         table.add_column("elapsed", justify="right")
+        table.add_column("detail", overflow="ellipsis", no_wrap=True, max_width=60)
         now = time.monotonic()
         for row in self._rows.values():
             elapsed = row.elapsed if row.elapsed is not None else now - row.started
@@ -118,5 +163,6 @@ class ProgressSink:
                 row.action,
                 f"[{style}]{row.status.value}[/]",
                 f"{elapsed:.1f}s",
+                escape(row.detail),
             )
         return table

@@ -14,14 +14,20 @@ from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.pulumi_engine import EngineSettings, PulumiStack
 from provisioner.cloud.state_backend import backend_url
 from provisioner.engine.events import EventSink
-from provisioner.engine.ports import EnvironmentOutputs, VmOutput
+from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource, VmOutput
 from provisioner.graph import CompiledEnvironment, ResourceGraph
 from provisioner.paths import StatePaths
 from provisioner.plan import Action, Plan, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY
 from provisioner.spec.addresses import Address
 from stacks.context import PART_SEPARATOR
-from stacks.program import PRIVATE_KEYS_OUTPUT, SPEC_OUTPUTS, VMS_OUTPUT, build_program
+from stacks.program import (
+    PRIVATE_KEYS_OUTPUT,
+    RESOURCES_OUTPUT,
+    SPEC_OUTPUTS,
+    VMS_OUTPUT,
+    build_program,
+)
 
 PROJECT = "provision"
 
@@ -48,6 +54,7 @@ class PulumiCloud:
             passphrase=passphrase_for(env.name, target.cloud, paths.secrets),
             env=target.env,
         )
+        self._compiled = compiled
         self._graph = compiled.graph
         self._stack = PulumiStack(PROJECT, env.name, build_program(compiled), settings)
 
@@ -58,8 +65,12 @@ class PulumiCloud:
     def preview_destroy(self, sink: EventSink) -> Plan:
         return self._stack.plan_destroy(self.environment, sink=sink)
 
-    def apply(self, sink: EventSink) -> EnvironmentOutputs:
-        result = self._stack.up(refresh=True, sink=sink)
+    def apply(self, sink: EventSink, on_ready: OnReady | None = None) -> EnvironmentOutputs:
+        self._stack.set_program(build_program(self._compiled, on_ready))
+        try:
+            result = self._stack.up(refresh=True, sink=sink)
+        finally:
+            self._stack.set_program(build_program(self._compiled))
         return to_environment_outputs(self.environment, result.outputs)
 
     def destroy(self, sink: EventSink) -> None:
@@ -67,6 +78,18 @@ class PulumiCloud:
 
     def outputs(self) -> EnvironmentOutputs:
         return to_environment_outputs(self.environment, self._stack.outputs())
+
+    def ready_resources(self) -> list[ReadyResource]:
+        return to_ready_resources(self._stack.outputs())
+
+
+def to_ready_resources(raw: Mapping[str, Any]) -> list[ReadyResource]:
+    """Each cloud node recorded in the stack's exports, with key pairs' private keys."""
+    keys = raw.get(PRIVATE_KEYS_OUTPUT) or {}
+    return [
+        ReadyResource(Address.parse(address), dict(attributes), private_key=keys.get(address))
+        for address, attributes in sorted((raw.get(RESOURCES_OUTPUT) or {}).items())
+    ]
 
 
 def to_environment_outputs(environment: str, raw: Mapping[str, Any]) -> EnvironmentOutputs:

@@ -68,6 +68,47 @@ class ResourceFinished(Event):
     error: str | None = None
 
 
+class TaskStatus(StrEnum):
+    """How one Ansible task ended on one host."""
+
+    OK = "ok"
+    CHANGED = "changed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class ConfigureStarted(Event):
+    """A software node (a role on one VM) began configuring."""
+
+    address: str
+    host: str
+
+
+@dataclass(frozen=True)
+class HostTaskFinished(Event):
+    """One task of a software node ended on its host."""
+
+    address: str
+    host: str
+    task: str
+    status: TaskStatus
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfigureFinished(Event):
+    """A software node ended: its outcome, how many tasks changed something, and why it failed."""
+
+    address: str
+    host: str
+    status: Status
+    elapsed: float
+    changed: int = 0
+    error: str | None = None
+
+
 @dataclass(frozen=True)
 class LogMessage(Event):
     """A message from a backend worth showing (warnings, errors)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from provisioner.engine.events import EventSink
-from provisioner.plan import Plan
+from provisioner.errors import HostError
+from provisioner.graph.nodes import SoftwareNode, VmNode
+from provisioner.plan import Plan, TaskChange
+from provisioner.spec.addresses import Address
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,35 @@ class EnvironmentOutputs:
     values: Mapping[str, Any] = field(default_factory=dict)
     private_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
 
+    def find_vm(self, name: str) -> VmOutput:
+        """A VM by address (`vm.web[0]`) or host name (`web-0`); HostError if there is none."""
+        for vm in self.vms.values():
+            if name in (vm.address, vm.hostname):
+                return vm
+        known = ", ".join(f"{vm.address} ({vm.hostname})" for vm in self.vms.values()) or "none"
+        raise HostError(f"no VM '{name}' in {self.environment}", hint=f"VMs: {known}")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
             "vms": {address: vm.to_json() for address, vm in self.vms.items()},
             "outputs": dict(self.values),
         }
+
+
+@dataclass(frozen=True)
+class ReadyResource:
+    """A cloud node whose resource exists, with the attributes `${...}` references read.
+
+    A key pair also carries its private key, which is never rendered.
+    """
+
+    address: Address
+    attributes: Mapping[str, Any]
+    private_key: str | None = field(default=None, repr=False)
+
+
+OnReady = Callable[[ReadyResource], None]
 
 
 class CloudBackend(Protocol):
@@ -63,8 +89,12 @@ class CloudBackend(Protocol):
         """What a destroy would delete."""
         ...
 
-    def apply(self, sink: EventSink) -> EnvironmentOutputs:
-        """Make the cloud match the spec; events report each resource as it goes."""
+    def apply(self, sink: EventSink, on_ready: OnReady | None = None) -> EnvironmentOutputs:
+        """Make the cloud match the spec; events report each resource as it goes.
+
+        `on_ready` is called, from another thread, as soon as each cloud node's
+        resource exists, so that work on it can start before the apply ends.
+        """
         ...
 
     def destroy(self, sink: EventSink) -> None:
@@ -73,4 +103,104 @@ class CloudBackend(Protocol):
 
     def outputs(self) -> EnvironmentOutputs:
         """The outputs recorded by the last apply."""
+        ...
+
+    def ready_resources(self) -> list[ReadyResource]:
+        """Every cloud node as recorded by the last apply."""
+        ...
+
+
+@dataclass(frozen=True)
+class SshRoute:
+    """How to reach one host over SSH.
+
+    `host_key_alias` pins host keys per instance rather than per address, so a
+    replaced VM that reuses an address is not mistaken for an attack.
+    """
+
+    address: str
+    host_key_alias: str
+    proxy_command: str | None = None
+    remote_temp: str | None = None
+    python_interpreter: str | None = None  # None: let Ansible discover it
+
+
+class HostReach(Protocol):
+    """Finds the SSH route to a VM, or refuses one that may not be reached."""
+
+    def route(self, instance_id: str, address: str, *, timeout: float) -> SshRoute:
+        """The route to instance `instance_id` at `address`, once its sshd answers."""
+        ...
+
+    def wait_gone(self, instance_ids: list[str], *, timeout: float) -> None:
+        """Return once the hosts of these deleted instances no longer exist."""
+        ...
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    """Everything needed to configure one software node on its VM."""
+
+    node: SoftwareNode
+    vm: VmNode
+    instance_id: str
+    private_ip: str
+    variables: Mapping[str, Any]
+    private_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ConfigureResult:
+    """How one role went on one host: task counts, and whether it failed."""
+
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unreachable: bool = False
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.failed and not self.unreachable and self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "succeeded": self.succeeded,
+            "ok": self.ok,
+            "changed": self.changed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "unreachable": self.unreachable,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What `up` leaves: the outputs, and how each software node's configuration went."""
+
+    outputs: EnvironmentOutputs
+    configured: Mapping[str, ConfigureResult] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.outputs.to_json(),
+            "configured": {address: r.to_json() for address, r in self.configured.items()},
+        }
+
+
+class HostBackend(Protocol):
+    """Configures software on hosts."""
+
+    def configure(self, target: HostTarget, sink: EventSink) -> ConfigureResult:
+        """Run the node's role on its VM; task events go to `sink` as they happen."""
+        ...
+
+    def check(self, target: HostTarget, sink: EventSink) -> tuple[TaskChange, ...]:
+        """What running the node's role would change on its VM, task by task."""
+        ...
+
+    def release(self, instance_ids: list[str]) -> None:
+        """Forget deleted VMs: wait until their hosts are gone, drop their pinned host keys."""
         ...

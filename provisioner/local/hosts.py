@@ -89,6 +89,8 @@ class HostFarm:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Each host's first process, reaped when the host is removed (else it stays a zombie).
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
         # Namespace names carry the farm's id, so two local clouds never touch each other's.
         self.prefix = "p" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:6]
         for forbidden in OVERLAY_DIRS:
@@ -132,6 +134,10 @@ class HostFarm:
     def remove(self, spec: HostSpec) -> None:
         """Stop every process of the host, then remove its link, namespace and files."""
         _stop_all(self.host_namespace(spec.instance_id))
+        child = self._children.pop(spec.instance_id, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)
         netns.delete_link(self.vpc_namespace(spec.vpc_id), spec.peer)
         netns.delete_namespace(self.host_namespace(spec.instance_id))
         shutil.rmtree(self.folder(spec.instance_id), ignore_errors=True)
@@ -189,7 +195,7 @@ class HostFarm:
     def _start(self, spec: HostSpec, folder: Path) -> None:
         log = (folder / "sshd.log").open("ab")
         with log:
-            subprocess.Popen(
+            self._children[spec.instance_id] = subprocess.Popen(
                 [
                     "ip", "netns", "exec", self.host_namespace(spec.instance_id),
                     "unshare", "--mount", "--uts", "--propagation", "private",

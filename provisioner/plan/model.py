@@ -74,15 +74,72 @@ class ResourceChange:
         }
 
 
+class TaskOutlook(StrEnum):
+    """What Ansible's check mode says one task would do."""
+
+    CHANGE = "change"
+    NO_CHANGE = "no-change"
+    UNKNOWN = "unknown"  # check mode cannot run it (command, shell, wait_for)
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """One task of a role on one host, as check mode predicts it; `diff` is unified diff text."""
+
+    task: str
+    outlook: TaskOutlook
+    diff: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "outlook": self.outlook.value,
+            "diff": self.diff,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class SoftwareChange:
+    """The planned configuration of one software node (`software.web@vm.web[0]`).
+
+    CREATE: its VM is new or replaced, so every task runs. UPDATE: check mode
+    predicts changes. NO_OP: check mode predicts none (`tasks` says which it
+    could not predict).
+    """
+
+    address: str
+    host: str
+    action: Action
+    tasks: tuple[TaskChange, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "host": self.host,
+            "action": self.action.value,
+            "tasks": [task.to_json() for task in self.tasks],
+        }
+
+
 @dataclass(frozen=True)
 class Plan:
-    """Every resource's planned action for one environment."""
+    """Every resource's planned action for one environment, and its software's."""
 
     environment: str
     changes: tuple[ResourceChange, ...] = field(default_factory=tuple)
+    software: tuple[SoftwareChange, ...] = field(default_factory=tuple)
 
     @property
     def has_changes(self) -> bool:
+        return self.has_cloud_changes or any(
+            change.action is not Action.NO_OP for change in self.software
+        )
+
+    @property
+    def has_cloud_changes(self) -> bool:
         return any(change.action is not Action.NO_OP for change in self.changes)
 
     def summary(self) -> dict[str, int]:
@@ -94,10 +151,21 @@ class Plan:
         """The changes that are not no-ops."""
         return [change for change in self.changes if change.action is not Action.NO_OP]
 
+    def software_summary(self) -> dict[str, int]:
+        """Count of software nodes per action."""
+        counts = Counter(change.action for change in self.software)
+        return {
+            "configure": counts.get(Action.CREATE, 0),
+            "change": counts.get(Action.UPDATE, 0),
+            "no-op": counts.get(Action.NO_OP, 0),
+        }
+
     def to_json(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
             "changes": [change.to_json() for change in self.changes],
             "summary": self.summary(),
+            "software": [change.to_json() for change in self.software],
+            "software_summary": self.software_summary(),
             "has_changes": self.has_changes,
         }

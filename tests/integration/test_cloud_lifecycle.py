@@ -1,5 +1,8 @@
 """`provision up | plan | down` on the local cloud: the real Pulumi CLI against a moto server.
 
+Plans here are of the cloud only (`--no-hosts`); tests/integration/test_hosts.py covers
+the hosts.
+
 The tests run in order on one environment in a project copied to a temporary
 folder, with its own state folder and so its own local-cloud daemon.
 """
@@ -8,70 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 
 from provisioner.local.control import LocalCloud
+from tests.integration.projects import Project
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-PROVISION = str(Path(sys.executable).parent / "provision")
-
-
-class Project:
-    """A copy of the repository's environments and playbooks with its own state folder."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        shutil.copytree(ROOT / "environments", root / "environments")
-        shutil.copytree(ROOT / "playbooks", root / "playbooks")
-        self.state = root / ".provision"
-
-    def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PROVISION_STATE_DIR": str(self.state)}
-        env.pop("CI", None)
-        result = subprocess.run(
-            [PROVISION, *args],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if expect is not None:
-            assert result.returncode == expect, result.stdout + result.stderr
-        return result
-
-    def plan(self) -> dict[str, Any]:
-        plan: dict[str, Any] = json.loads(self.run("plan", "dev", "--json").stdout)
-        return plan
-
-    def edit_base(self, change: Any) -> None:
-        path = self.root / "environments" / "base.yaml"
-        spec = yaml.safe_load(path.read_text())
-        change(spec)
-        path.write_text(yaml.safe_dump(spec, sort_keys=False))
-
-    def ec2(self) -> Any:
-        endpoint = LocalCloud(self.state / "local").endpoint()
-        return boto3.client(
-            "ec2",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
 
 
 @pytest.fixture(scope="module")
@@ -169,14 +118,18 @@ def test_output_lists_every_vm_and_never_a_private_key(project: Project) -> None
     assert sorted(vms) == ["vm.db[0]", "vm.web[0]", "vm.web[1]"]
     assert vms["vm.db[0]"]["roles"] == ["base", "db"]
     assert outputs["outputs"]["db_address"] == vms["vm.db[0]"]["private_ip"]
-    for args in (("output", "dev", "--json"), ("output", "dev"), ("plan", "dev", "--json")):
+    for args in (
+        ("output", "dev", "--json"),
+        ("output", "dev"),
+        ("plan", "dev", "--json", "--no-hosts"),
+    ):
         assert "PRIVATE KEY" not in project.run(*args).stdout
     state_files = list((project.state / "state").rglob("*.json"))
     assert state_files and all("PRIVATE KEY" not in f.read_text() for f in state_files)
 
 
 def test_a_second_plan_shows_no_changes_and_exits_0(project: Project) -> None:
-    result = project.run("plan", "dev", "--detailed-exitcode")
+    result = project.run("plan", "dev", "--no-hosts", "--detailed-exitcode")
     assert "No changes." in result.stdout
 
 
@@ -191,7 +144,7 @@ def test_spec_edits_plan_the_right_actions_and_up_applies_them(project: Project)
         spec["subnets"]["private-a"]["cidr"] = "10.20.4.0/24"
 
     project.edit_base(edit)
-    project.run("plan", "dev", "--detailed-exitcode", expect=2)
+    project.run("plan", "dev", "--no-hosts", "--detailed-exitcode", expect=2)
     actions = {c["address"]: c["action"] for c in project.plan()["changes"]}
     assert actions["subnet.private-b"] == "create"
     assert actions["sg.web"] == "update"
@@ -212,7 +165,7 @@ def test_spec_edits_plan_the_right_actions_and_up_applies_them(project: Project)
     web = by_address(tagged(ec2, "describe_security_groups", "SecurityGroups"))["sg.web"]
     assert sorted(p["FromPort"] for p in web["IpPermissions"]) == [22, 8080]
     assert instances(ec2)["vm.db[0]"]["SubnetId"] == subnets["subnet.private-a"]["SubnetId"]
-    project.run("plan", "dev", "--detailed-exitcode")
+    project.run("plan", "dev", "--no-hosts", "--detailed-exitcode")
 
 
 def test_up_restores_the_desired_state_after_an_out_of_band_change(project: Project) -> None:
@@ -240,7 +193,7 @@ def test_up_restores_the_desired_state_after_an_out_of_band_change(project: Proj
     assert sorted(p["FromPort"] for p in web["IpPermissions"]) == [22, 8080]
     [vpc] = tagged(ec2, "describe_vpcs", "Vpcs")
     assert tag(vpc, "Name") == "dev-network.main"
-    project.run("plan", "dev", "--detailed-exitcode")
+    project.run("plan", "dev", "--no-hosts", "--detailed-exitcode")
 
 
 def test_down_leaves_no_project_tagged_resources(project: Project) -> None:

@@ -1,0 +1,47 @@
+"""`provision ssh ENV HOST [-- CMD...]`: a shell or a command on a VM, by Ansible's route."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from provisioner.cli.lifecycle_cmd import CloudOption, EnvArgument, cloud_value
+from provisioner.cli.wiring import open_session
+from provisioner.engine.events import NullSink
+from provisioner.errors import HostError
+from provisioner.hosts.ssh import run_ssh
+
+SSH_READY_TIMEOUT = 30.0
+
+
+def ssh(
+    environment: EnvArgument,
+    host: Annotated[
+        str, typer.Argument(metavar="HOST", help="A VM address (vm.web[0]) or host name (web-0).")
+    ],
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[-- CMD...]", help="Run this instead of a login shell."),
+    ] = None,
+    cloud: CloudOption = None,
+) -> None:
+    """Open a shell on a VM, or run CMD there, over the same SSH route Ansible uses.
+
+    The exit code is the remote command's.
+    """
+    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
+    outputs = session.orchestrator.outputs()
+    vm = outputs.find_vm(host)
+    key = outputs.private_keys.get(vm.key_pair) if vm.key_pair else None
+    if key is None:
+        raise HostError(f"{vm.address} has no key pair, so it cannot be reached over SSH")
+    route = session.reach.route(vm.id, vm.private_ip, timeout=SSH_READY_TIMEOUT)
+    code = run_ssh(
+        route,
+        session.paths.known_hosts(session.compiled.environment.name),
+        key,
+        session.run_dir / "ssh",
+        command or (),
+    )
+    raise typer.Exit(code)

@@ -1,0 +1,218 @@
+"""Pipelined configuration: each software node runs as soon as what it depends on is ready.
+
+Cloud nodes are external to the walk: the cloud backend reports each one as its
+resource comes into being, while the apply still runs. Software nodes (a role on
+one VM) then run on the host backend, independent hosts in parallel; a failed
+node skips everything that depends on it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from provisioner.dag.walk import Outcome, Walker
+from provisioner.engine.events import ConfigureFinished, ConfigureStarted, EventSink, Status
+from provisioner.engine.ports import ConfigureResult, HostBackend, HostTarget, ReadyResource
+from provisioner.errors import HostError, ProvisionError
+from provisioner.graph import ResourceGraph
+from provisioner.graph.nodes import SoftwareNode, VmNode
+from provisioner.plan import Action, Plan, SoftwareChange, TaskOutlook
+from provisioner.spec.addresses import Address, ResourceKind
+from provisioner.spec.references import Reference, substitute
+
+MAX_PARALLEL_HOSTS = 32
+
+
+class _NodeFailedError(Exception):
+    """A software node did not succeed; the message says why."""
+
+
+class Configurator:
+    """Walks the graph's software nodes, gated on cloud readiness reported from outside."""
+
+    def __init__(
+        self, environment: str, graph: ResourceGraph, hosts: HostBackend, sink: EventSink
+    ) -> None:
+        self.environment = environment
+        self.graph = graph
+        self.hosts = hosts
+        self.sink = sink
+        self._ready: dict[Address, ReadyResource] = {}
+        self._results: dict[str, ConfigureResult] = {}
+        self._lock = threading.Lock()
+        self.cloud_nodes = [a for a in graph.addresses() if a.kind is not ResourceKind.SOFTWARE]
+        self.software_nodes = [a for a in graph.addresses() if a.kind is ResourceKind.SOFTWARE]
+        vms = sum(1 for _ in graph.of_kind(ResourceKind.VM))
+        self._walker: Walker[Address] = Walker(
+            {address: graph.dependencies(address) for address in graph.addresses()},
+            self._configure,
+            external=self.cloud_nodes,
+            workers=min(MAX_PARALLEL_HOSTS, max(1, vms)),
+            on_skip=self._skipped,
+        )
+
+    def start(self) -> None:
+        self._walker.start()
+
+    def resource_ready(self, resource: ReadyResource) -> None:
+        """A cloud node's resource exists: start what waited only for it."""
+        with self._lock:
+            self._ready[resource.address] = resource
+        self._walker.complete(resource.address, ok=True)
+
+    def cloud_failed(self) -> None:
+        """The apply failed: every cloud node not reported ready has failed."""
+        with self._lock:
+            missing = [a for a in self.cloud_nodes if a not in self._ready]
+        for address in missing:
+            self._walker.complete(address, ok=False)
+
+    def finish(self) -> dict[str, ConfigureResult]:
+        """Wait for every software node and return their results; HostError names failures."""
+        self.cloud_failed()  # anything never reported cannot be configured
+        outcomes = self._walker.wait()
+        errors = self._walker.errors
+        failed = [a for a in self.software_nodes if outcomes.get(a) is Outcome.FAILED]
+        skipped = [a for a in self.software_nodes if outcomes.get(a) is Outcome.SKIPPED]
+        if failed:
+            first = failed[0]
+            more = f"; {len(failed) - 1} more failed" if len(failed) > 1 else ""
+            also = f"; {len(skipped)} skipped" if skipped else ""
+            raise HostError(f"{first} failed: {errors.get(first)}{more}{also}")
+        if skipped:
+            raise HostError(
+                f"{len(skipped)} roles were not configured because resources they need "
+                f"were not created: {', '.join(str(a) for a in skipped)}"
+            )
+        with self._lock:
+            return {str(a): self._results[str(a)] for a in self.software_nodes}
+
+    def _configure(self, address: Address) -> None:
+        node = self.graph.node(address)
+        assert isinstance(node, SoftwareNode)
+        vm = self.graph.node(node.host)
+        assert isinstance(vm, VmNode)
+        started = time.monotonic()
+        self.sink.emit(ConfigureStarted(address=str(address), host=vm.hostname))
+        try:
+            result = self.hosts.configure(self._target(node, vm), self.sink)
+        except ProvisionError as error:
+            result = ConfigureResult(error=str(error))
+        with self._lock:
+            self._results[str(address)] = result
+        self.sink.emit(
+            ConfigureFinished(
+                address=str(address),
+                host=vm.hostname,
+                status=Status.DONE if result.succeeded else Status.FAILED,
+                elapsed=time.monotonic() - started,
+                changed=result.changed,
+                error=result.error,
+            )
+        )
+        if not result.succeeded:
+            raise _NodeFailedError(result.error or "failed")
+
+    def _target(self, node: SoftwareNode, vm: VmNode) -> HostTarget:
+        with self._lock:
+            ready = dict(self._ready)
+        return host_target(node, vm, ready)
+
+    def _skipped(self, address: Address) -> None:
+        if address.kind is not ResourceKind.SOFTWARE:
+            return
+        node = self.graph.node(address)
+        assert isinstance(node, SoftwareNode)
+        vm = self.graph.node(node.host)
+        assert isinstance(vm, VmNode)
+        self.sink.emit(
+            ConfigureFinished(
+                address=str(address),
+                host=vm.hostname,
+                status=Status.SKIPPED,
+                elapsed=0.0,
+                error="skipped: something it depends on failed",
+            )
+        )
+
+
+def host_target(
+    node: SoftwareNode, vm: VmNode, ready: Mapping[Address, ReadyResource]
+) -> HostTarget:
+    """What configuring `node` on `vm` needs, from the ready cloud resources."""
+    instance = ready[vm.address].attributes
+    pair = ready.get(vm.key_pair) if vm.key_pair is not None else None
+    return HostTarget(
+        node=node,
+        vm=vm,
+        instance_id=str(instance["id"]),
+        private_ip=str(instance["private_ip"]),
+        variables={**resolve(node.vars, ready), **resolve(vm.vars, ready)},
+        private_key=pair.private_key if pair is not None else None,
+    )
+
+
+def plan_software(
+    graph: ResourceGraph,
+    cloud_plan: Plan,
+    recorded: list[ReadyResource],
+    hosts: HostBackend,
+    sink: EventSink,
+) -> tuple[SoftwareChange, ...]:
+    """Each software node's planned configuration.
+
+    On a VM that exists and stays, Ansible's check mode predicts each task (hosts
+    in parallel). On a VM that the cloud plan creates or replaces, everything runs.
+    """
+    ready = {resource.address: resource for resource in recorded}
+    renewed = {
+        change.address
+        for change in cloud_plan.changes
+        if change.action in (Action.CREATE, Action.REPLACE, Action.DELETE)
+    }
+    nodes = [node for node in graph.of_kind(ResourceKind.SOFTWARE)]
+    checkable: list[tuple[SoftwareNode, VmNode]] = []
+    planned: dict[str, SoftwareChange] = {}
+    for node in nodes:
+        assert isinstance(node, SoftwareNode)
+        vm = graph.node(node.host)
+        assert isinstance(vm, VmNode)
+        references_ready = all(
+            d in ready
+            for d in graph.dependencies(node.address)
+            if d.kind is not ResourceKind.SOFTWARE
+        )
+        if str(vm.address) in renewed or vm.address not in ready or not references_ready:
+            planned[str(node.address)] = SoftwareChange(
+                str(node.address), vm.hostname, Action.CREATE
+            )
+        else:
+            checkable.append((node, vm))
+
+    def check(pair: tuple[SoftwareNode, VmNode]) -> SoftwareChange:
+        node, vm = pair
+        tasks = hosts.check(host_target(node, vm, ready), sink)
+        changes = any(task.outlook in (TaskOutlook.CHANGE, TaskOutlook.FAIL) for task in tasks)
+        action = Action.UPDATE if changes else Action.NO_OP
+        return SoftwareChange(str(node.address), vm.hostname, action, tasks)
+
+    workers = min(MAX_PARALLEL_HOSTS, max(1, len({vm.address for _, vm in checkable})))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+        for change in pool.map(check, checkable):
+            planned[change.address] = change
+    return tuple(planned[str(node.address)] for node in nodes)
+
+
+def resolve(values: Mapping[str, Any], ready: Mapping[Address, ReadyResource]) -> dict[str, Any]:
+    """`values` with each `${...}` replaced by the ready resource's attribute."""
+
+    def lookup(reference: Reference) -> Any:
+        return ready[reference.target].attributes[reference.attribute]
+
+    resolved = substitute(dict(values), lookup)
+    assert isinstance(resolved, dict)
+    return resolved

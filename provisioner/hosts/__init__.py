@@ -1,0 +1,1 @@
+"""The hosts backend: configures software on VMs with Ansible, through ansible-runner."""

@@ -1,0 +1,182 @@
+"""The one module that runs Ansible: ansible-runner in, typed task results out."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shlex
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provisioner.engine.events import TaskStatus
+
+_TASK_EVENTS = {
+    "runner_on_ok": TaskStatus.OK,
+    "runner_on_failed": TaskStatus.FAILED,
+    "runner_on_skipped": TaskStatus.SKIPPED,
+    "runner_on_unreachable": TaskStatus.UNREACHABLE,
+}
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One task on one host. In check mode, `diff` is what it would change."""
+
+    host: str
+    task: str
+    status: TaskStatus
+    message: str | None = None
+    diff: str | None = None
+    # Check mode skipped it: its effect cannot be predicted (command, shell, wait_for).
+    unpredictable: bool = False
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    """One ansible-playbook invocation. `private_data_dir` must be new (runner keeps old files)."""
+
+    playbook: str
+    project_dir: Path
+    private_data_dir: Path
+    inventory: Mapping[str, Any]
+    key_file: Path
+    limit: str
+    extravars: Mapping[str, Any] = field(default_factory=dict)
+    envvars: Mapping[str, str] = field(default_factory=dict)
+    check: bool = False
+    timeout: int | None = None
+
+
+@dataclass(frozen=True)
+class PlaybookOutcome:
+    """How the run ended: runner status and rc, each task's result, the output's last lines."""
+
+    status: str
+    rc: int
+    tasks: tuple[TaskResult, ...]
+    output_tail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.rc == 0
+
+
+def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> PlaybookOutcome:
+    """Run the playbook; `on_task` hears of each task as it ends."""
+    import ansible_runner  # heavy: imported when a playbook actually runs
+
+    tasks: list[TaskResult] = []
+
+    def handle(event: dict[str, Any]) -> bool:
+        result = task_result(event, check=run.check)
+        if result is not None:
+            tasks.append(result)
+            on_task(result)
+        return True
+
+    cmdline = ["--private-key", str(run.key_file)]
+    if run.check:
+        # -v puts each skipped task's reason in its event's text: the only place
+        # where "skipped because check mode cannot run it" can be told apart.
+        cmdline += ["--check", "--diff", "-v"]
+    runner = ansible_runner.run(
+        private_data_dir=str(run.private_data_dir),
+        project_dir=str(run.project_dir),
+        playbook=run.playbook,
+        inventory=dict(run.inventory),
+        extravars=dict(run.extravars),
+        envvars={"PATH": _path_with_our_tools(run.envvars.get("PATH")), **run.envvars},
+        cmdline=shlex.join(cmdline),
+        limit=run.limit,
+        quiet=True,
+        event_handler=handle,
+        timeout=run.timeout,
+        suppress_env_files=True,
+    )
+    return PlaybookOutcome(
+        status=str(runner.status),
+        rc=int(runner.rc if runner.rc is not None else 1),
+        tasks=tuple(tasks),
+        output_tail=_tail(runner),
+    )
+
+
+def task_result(event: Mapping[str, Any], *, check: bool) -> TaskResult | None:
+    """The task result an ansible-runner event reports, or None for other events."""
+    status = _TASK_EVENTS.get(str(event.get("event")))
+    data = event.get("event_data") or {}
+    if status is None or not data.get("host"):
+        return None
+    res = data.get("res") or {}
+    if status is TaskStatus.FAILED and data.get("ignore_errors"):
+        status = TaskStatus.OK
+    if status is TaskStatus.OK and res.get("changed"):
+        status = TaskStatus.CHANGED
+    message = _message(res) if status in (TaskStatus.FAILED, TaskStatus.UNREACHABLE) else None
+    skipped_by_check = (
+        check
+        and status is TaskStatus.SKIPPED
+        and "check mode" in f"{res.get('msg', '')} {event.get('stdout', '')}"
+    )
+    return TaskResult(
+        host=str(data["host"]),
+        task=str(data.get("task") or "(unnamed task)"),
+        status=status,
+        message=message,
+        diff=_diff_text(res.get("diff")) if check else None,
+        unpredictable=skipped_by_check,
+    )
+
+
+def _message(res: Mapping[str, Any]) -> str:
+    for key in ("msg", "stderr", "stdout", "module_stderr"):
+        text = str(res.get(key) or "").strip()
+        if text:
+            return " ".join(text.split())[:500]
+    return "(no message)"
+
+
+def _diff_text(diff: Any) -> str | None:
+    """Ansible's before/after diff(s) as unified diff text."""
+    parts = diff if isinstance(diff, list) else [diff] if isinstance(diff, dict) else []
+    chunks = []
+    for part in parts:
+        before, after = part.get("before", ""), part.get("after", "")
+        if isinstance(before, dict) or isinstance(after, dict):
+            before, after = _state_lines(before), _state_lines(after)
+        if before == after:
+            continue
+        chunks.append(
+            "".join(
+                difflib.unified_diff(
+                    str(before).splitlines(keepends=True),
+                    str(after).splitlines(keepends=True),
+                    fromfile=str(part.get("before_header") or "before"),
+                    tofile=str(part.get("after_header") or "after"),
+                )
+            )
+        )
+    text = "".join(chunks).strip()
+    return text or None
+
+
+def _state_lines(value: Any) -> str:
+    if not isinstance(value, dict):
+        return str(value or "")
+    return "".join(f"{key}: {value[key]}\n" for key in sorted(value))
+
+
+def _tail(runner: Any, lines: int = 20) -> str:
+    try:
+        text = runner.stdout.read()
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return "\n".join(str(text).splitlines()[-lines:])
+
+
+def _path_with_our_tools(path: str | None) -> str:
+    """ansible-playbook lives beside our interpreter; put that folder first on PATH."""
+    return os.pathsep.join([str(Path(sys.executable).parent), path or os.environ.get("PATH", "")])

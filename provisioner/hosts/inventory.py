@@ -1,0 +1,49 @@
+"""Ansible inventory and variables for one software node, from the VM's cloud outputs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from provisioner.engine.ports import HostTarget, SshRoute
+from provisioner.hosts.ssh import LOGIN_USER, ansible_ssh_args
+
+
+def group_name(prefix: str, name: str) -> str:
+    """An Ansible-safe group name (letters, digits, underscores)."""
+    return f"{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+
+
+def inventory_for(target: HostTarget, route: SshRoute, known_hosts: Path) -> dict[str, Any]:
+    """The VM as an inventory host: in a group per role and one for its VM group.
+
+    Host variables say how to connect and what the host is.
+    """
+    vm = target.vm
+    hostvars: dict[str, Any] = {
+        "ansible_host": route.address,
+        "ansible_user": LOGIN_USER,
+        "ansible_ssh_common_args": ansible_ssh_args(route, known_hosts),
+        "provision_address": str(vm.address),
+        "provision_instance_id": target.instance_id,
+        "provision_roles": list(vm.roles),
+    }
+    if route.remote_temp:
+        hostvars["ansible_remote_tmp"] = route.remote_temp
+    if route.python_interpreter:
+        hostvars["ansible_python_interpreter"] = route.python_interpreter
+    groups: dict[str, Any] = {
+        group_name("role", role): {"hosts": {vm.hostname: {}}} for role in vm.roles
+    }
+    groups[group_name("vms", vm.address.name)] = {"hosts": {vm.hostname: {}}}
+    return {"all": {"hosts": {vm.hostname: hostvars}, "children": groups}}
+
+
+def extra_vars(environment: str, target: HostTarget) -> Mapping[str, Any]:
+    """The role's variables (references resolved), under the VM group's, plus the environment.
+
+    They go in as extra vars so that they override the playbook's own defaults.
+    """
+    return {**dict(target.variables), "provision_environment": environment}

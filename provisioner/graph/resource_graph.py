@@ -60,7 +60,9 @@ class ResourceGraph:
     def __init__(self, environment: str) -> None:
         self.environment = environment
         self._graph = nx.DiGraph()
+        # Derived from the edges, so dropped whenever a node or an edge is added.
         self._waves: list[list[Address]] | None = None
+        self._cycles: list[list[Address]] | None = None
 
     def __len__(self) -> int:
         return int(self._graph.number_of_nodes())
@@ -72,7 +74,7 @@ class ResourceGraph:
         if node.address in self._graph:
             raise GraphError(f"duplicate address {node.address}")
         self._graph.add_node(node.address, node=node)
-        self._waves = None
+        self._waves = self._cycles = None
 
     def add_edge(
         self, source: Address, target: Address, reason: EdgeReason, origin: FieldPath
@@ -82,7 +84,7 @@ class ResourceGraph:
             raise GraphError(f"edge {source} -> {target} names a node that does not exist")
         if not self._graph.has_edge(source, target):
             self._graph.add_edge(source, target, edge=Edge(source, target, reason, origin))
-            self._waves = None
+            self._waves = self._cycles = None
 
     def node(self, address: Address) -> Node:
         found: Node = self._graph.nodes[address]["node"]
@@ -116,7 +118,9 @@ class ResourceGraph:
         return (node for node in self.nodes() if node.kind is kind)
 
     def cycles(self) -> list[list[Address]]:
-        return dag.cycles(self._graph, key=Address.sort_key)
+        if self._cycles is None:
+            self._cycles = dag.cycles(self._graph, key=Address.sort_key)
+        return self._cycles
 
     def waves(self) -> list[list[Address]]:
         """Parallel waves in a deterministic order; the graph must be acyclic."""

@@ -55,6 +55,7 @@ class Address:
     host: Address | None = None
     _text: str = field(init=False, repr=False, compare=False)
     _key: tuple[int, str, int, str] = field(init=False, repr=False, compare=False)
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         text = f"{self.kind.value}.{self.name}"
@@ -65,12 +66,13 @@ class Address:
         key = (self.kind.rank, self.name, -1 if self.index is None else self.index, str(self.host))
         object.__setattr__(self, "_text", text)
         object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_hash", hash(text))  # addresses key every graph lookup
 
     def __str__(self) -> str:
         return self._text
 
     def __hash__(self) -> int:
-        return hash(self._text)
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Address):

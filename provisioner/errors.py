@@ -56,3 +56,35 @@ class ConfirmationError(ProvisionError):
 
 class HostError(ProvisionError):
     """Configuring a host (SSH, Ansible) failed, or a host cannot be reached."""
+
+
+class RunFailedError(ProvisionError):
+    """`up` failed; says why, and what the run created, changed and rolled back."""
+
+    def __init__(
+        self,
+        cause: str,
+        *,
+        created: list[str],
+        changed: list[str],
+        rolled_back: list[str],
+        rollback_error: str | None = None,
+        interrupted: bool = False,
+    ) -> None:
+        parts = [f"up failed: {cause}"]
+        if rolled_back:
+            parts.append(f"rolled back the {len(rolled_back)} resources it created")
+        elif created and rollback_error:
+            parts.append(f"rollback failed ({rollback_error}); kept: {', '.join(created)}")
+        elif created:
+            parts.append(f"kept the {len(created)} resources it created (--no-rollback)")
+        if changed:
+            parts.append(f"changed in place and left as they are: {', '.join(changed)}")
+        super().__init__("; ".join(parts))
+        self.cause = cause
+        self.created = created
+        self.changed = changed
+        self.rolled_back = rolled_back
+        self.rollback_error = rollback_error
+        if interrupted:
+            self.exit_code = 130

@@ -64,3 +64,8 @@ class StatePaths:
     def known_hosts(self, environment: str) -> Path:
         """The environment's pinned SSH host keys."""
         return self.root / "ssh" / environment / "known_hosts"
+
+    @property
+    def locks(self) -> Path:
+        """One lock file per environment (file state); see engine.locking."""
+        return self.root / "locks"

@@ -9,6 +9,7 @@ import pulumi
 
 from provisioner.graph import Node, ResourceGraph
 from provisioner.spec.addresses import Address
+from provisioner.spec.model import TimeoutsSpec
 
 PART_SEPARATOR = "/"
 
@@ -20,6 +21,7 @@ class ProgramContext:
     environment: str
     region: str
     graph: ResourceGraph
+    timeouts: TimeoutsSpec = field(default_factory=TimeoutsSpec)
     resources: dict[Address, Any] = field(default_factory=dict)
     parts: dict[str, Any] = field(default_factory=dict)
 

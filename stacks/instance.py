@@ -35,6 +35,7 @@ def declare(node: VmNode, ctx: ProgramContext) -> Instance:
         ),
         region=ctx.region,
         tags=ctx.tags(node),
+        op_timeout=ctx.timeouts.vm,
         opts=ctx.depends_on(node),
     )
     ctx.resources[node.address] = instance

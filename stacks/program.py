@@ -57,7 +57,7 @@ def build_program(
 
     def program() -> None:
         env = compiled.environment
-        ctx = ProgramContext(env.name, env.region, compiled.graph)
+        ctx = ProgramContext(env.name, env.region, compiled.graph, env.timeouts)
         for wave in compiled.graph.waves():
             for address in wave:
                 _declare(compiled.graph.node(address), ctx)

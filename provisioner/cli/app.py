@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import click
 import typer
 
 from provisioner import __version__
-from provisioner.cli import graph_cmd, lifecycle_cmd, local_cmd, ssh_cmd
+from provisioner.cli import graph_cmd, history_cmd, lifecycle_cmd, local_cmd, ssh_cmd
 from provisioner.cli.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -23,7 +25,7 @@ app = typer.Typer(
     help=(
         "Provision environments: compile a spec into a dependency graph, create the cloud "
         "resources with Pulumi and configure the hosts with Ansible.\n\n"
-        "Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode), "
+        "Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode, drift), "
         "130 interrupted."
     ),
     no_args_is_help=True,
@@ -35,8 +37,12 @@ app.command()(graph_cmd.graph)
 app.command()(lifecycle_cmd.plan)
 app.command()(lifecycle_cmd.up)
 app.command()(lifecycle_cmd.down)
+app.command()(lifecycle_cmd.drift)
 app.command()(lifecycle_cmd.output)
 app.command()(ssh_cmd.ssh)
+app.command()(history_cmd.history)
+app.command()(history_cmd.show)
+app.command()(history_cmd.unlock)
 app.add_typer(local_cmd.app, name="local")
 
 
@@ -55,8 +61,14 @@ def root(
     """Provision environments described by specs in environments/."""
 
 
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; only this function turns errors into messages and exit codes."""
+    # SIGTERM (a CI job cancelled, `kill`) stops a run the way Ctrl-C does: with a rollback.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = app(args=argv, standalone_mode=False)
     except click.exceptions.Exit as done:

@@ -1,22 +1,25 @@
-"""`provision plan | up | down | output`: an environment's lifecycle."""
+"""`provision plan | up | down | drift | output`: an environment's lifecycle."""
 
 from __future__ import annotations
 
 import os
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from provisioner.cli.errors import EXIT_CHANGES
 from provisioner.cli.output import print_json, stderr, stdout
-from provisioner.cli.plan_view import render_plan, summary_line
+from provisioner.cli.plan_view import render_drift, render_plan, summary_line
 from provisioner.cli.progress import ProgressSink
 from provisioner.cli.wiring import open_session
 from provisioner.engine.events import NullSink
 from provisioner.engine.ports import EnvironmentOutputs
+from provisioner.engine.saved_plan import SavedPlan
 from provisioner.errors import ConfirmationError
 
 
@@ -41,6 +44,12 @@ YesFlag = Annotated[
 ]
 
 
+NoHostsFlag = Annotated[
+    bool,
+    typer.Option("--no-hosts", help="The cloud only; skip Ansible's check mode on existing VMs."),
+]
+
+
 def plan(
     environment: EnvArgument,
     as_json: JsonFlag = False,
@@ -51,12 +60,15 @@ def plan(
         ),
     ] = False,
     cloud: CloudOption = None,
-    no_hosts: Annotated[
-        bool,
+    no_hosts: NoHostsFlag = False,
+    out: Annotated[
+        Path | None,
         typer.Option(
-            "--no-hosts", help="Plan the cloud only; skip Ansible's check mode on existing VMs."
+            "--out",
+            metavar="PLAN",
+            help="Save the plan to this file, for `up --plan` (holds the environment's lock).",
         ),
-    ] = False,
+    ] = None,
 ) -> None:
     """Show what `up` would change: each cloud resource's properties, each host's tasks.
 
@@ -65,15 +77,20 @@ def plan(
     --detailed-exitcode, 0 for no changes and 2 for changes), 1 on error.
     """
     session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
-    with _status(f"planning {session.compiled.environment.name}", as_json):
-        try:
+    with session.recorded(lock=out is not None) as record:
+        with _status(f"planning {session.compiled.environment.name}", as_json):
             result = session.orchestrator.plan(hosts=not no_hosts)
-        finally:
-            session.close()
+        record.plan = result
+        if out is not None:
+            SavedPlan.of(session.compiled, session.orchestrator.cloud.fingerprint(), result).write(
+                out
+            )
     if as_json:
-        print_json(result.to_json())
+        print_json({**result.to_json(), "run": session.run_dir.name})
     else:
         render_plan(result, stdout)
+        if out is not None:
+            stdout.print(f"Saved the plan to {escape(str(out))}; apply it with `up --plan`.")
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(EXIT_CHANGES)
 
@@ -83,32 +100,55 @@ def up(
     yes: YesFlag = False,
     as_json: JsonFlag = False,
     cloud: CloudOption = None,
+    saved: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            metavar="PLAN",
+            help="Apply exactly this saved plan; refused if the spec, state or cloud changed.",
+        ),
+    ] = None,
+    no_rollback: Annotated[
+        bool,
+        typer.Option(
+            "--no-rollback",
+            help="On failure, keep what this run created (for debugging) instead of deleting it.",
+        ),
+    ] = False,
 ) -> None:
     """Create or update the environment: show the cloud plan, confirm, apply, configure hosts.
 
     Each VM's roles run (Ansible over SSH) as soon as that VM is ready, while the
-    rest of the cloud is still being applied. Progress is live on a terminal and
-    one line per event elsewhere.
+    rest of the cloud is still being applied. If anything fails or the run is
+    interrupted, every resource this run created is deleted again (dependents
+    first); resources that existed before are kept. Progress is live on a
+    terminal and one line per event elsewhere.
     """
     console = stderr if as_json else stdout
-    with ProgressSink(console) as sink:
-        session = open_session(environment, sink, cloud_override=cloud_value(cloud))
+    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
     name = session.compiled.environment.name
-    with _status(f"planning {name}", as_json):
-        # Hosts are always brought to their playbooks' state; `plan` shows their diffs.
-        planned = session.orchestrator.plan(hosts=False)
-    if not as_json:
-        render_plan(planned, stdout)
-    if planned.has_changes:
-        _confirm(f"Apply these changes to {name}?", yes)
-    with ProgressSink(console) as sink:
-        session.orchestrator.sink = sink
-        try:
-            applied = session.orchestrator.up(planned)
-        finally:
-            session.close()
+    plan_file = SavedPlan.load(saved) if saved is not None else None
+    if plan_file is not None:
+        plan_file.check_spec(session.compiled)
+    with session.recorded(lock=True) as record:
+        _note_recovered(session.orchestrator.recover(), console)
+        if plan_file is not None:
+            plan_file.check_state(session.orchestrator.cloud.fingerprint())
+        with _status(f"planning {name}", as_json):
+            # Hosts are always brought to their playbooks' state; `plan` shows their diffs.
+            planned = session.orchestrator.plan(hosts=False)
+        record.plan = planned
+        if plan_file is not None:
+            plan_file.check_same_changes(planned)
+        if not as_json:
+            render_plan(planned, stdout)
+        if planned.has_changes and plan_file is None:
+            _confirm(f"Apply these changes to {name}?", yes)
+        with ProgressSink(console) as sink:
+            session.show(sink)
+            applied = session.orchestrator.up(planned, rollback=not no_rollback)
     if as_json:
-        print_json({"plan": planned.to_json(), **applied.to_json()})
+        print_json({"plan": planned.to_json(), **applied.to_json(), "run": session.run_dir.name})
         return
     changed = sum(result.changed for result in applied.configured.values())
     hosts = (
@@ -130,22 +170,61 @@ def down(
     console = stderr if as_json else stdout
     session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
     name = session.compiled.environment.name
-    with _status(f"planning the teardown of {name}", as_json):
-        planned = session.orchestrator.plan_destroy()
-    if not as_json:
-        render_plan(planned, stdout)
-    if planned.has_changes:
-        _confirm(f"Delete every resource of {name}?", yes)
-        with ProgressSink(console) as sink:
-            session.orchestrator.sink = sink
-            try:
+    with session.recorded(lock=True) as record:
+        _note_recovered(session.orchestrator.recover(), console)
+        with _status(f"planning the teardown of {name}", as_json):
+            planned = session.orchestrator.plan_destroy()
+        record.plan = planned
+        if not as_json and planned.has_changes:
+            render_plan(planned, stdout)
+        elif not as_json:
+            stdout.print(f"Nothing to delete in {escape(name)}.")
+        if planned.has_changes:
+            _confirm(f"Delete every resource of {name}?", yes)
+        leftover = session.orchestrator.outputs()
+        if planned.has_changes or leftover.vms or leftover.values:
+            # With nothing to delete, this still clears outputs left by a partial rollback.
+            with ProgressSink(console) as sink:
+                session.show(sink)
                 session.orchestrator.down()
-            finally:
-                session.close()
     if as_json:
-        print_json({"plan": planned.to_json()})
+        print_json({"plan": planned.to_json(), "run": session.run_dir.name})
     elif planned.has_changes:
         stdout.print(f"[green]Destroyed.[/] {planned.summary()['delete']} resources deleted.")
+
+
+def drift(
+    environment: EnvArgument,
+    as_json: JsonFlag = False,
+    cloud: CloudOption = None,
+    no_hosts: NoHostsFlag = False,
+) -> None:
+    """Report out-of-band changes: managed cloud properties, and files on the hosts.
+
+    The live cloud is read and compared with the recorded state, property by
+    property (only what the spec manages); the hosts are compared with their
+    playbooks in Ansible's check mode. Exit 0 for no drift, 2 for drift, 1 on
+    error. `provision up` puts everything back.
+    """
+    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
+    with session.recorded(lock=False) as record:
+        with _status(f"checking {session.compiled.environment.name} for drift", as_json):
+            found = session.orchestrator.drift(hosts=not no_hosts)
+        record.plan = found
+    if as_json:
+        print_json({**found.to_json(), "drift": found.has_changes, "run": session.run_dir.name})
+    else:
+        render_drift(found, stdout)
+    if found.has_changes:
+        raise typer.Exit(EXIT_CHANGES)
+
+
+def _note_recovered(addresses: list[str], console: Console) -> None:
+    if addresses:
+        console.print(
+            "[yellow]note:[/] cleared operations an interrupted run left pending on "
+            + escape(", ".join(addresses))
+        )
 
 
 def output(environment: EnvArgument, as_json: JsonFlag = False, cloud: CloudOption = None) -> None:

@@ -118,3 +118,35 @@ def _short(value: Any) -> str:
     plain = isinstance(value, str) and "\n" not in value
     text = value if plain else json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def render_drift(plan: Plan, console: Console) -> None:
+    """Each drifted resource's managed properties (expected -> actual), and drifted hosts."""
+    drifted = plan.pending()
+    software = [change for change in plan.software if change.action is not Action.NO_OP]
+    if not drifted and not software:
+        console.print(f"[green]No drift.[/] {plan.environment} matches its recorded state.")
+        return
+    console.print(f"Drift in [bold]{plan.environment}[/]:")
+    for change in drifted:
+        if change.action is Action.DELETE:
+            console.print(f"  [red]- {escape(change.address)}[/] deleted outside provision")
+            continue
+        console.print(f"  [yellow]~ {escape(change.address)}[/]")
+        for prop in change.diff:
+            if isinstance(prop.before, list) and isinstance(prop.after, list):
+                console.print(f"        {escape(prop.path)}:")
+                for item in prop.before:
+                    if item not in prop.after:
+                        console.print(f"          [red]- {escape(_short(item))}[/] (expected)")
+                for item in prop.after:
+                    if item not in prop.before:
+                        console.print(f"          [green]+ {escape(_short(item))}[/] (actual)")
+                continue
+            console.print(
+                f"        {escape(prop.path)}: expected {escape(_short(prop.before))}, "
+                f"actual {escape(_short(prop.after))}"
+            )
+    for software_change in software:
+        _render_software(software_change, console)
+    console.print("Run `provision up` to put it back.")

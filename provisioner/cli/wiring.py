@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
-from dataclasses import dataclass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.backend import CloudTarget, PulumiCloud
-from provisioner.engine.events import EventSink
+from provisioner.cloud.s3_lock import S3Lock
+from provisioner.engine.events import EventSink, LogMessage, NullSink
+from provisioner.engine.history import RunInfo, RunRecorder, TeeSink
+from provisioner.engine.locking import EnvironmentLock, FileLock, LockHolder, locked
 from provisioner.engine.orchestrator import Orchestrator
 from provisioner.engine.ports import HostReach
 from provisioner.graph import CompiledEnvironment
@@ -18,12 +26,17 @@ from provisioner.hosts.backend import AnsibleHosts, AnsibleSettings
 from provisioner.hosts.reach import DirectReach
 from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm
+from provisioner.local.process import processes_with_env
 from provisioner.local.reach import LocalReach
 from provisioner.local.record import LocalPaths
 from provisioner.paths import StatePaths
 
+LOCAL_ENDPOINT_ENV = "PROVISION_LOCAL_ENDPOINT"
+# Set in the environment of every process a run starts, so a later run can find them.
+RUN_ID_ENV = "PROVISION_RUN_ID"
 
-@dataclass(frozen=True)
+
+@dataclass
 class Session:
     """One command's compiled environment, its orchestrator and its host backend."""
 
@@ -33,10 +46,43 @@ class Session:
     run_dir: Path
     hosts: AnsibleHosts
     reach: HostReach
+    lock: EnvironmentLock
+    recorder: RunRecorder | None = field(default=None)
 
     def close(self) -> None:
         """Release what the run holds open (shared SSH connections)."""
         self.hosts.close()
+
+    def show(self, display: EventSink) -> None:
+        """Send the engine's events to `display` (and to the run record, when recording)."""
+        recorder = self.recorder
+        self.orchestrator.sink = TeeSink(display, recorder) if recorder else display
+
+    @contextmanager
+    def recorded(self, *, lock: bool) -> Iterator[RunRecorder]:
+        """Record this run in the history; hold the environment's lock too if `lock`."""
+        name = self.compiled.environment.name
+        info = RunInfo.current(self.run_dir.name, name, ["provision", *sys.argv[1:]], Path.cwd())
+        recorder = RunRecorder(self.run_dir, info)
+        self.recorder = recorder
+        self.show(NullSink())
+        try:
+            with recorder.recording():
+                if not lock:
+                    yield recorder
+                    return
+                holder = LockHolder(
+                    info.host, info.pid, info.started_at, " ".join(info.command), info.id
+                )
+                with locked(self.lock, holder) as stale:
+                    if stale is not None:
+                        recorder.emit(LogMessage(level="warning", text=reap(stale)))
+                    yield recorder
+        finally:
+            self.close()
+            # Nothing this run started outlives it (a plugin whose engine died, say).
+            for process in processes_with_env(RUN_ID_ENV, self.run_dir.name):
+                process.terminate(grace_seconds=5)
 
 
 def open_session(ref: str, sink: EventSink, *, cloud_override: str | None = None) -> Session:
@@ -47,8 +93,11 @@ def open_session(ref: str, sink: EventSink, *, cloud_override: str | None = None
         compiled = CompiledEnvironment(compiled.source, environment, compiled.graph)
     paths = StatePaths.discover()
     name = compiled.environment.name
-    cloud = PulumiCloud(compiled, _target(compiled, paths), paths)
-    run_dir = paths.runs(name) / new_run_id()
+    run_id = new_run_id()
+    target = _target(compiled, paths)
+    marked = CloudTarget(target.cloud, {**target.env, RUN_ID_ENV: run_id})
+    cloud = PulumiCloud(compiled, marked, paths)
+    run_dir = paths.runs(name) / run_id
     reach = host_reach(compiled, paths)
     hosts = AnsibleHosts(
         AnsibleSettings(
@@ -57,11 +106,34 @@ def open_session(ref: str, sink: EventSink, *, cloud_override: str | None = None
             run_dir=run_dir,
             ansible_home=paths.ansible_home,
             known_hosts=paths.known_hosts(name),
+            run_env={RUN_ID_ENV: run_id},
+            timeout=compiled.environment.timeouts.software,
         ),
         reach,
     )
     orchestrator = Orchestrator(name, compiled.graph, cloud, sink, hosts)
-    return Session(compiled, orchestrator, paths, run_dir, hosts, reach)
+    lock = environment_lock(compiled, paths)
+    return Session(compiled, orchestrator, paths, run_dir, hosts, reach, lock)
+
+
+def environment_lock(compiled: CompiledEnvironment, paths: StatePaths) -> EnvironmentLock:
+    """An S3 object next to S3 state; a file lock in the state folder otherwise."""
+    env = compiled.environment
+    if env.state and urlsplit(env.state).scheme == "s3":
+        target = _target(compiled, paths)
+        return S3Lock(env.state, env.name, target.env)
+    return FileLock(paths.locks / f"{env.name}.lock", env.name)
+
+
+def reap(stale: LockHolder) -> str:
+    """Stop what a killed run left running (Pulumi, its providers, Ansible, SSH masters)."""
+    leftovers = processes_with_env(RUN_ID_ENV, stale.run_id)
+    for process in leftovers:
+        process.terminate(grace_seconds=5)
+    return (
+        f"took over the lock of run {stale.run_id} (pid {stale.pid}), which died; "
+        f"stopped {len(leftovers)} processes it left"
+    )
 
 
 def new_run_id() -> str:
@@ -81,5 +153,7 @@ def _target(compiled: CompiledEnvironment, paths: StatePaths) -> CloudTarget:
     if env.cloud == "local":
         endpoint = LocalCloud(paths.local).start().endpoint
         assert endpoint is not None
+        # A loopback proxy in front of the local cloud (tests, benchmarks) may stand in.
+        endpoint = os.environ.get(LOCAL_ENDPOINT_ENV) or endpoint
         return CloudTarget("local", local_cloud_env(endpoint, env.region))
     return CloudTarget("aws", {"AWS_REGION": env.region, "AWS_DEFAULT_REGION": env.region})

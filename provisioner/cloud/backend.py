@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from provisioner.cloud.aws import clients
+from provisioner.cloud.aws.orphans import sweep
 from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.pulumi_engine import EngineSettings, PulumiStack
 from provisioner.cloud.state_backend import backend_url
@@ -55,6 +57,8 @@ class PulumiCloud:
             env=target.env,
         )
         self._compiled = compiled
+        self._region = env.region
+        self._target_env = dict(target.env)
         self._graph = compiled.graph
         self._stack = PulumiStack(PROJECT, env.name, build_program(compiled), settings)
 
@@ -75,6 +79,25 @@ class PulumiCloud:
 
     def destroy(self, sink: EventSink) -> None:
         self._stack.destroy(sink=sink)
+
+    def destroy_only(self, addresses: list[str], sink: EventSink) -> None:
+        self._stack.destroy(sink=sink, only=addresses)
+
+    def drift(self, sink: EventSink) -> Plan:
+        return self._stack.drift(self.environment, sink=sink)
+
+    def fingerprint(self) -> str:
+        return self._stack.fingerprint()
+
+    def recover(self) -> list[str]:
+        """Undo what a killed run left: dead Pulumi locks, pending operations, orphans."""
+        self._stack.remove_dead_locks()
+        pending = self._stack.clear_pending_operations()
+        if not pending:
+            return []
+        known = {str(r.get("id")) for r in self._stack.resource_states() if r.get("id")}
+        swept = sweep(clients.ec2_for(self._target_env, self._region), self.environment, known)
+        return pending + [f"orphan {resource_id}" for resource_id in swept]
 
     def outputs(self) -> EnvironmentOutputs:
         return to_environment_outputs(self.environment, self._stack.outputs())

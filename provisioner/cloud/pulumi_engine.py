@@ -8,8 +8,11 @@ module imports `pulumi.automation`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -17,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pulumi import automation as auto
 
@@ -31,6 +35,7 @@ from provisioner.engine.events import (
 from provisioner.errors import CloudError, ToolMissingError
 from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY, SENSITIVE
+from provisioner.procs import is_running
 
 Program = Callable[[], None]
 
@@ -47,6 +52,8 @@ _SKIPPED_TYPES = ("pulumi:pulumi:Stack", "pulumi:providers:")
 # Pulumi marks a secret value in serialized state with this key; it is no secret itself.
 _SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # noqa: S105
 SENSITIVE_KEYS = frozenset({"private_key", "passphrase"})
+# Inputs that tune how an operation runs rather than describe the resource.
+_OPERATIONAL_KEYS = frozenset({"op_timeout"})
 # Pulumi's placeholder, in previews, for a value that exists only after apply.
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
@@ -157,12 +164,78 @@ class PulumiStack:
             result = self._stack.refresh(color="never")
         return StackResult(summary=_summary(result.summary), outputs=self.outputs())
 
-    def destroy(self, *, sink: EventSink | None = None) -> StackResult:
-        """Delete every resource of the stack, dependents first."""
+    def destroy(
+        self, *, sink: EventSink | None = None, only: list[str] | None = None
+    ) -> StackResult:
+        """Delete every resource of the stack (or only the named ones), dependents first."""
         events = _Translator(sink or NullSink(), planning=False)
+        targets = None
+        if only is not None:
+            urns = {
+                _address(r["urn"]): r["urn"]
+                for r in self.resource_states()
+                if "urn" in r and not str(r.get("type", "")).startswith(_SKIPPED_TYPES)
+            }
+            targets = [urns[address] for address in only if address in urns]
+            if not targets:
+                return StackResult(summary={}, outputs={})
+            if len(targets) == len(urns):
+                targets = None  # everything: a whole destroy also clears the stack's outputs
         with _translated_errors("destroy", events):
-            result = self._stack.destroy(on_event=events, color="never")
+            result = self._stack.destroy(on_event=events, color="never", target=targets)
         return StackResult(summary=_summary(result.summary), outputs={})
+
+    def drift(self, environment: str, *, sink: EventSink | None = None) -> Plan:
+        """What a refresh would change in state: the live cloud against the recorded inputs."""
+        events = _DriftTranslator(sink or NullSink())
+        with _translated_errors("refresh preview", events):
+            self._stack.preview_refresh(on_event=events, color="never")
+        return Plan(environment, tuple(events.changes()))
+
+    def remove_dead_locks(self) -> int:
+        """Remove this stack's Pulumi locks whose process died on this host (file state only).
+
+        A killed `pulumi up` leaves its lock file behind, and every later operation
+        on the stack would refuse to start.
+        """
+        parts = urlsplit(self.settings.backend_url)
+        if parts.scheme != "file":
+            return 0
+        locks = Path(parts.path) / ".pulumi" / "locks"
+        removed = 0
+        for path in locks.glob(f"*/*/{self.stack_name}/*.json"):
+            try:
+                holder = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if holder.get("hostname") == socket.gethostname() and not is_running(holder.get("pid")):
+                path.unlink(missing_ok=True)
+                Path(f"{path}.attrs").unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def clear_pending_operations(self) -> list[str]:
+        """Drop operations a killed run left pending; returns the addresses they were on."""
+        with _translated_errors("exporting state"):
+            exported = self._stack.export_stack()
+        deployment: dict[str, Any] = dict(exported.deployment or {})
+        pending = deployment.get("pending_operations") or []
+        if not pending:
+            return []
+        deployment["pending_operations"] = []
+        exported.deployment = deployment
+        with _translated_errors("importing repaired state"):
+            self._stack.import_stack(exported)
+        return sorted(_address(op.get("resource", {}).get("urn", "")) for op in pending)
+
+    def fingerprint(self) -> str:
+        """A digest of the recorded resources (ids, inputs, outputs): changes when state does."""
+        resources = [
+            {key: r.get(key) for key in ("urn", "id", "inputs", "outputs")}
+            for r in self.resource_states()
+        ]
+        text = json.dumps(resources, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def outputs(self) -> dict[str, Any]:
         """The stack's current outputs, secrets decrypted (callers must not print them)."""
@@ -175,6 +248,60 @@ class PulumiStack:
             deployment = self._stack.export_stack().deployment
         resources: list[dict[str, Any]] = (deployment or {}).get("resources", [])
         return resources
+
+
+class _DriftTranslator:
+    """Refresh-preview events as drift: managed inputs whose live value differs, or gone.
+
+    A refresh step's pre-event carries the recorded state; its outputs event
+    carries what was read from the cloud.
+    """
+
+    def __init__(self, sink: EventSink) -> None:
+        self.sink = sink
+        self.last_error: str | None = None
+        self._recorded: dict[str, auto.StepEventStateMetadata] = {}
+        self._changes: dict[str, ResourceChange] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        with self._lock:
+            if event.diagnostic_event is not None:
+                if event.diagnostic_event.severity == "error":
+                    self.last_error = _one_line(event.diagnostic_event.message)
+            elif event.resource_pre_event is not None:
+                meta = event.resource_pre_event.metadata
+                if meta.old is not None and not meta.type.startswith(_SKIPPED_TYPES):
+                    self._recorded[meta.urn] = meta.old
+            elif event.res_outputs_event is not None:
+                self._read(event.res_outputs_event.metadata)
+
+    def changes(self) -> list[ResourceChange]:
+        return sorted(self._changes.values(), key=lambda c: c.address)
+
+    def _read(self, meta: auto.StepEventMetadata) -> None:
+        recorded = self._recorded.get(meta.urn) or meta.old
+        if recorded is None or meta.type.startswith(_SKIPPED_TYPES):
+            return
+        address = _address(meta.urn)
+        if meta.new is None or str(meta.op.value) == "delete":
+            self._changes[address] = ResourceChange(address, _kind(address), Action.DELETE)
+            return
+        managed = sorted(
+            key
+            for key, value in (recorded.inputs or {}).items()
+            if not key.startswith("__") and key not in _OPERATIONAL_KEYS and value is not None
+        )
+        before, after = recorded.outputs or {}, meta.new.outputs or {}
+        diff = [
+            PropertyChange(key, _masked(key, before.get(key)), _masked(key, after.get(key)))
+            for key in managed
+            if before.get(key) != after.get(key)
+        ]
+        if diff:
+            self._changes[address] = ResourceChange(
+                address, _kind(address), Action.UPDATE, tuple(diff)
+            )
 
 
 class _Translator:
@@ -274,6 +401,7 @@ def _diff(meta: auto.StepEventMetadata) -> tuple[PropertyChange, ...]:
         key
         for key, value in new.items()
         if not key.startswith("__")
+        and key not in _OPERATIONAL_KEYS
         and value is not None
         and (op == "create" or old.get(key) != value)
     )
@@ -334,7 +462,9 @@ def _outputs(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _translated_errors(operation: str, events: _Translator | None = None) -> Iterator[None]:
+def _translated_errors(
+    operation: str, events: _Translator | _DriftTranslator | None = None
+) -> Iterator[None]:
     """Turn Automation API failures into CloudError carrying the engine's own message."""
     try:
         yield

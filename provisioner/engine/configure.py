@@ -64,6 +64,15 @@ class Configurator:
             self._ready[resource.address] = resource
         self._walker.complete(resource.address, ok=True)
 
+    def instance_ids(self, addresses: list[str]) -> list[str]:
+        """The instance ids of those `addresses` that are VMs reported ready."""
+        with self._lock:
+            return [
+                str(resource.attributes["id"])
+                for address, resource in self._ready.items()
+                if address.kind is ResourceKind.VM and str(address) in addresses
+            ]
+
     def cloud_failed(self) -> None:
         """The apply failed: every cloud node not reported ready has failed."""
         with self._lock:

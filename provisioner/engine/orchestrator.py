@@ -10,11 +10,18 @@ from dataclasses import replace
 from typing import TypeVar
 
 from provisioner.engine.configure import Configurator, plan_software
-from provisioner.engine.events import EventSink, PhaseFinished, PhaseStarted
+from provisioner.engine.events import (
+    Event,
+    EventSink,
+    PhaseFinished,
+    PhaseStarted,
+    ResourceFinished,
+    Status,
+)
 from provisioner.engine.ports import ApplyResult, CloudBackend, EnvironmentOutputs, HostBackend
-from provisioner.errors import HostError
+from provisioner.errors import HostError, ProvisionError, RunFailedError
 from provisioner.graph import ResourceGraph
-from provisioner.plan import Plan
+from provisioner.plan import Action, Plan
 from provisioner.spec.addresses import ResourceKind
 
 T = TypeVar("T")
@@ -54,28 +61,91 @@ class Orchestrator:
         """What `down` would delete."""
         return self._phase("plan", lambda: self.cloud.preview_destroy(self.sink))
 
-    def up(self, planned: Plan) -> ApplyResult:
-        """Apply the cloud changes and configure the hosts.
+    def up(self, planned: Plan, *, rollback: bool = True) -> ApplyResult:
+        """Apply the cloud changes and configure the hosts; on failure, undo what this run made.
 
         Each VM's software starts as soon as that VM (and whatever else its roles
         depend on) is ready, while the rest of the cloud is still being applied.
         With no cloud changes, the hosts are configured from the recorded outputs.
+        If anything fails (or the run is interrupted), every resource this run
+        created is deleted again, dependents first, unless `rollback` is False.
+        Resources that existed before are left as they are.
         """
-        if self.hosts is None or not any(True for _ in self._software()):
-            return ApplyResult(self._phase("cloud", lambda: self._apply_cloud(planned, None)))
-        configurator = Configurator(self.environment, self.graph, self.hosts, self.sink)
-        with self._reported("hosts"):
-            configurator.start()
+        tracker = _ChangeTracker(self.sink)
+        configurator: Configurator | None = None
+        try:
+            if self.hosts is None or not any(True for _ in self._software()):
+                outputs = self._phase("cloud", lambda: self._apply_cloud(planned, None, tracker))
+                return ApplyResult(outputs)
+            configurator = Configurator(self.environment, self.graph, self.hosts, tracker)
+            with self._reported("hosts"):
+                configurator.start()
+                try:
+                    outputs = self._phase(
+                        "cloud", lambda: self._apply_cloud(planned, configurator, tracker)
+                    )
+                except BaseException:
+                    configurator.cloud_failed()
+                    # The cloud's error is the one to report; hosts it stranded are skipped.
+                    with contextlib.suppress(HostError):
+                        configurator.finish()
+                    raise
+                configured = configurator.finish()
+            return ApplyResult(outputs, configured)
+        except (ProvisionError, KeyboardInterrupt) as error:
+            raise self._failed(error, tracker, configurator, rollback) from error
+
+    def drift(self, *, hosts: bool = True) -> Plan:
+        """Out-of-band changes: managed cloud properties, and host files (check mode)."""
+
+        def detect() -> Plan:
+            cloud = self.cloud.drift(self.sink)
+            if not hosts or self.hosts is None or not any(True for _ in self._software()):
+                return cloud
+            software = plan_software(
+                self.graph,
+                Plan(self.environment),
+                self.cloud.ready_resources(),
+                self.hosts,
+                self.sink,
+            )
+            drifted = tuple(c for c in software if c.action is Action.UPDATE)
+            return replace(cloud, software=drifted)
+
+        return self._phase("drift", detect)
+
+    def recover(self) -> list[str]:
+        """Clear what a killed run left pending, so that the next operation can run."""
+        return self.cloud.recover()
+
+    def _failed(
+        self,
+        error: BaseException,
+        tracker: _ChangeTracker,
+        configurator: Configurator | None,
+        rollback: bool,
+    ) -> RunFailedError:
+        cause = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+        created, changed = list(tracker.created), list(tracker.changed)
+        rolled_back: list[str] = []
+        rollback_error: str | None = None
+        if rollback and created:
+            instance_ids = configurator.instance_ids(created) if configurator else []
             try:
-                outputs = self._phase("cloud", lambda: self._apply_cloud(planned, configurator))
-            except BaseException:
-                configurator.cloud_failed()
-                # The cloud's error is the one to report; hosts it stranded are skipped.
-                with contextlib.suppress(HostError):
-                    configurator.finish()
-                raise
-            configured = configurator.finish()
-        return ApplyResult(outputs, configured)
+                self._phase("rollback", lambda: self.cloud.destroy_only(created, self.sink))
+                rolled_back = created
+                if self.hosts is not None and instance_ids:
+                    self.hosts.release(instance_ids)
+            except ProvisionError as failure:
+                rollback_error = str(failure)
+        return RunFailedError(
+            cause,
+            created=created,
+            changed=changed,
+            rolled_back=rolled_back,
+            rollback_error=rollback_error,
+            interrupted=isinstance(error, KeyboardInterrupt),
+        )
 
     def down(self) -> None:
         """Delete everything, dependents before what they depend on; then forget the hosts."""
@@ -87,15 +157,15 @@ class Orchestrator:
     def outputs(self) -> EnvironmentOutputs:
         return self.cloud.outputs()
 
-    def _apply_cloud(self, planned: Plan, configurator: Configurator | None) -> EnvironmentOutputs:
+    def _apply_cloud(
+        self, planned: Plan, configurator: Configurator | None, sink: EventSink
+    ) -> EnvironmentOutputs:
         if configurator is None:
-            return (
-                self.cloud.apply(self.sink) if planned.has_cloud_changes else self.cloud.outputs()
-            )
+            return self.cloud.apply(sink) if planned.has_cloud_changes else self.cloud.outputs()
         recorded = [] if planned.has_cloud_changes else self.cloud.ready_resources()
         if planned.has_cloud_changes or not recorded:
             # An apply reports each node as it becomes ready (and records them all).
-            outputs = self.cloud.apply(self.sink, configurator.resource_ready)
+            outputs = self.cloud.apply(sink, configurator.resource_ready)
             recorded = self.cloud.ready_resources()
         else:
             outputs = self.cloud.outputs()
@@ -123,3 +193,20 @@ class Orchestrator:
             self.sink.emit(
                 PhaseFinished(phase=phase, environment=self.environment, ok=ok, elapsed=elapsed)
             )
+
+
+class _ChangeTracker:
+    """Passes events on, and notes which resources this run created or changed."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self.sink = sink
+        self.created: list[str] = []
+        self.changed: list[str] = []
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, ResourceFinished) and event.status is Status.DONE:
+            if event.action is Action.CREATE:
+                self.created.append(event.address)
+            elif event.action in (Action.UPDATE, Action.REPLACE):
+                self.changed.append(event.address)
+        self.sink.emit(event)

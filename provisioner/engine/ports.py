@@ -101,6 +101,22 @@ class CloudBackend(Protocol):
         """Delete every resource of the environment, dependents first."""
         ...
 
+    def destroy_only(self, addresses: list[str], sink: EventSink) -> None:
+        """Delete these resources (a failed run's creations), dependents first."""
+        ...
+
+    def drift(self, sink: EventSink) -> Plan:
+        """Managed properties whose live value differs from the recorded one, or gone."""
+        ...
+
+    def fingerprint(self) -> str:
+        """A digest of the recorded state; it changes whenever the state does."""
+        ...
+
+    def recover(self) -> list[str]:
+        """Clear what an interrupted run left pending; returns the addresses concerned."""
+        ...
+
     def outputs(self) -> EnvironmentOutputs:
         """The outputs recorded by the last apply."""
         ...

@@ -6,7 +6,8 @@ import itertools
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioner.engine.events import EventSink, HostTaskFinished, NullSink, TaskStatus
@@ -31,6 +32,7 @@ class AnsibleSettings:
     ansible_home: Path
     known_hosts: Path  # pinned host keys of the environment
     timeout: int | None = 1800
+    run_env: Mapping[str, str] = field(default_factory=dict)  # marks the run's processes
 
 
 class AnsibleHosts:
@@ -50,6 +52,10 @@ class AnsibleHosts:
     def configure(self, target: HostTarget, sink: EventSink) -> ConfigureResult:
         """Run the node's playbook on its VM; each task is reported to `sink` as it ends."""
         outcome = self._run(target, sink, check=False)
+        if outcome.status == "timeout":
+            return ConfigureResult(
+                error=f"timed out after {self.settings.timeout}s (the spec's timeouts.software)"
+            )
         return _summary(outcome)
 
     def check(self, target: HostTarget, sink: EventSink) -> tuple[TaskChange, ...]:
@@ -132,6 +138,7 @@ class AnsibleHosts:
         self.settings.known_hosts.parent.mkdir(parents=True, exist_ok=True)
         self.settings.ansible_home.mkdir(parents=True, exist_ok=True)
         return {
+            **self.settings.run_env,
             "ANSIBLE_HOME": str(self.settings.ansible_home),
             "ANSIBLE_LOCAL_TEMP": str(folder / "tmp"),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self._shared_connections()),

@@ -78,3 +78,21 @@ def command_line(pid: int) -> list[str]:
 def _signal(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
+
+
+def processes_with_env(name: str, value: str) -> list[ProcessIdentity]:
+    """Every live process whose environment has `name=value` exactly (a run's marker)."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if wanted in environ.split(b"\0"):
+            identity = ProcessIdentity.of(int(entry.name))
+            if identity is not None:
+                found.append(identity)
+    return found

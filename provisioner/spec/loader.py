@@ -19,6 +19,7 @@ from provisioner.spec.model import (
     SECTION_MODELS,
     Environment,
     EnvironmentHeader,
+    TimeoutsSpec,
 )
 from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays
 from provisioner.spec.schema_errors import MISSING_FIELD, suggest, to_diagnostics
@@ -101,6 +102,7 @@ def check_source(source: EnvironmentSource) -> LoadResult:
         tags=header.tags if header else {},
         state=header.state if header else None,
         outputs=header.outputs if header else {},
+        timeouts=header.timeouts if header else TimeoutsSpec(),
         networks=sections["networks"],
         subnets=sections["subnets"],
         security_groups=sections["security_groups"],

@@ -164,6 +164,40 @@ class RoleSpec(SpecModel):
     after: list[str] = Field(default_factory=list)
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _parse_duration(value: Any) -> int:
+    """Seconds, from a number of seconds or a text like `90s`, `10m`, `1h`."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a text like 10m")
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and value[:-1].isdigit() and value[-1:] in _DURATION_UNITS:
+        seconds = int(value[:-1]) * _DURATION_UNITS[value[-1]]
+    elif isinstance(value, str) and value.isdigit():
+        seconds = int(value)
+    else:
+        raise ValueError(f"'{value}' is not a duration such as 90s, 10m or 1h")
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+Duration = Annotated[int, BeforeValidator(_parse_duration)]
+
+
+class TimeoutsSpec(SpecModel):
+    """How long one resource's operation (or one role on one host) may take, per kind."""
+
+    network: Duration = 300
+    subnet: Duration = 300
+    sg: Duration = 300
+    key: Duration = 120
+    vm: Duration = 900
+    software: Duration = 1800
+
+
 class EnvironmentHeader(SpecModel):
     """The top level of a spec; each section's items are validated one by one."""
 
@@ -179,6 +213,7 @@ class EnvironmentHeader(SpecModel):
     vms: dict[str, Any] = Field(default_factory=dict)
     roles: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
+    timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
 
 
 SECTION_MODELS: dict[str, type[SpecModel]] = {
@@ -206,6 +241,7 @@ class Environment(SpecModel):
     vms: dict[str, VmGroupSpec]
     roles: dict[str, RoleSpec]
     outputs: dict[str, str]
+    timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
 
     def availability_zone(self, subnet: SubnetSpec) -> str:
         """The subnet's zone, defaulting to the region's first zone."""

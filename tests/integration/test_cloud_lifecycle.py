@@ -209,4 +209,4 @@ def test_down_leaves_no_project_tagged_resources(project: Project) -> None:
         ("describe_key_pairs", "KeyPairs"),
     ]:
         assert tagged(ec2, describe, key) == [], describe
-    assert "No changes." in project.run("down", "dev", "--yes").stdout
+    assert "Nothing to delete in dev." in project.run("down", "dev", "--yes").stdout

@@ -159,6 +159,47 @@ def test_a_playbook_change_shows_in_plan_as_a_task_diff_and_up_applies_it(
     assert project.run("plan", "dev", "--detailed-exitcode").returncode == 0
 
 
+def test_drift_reports_an_out_of_band_rule_and_a_host_edit_and_up_clears_them(
+    project: Project, applied: dict[str, Any]
+) -> None:
+    ec2 = project.ec2()
+    [group] = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "tag:provision:env", "Values": ["dev"]},
+            {"Name": "tag:provision:address", "Values": ["sg.web"]},
+        ]
+    )["SecurityGroups"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group["GroupId"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 3306,
+                "ToPort": 3306,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    ssh(project, "web-1", "sh", "-c", "echo edited by hand >> /etc/provision.conf")
+
+    result = project.run("drift", "dev", "--json", expect=2)
+    report = json.loads(result.stdout)
+    assert report["drift"] is True
+    [rule_drift] = [c for c in report["changes"] if c["address"] == "sg.web"]
+    [ingress] = [p for p in rule_drift["diff"] if p["path"] == "ingress"]
+    assert any(rule["from_port"] == 3306 for rule in ingress["after"])
+    assert not any(rule["from_port"] == 3306 for rule in ingress["before"])
+    assert {c["address"] for c in report["changes"]} == {"sg.web"}  # only what drifted
+    [host_drift] = report["software"]
+    assert host_drift["address"] == "software.base@vm.web[1]"
+    [task] = [t for t in host_drift["tasks"] if t["outlook"] == "change"]
+    assert "-edited by hand" in task["diff"]
+    assert "sg.web" in project.run("drift", "dev", expect=2).stdout
+
+    project.run("up", "dev", "--yes")
+    assert project.run("drift", "dev").returncode == 0
+
+
 def test_ssh_refuses_an_unknown_host_with_a_clear_error(project: Project) -> None:
     result = project.run("ssh", "dev", "web-9", "--", "true", expect=1)
     assert "no VM 'web-9' in dev" in result.stderr
@@ -201,3 +242,35 @@ def running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "\nState:\tZ" not in status
+
+
+def test_a_failing_playbook_rolls_back_everything_the_run_created(project: Project) -> None:
+    playbook = project.root / "playbooks" / "db.yml"
+    playbook.write_text(
+        playbook.read_text()
+        + "\n    - name: Fail on purpose\n      ansible.builtin.fail:\n        msg: injected\n"
+    )
+    result = project.run("up", "dev", "--yes", expect=1)
+    assert "software.db@vm.db[0] failed: task 'Fail on purpose' failed: injected" in result.stderr
+    assert "rolled back the 11 resources it created" in result.stderr
+    assert project.tagged_ids("dev") == set()
+    assert farm(project).records() == {}
+    namespaces = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    assert farm(project).prefix not in namespaces
+
+
+def test_no_secret_appears_in_any_output_log_plan_or_history_file(project: Project) -> None:
+    passphrase = (project.state / "secrets" / "dev.passphrase").read_text().strip()
+    assert len(passphrase) >= 16
+    skipped = {project.state / "secrets" / "dev.passphrase"}
+    scanned = 0
+    for path in project.state.rglob("*"):
+        if not path.is_file() or path in skipped or path.stat().st_size > 5_000_000:
+            continue
+        text = path.read_text(errors="replace")
+        assert "PRIVATE KEY-----" not in text, path
+        assert passphrase not in text, path
+        scanned += 1
+    assert scanned > 50

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Modules shared by every layer, and the layer of each package (backends share a rank).
-BASE = {"errors", "paths", "fsutil", "netsafety", "dag"}  # dag: generic algorithms
+BASE = {"errors", "paths", "fsutil", "netsafety", "procs", "dag"}  # dag: generic algorithms
 RANK = {"spec": 1, "graph": 2, "plan": 3, "engine": 4}
 BACKENDS = {"cloud", "hosts", "local", "stacks"}
 CLI = 6

@@ -7,10 +7,13 @@ for `cloud: local` and leaves unset for real AWS.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from provisioner.netsafety import require_loopback_url
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
 
@@ -18,3 +21,20 @@ _RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
 def ec2(region: str) -> Any:
     """An EC2 client for `region`."""
     return boto3.client("ec2", region_name=region, config=_RETRIES)
+
+
+def ec2_for(env: Mapping[str, str], region: str) -> Any:
+    """An EC2 client for the cloud that `env` (a CloudTarget's variables) points at.
+
+    The process's own environment is not used for the endpoint: with the local
+    cloud, calls go to its loopback endpoint and nowhere else.
+    """
+    endpoint = env.get("AWS_ENDPOINT_URL")
+    return boto3.client(
+        "ec2",
+        region_name=region,
+        endpoint_url=require_loopback_url(endpoint) if endpoint else None,
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        config=_RETRIES,
+    )

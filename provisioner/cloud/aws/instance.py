@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pulumi
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
 from provisioner.cloud.aws.base import Ec2Provider, tag_spec, undo_on_failure
 
 _GONE_STATES = frozenset({"shutting-down", "terminated"})
+# The spec's `timeouts.vm`, carried as an operational setting (not a managed property).
+OP_TIMEOUT = "op_timeout"
+DEFAULT_TIMEOUT = 900
+_WAIT_DELAY = 2
 
 
 class InstanceProvider(Ec2Provider):
@@ -48,7 +53,7 @@ class InstanceProvider(Ec2Provider):
         [instance] = ec2.run_instances(**request)["Instances"]
         instance_id = instance["InstanceId"]
         with undo_on_failure(lambda: ec2.terminate_instances(InstanceIds=[instance_id])):
-            ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id])
+            _wait(ec2, "instance_running", instance_id, props)
             addresses = self._addresses(ec2, instance_id)
         return CreateResult(id_=instance_id, outs={**props, **addresses})
 
@@ -74,12 +79,12 @@ class InstanceProvider(Ec2Provider):
         ec2 = self.ec2(news)
         if olds.get("instance_type") != news["instance_type"]:
             ec2.stop_instances(InstanceIds=[id_])
-            ec2.get_waiter("instance_stopped").wait(InstanceIds=[id_])
+            _wait(ec2, "instance_stopped", id_, news)
             ec2.modify_instance_attribute(
                 InstanceId=id_, InstanceType={"Value": news["instance_type"]}
             )
             ec2.start_instances(InstanceIds=[id_])
-            ec2.get_waiter("instance_running").wait(InstanceIds=[id_])
+            _wait(ec2, "instance_running", id_, news)
         if sorted(olds.get("security_group_ids") or []) != sorted(news["security_group_ids"]):
             ec2.modify_instance_attribute(InstanceId=id_, Groups=news["security_group_ids"])
         self.sync_tags(ec2, id_, olds, news)
@@ -93,12 +98,29 @@ class InstanceProvider(Ec2Provider):
             if self.gone(error):
                 return
             raise
-        ec2.get_waiter("instance_terminated").wait(InstanceIds=[id_])
+        _wait(ec2, "instance_terminated", id_, props)
 
     @staticmethod
     def _addresses(ec2: Any, instance_id: str) -> dict[str, Any]:
         [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
         return _addresses_of(reservation["Instances"][0])
+
+
+def _wait(ec2: Any, state: str, instance_id: str, props: dict[str, Any]) -> None:
+    """Wait for `state`, within the spec's timeout for VMs; fail with a clear message after it."""
+    timeout = int(props.get(OP_TIMEOUT) or DEFAULT_TIMEOUT)
+    delay = min(_WAIT_DELAY, timeout)
+    try:
+        ec2.get_waiter(state).wait(
+            InstanceIds=[instance_id],
+            WaiterConfig={"Delay": delay, "MaxAttempts": max(1, math.ceil(timeout / delay))},
+        )
+    except WaiterError as error:
+        reason = "timed out" if "Max attempts" in str(error) else str(error)
+        readable = state.removeprefix("instance_")
+        raise RuntimeError(
+            f"{instance_id} did not become {readable} within {timeout}s ({reason})"
+        ) from None
 
 
 def _addresses_of(instance: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +149,11 @@ class Instance(Resource):
         user_data: pulumi.Input[str],
         region: str,
         tags: pulumi.Input[dict[str, str]],
+        op_timeout: int = DEFAULT_TIMEOUT,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
+            OP_TIMEOUT: op_timeout,
             "image_id": image_id,
             "instance_type": instance_type,
             "subnet_id": subnet_id,

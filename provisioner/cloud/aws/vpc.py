@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pulumi
@@ -190,8 +191,22 @@ class RouteTableProvider(Ec2Provider):
         return UpdateResult(outs={**news, "route_table_id": id_})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        ec2 = self.ec2(props)
         try:
-            until_dependencies_clear(lambda: self.ec2(props).delete_route_table(RouteTableId=id_))
+            [table] = ec2.describe_route_tables(RouteTableIds=[id_])["RouteTables"]
+        except ClientError as error:
+            if self.gone(error):
+                return
+            raise
+        # Associations left by subnets that went away outside this stack would block it.
+        for association in table.get("Associations", []):
+            if not association.get("Main"):
+                with contextlib.suppress(ClientError):
+                    ec2.disassociate_route_table(
+                        AssociationId=association["RouteTableAssociationId"]
+                    )
+        try:
+            until_dependencies_clear(lambda: ec2.delete_route_table(RouteTableId=id_))
         except ClientError as error:
             if not self.gone(error):
                 raise

@@ -1,0 +1,110 @@
+"""Saved plans: `plan --out FILE` writes one, `up --plan FILE` applies exactly it or refuses.
+
+A saved plan carries digests of the spec (with its playbooks) and of the state
+it was made against. Applying it is refused if either changed since, or if a
+fresh preview no longer gives the same per-resource actions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from provisioner.errors import ProvisionError
+from provisioner.fsutil import atomic_write_json, read_json
+from provisioner.graph import CompiledEnvironment
+from provisioner.plan import Plan
+
+FORMAT = "provision-plan/1"
+
+
+class StalePlanError(ProvisionError):
+    """A saved plan no longer matches the spec, the state or the cloud."""
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan as an artifact: what it changes, and what it was made against."""
+
+    environment: str
+    spec_digest: str
+    state_digest: str
+    created_at: str
+    plan: dict[str, Any]
+
+    @classmethod
+    def of(cls, compiled: CompiledEnvironment, state_digest: str, plan: Plan) -> SavedPlan:
+        return cls(
+            environment=compiled.environment.name,
+            spec_digest=spec_digest(compiled),
+            state_digest=state_digest,
+            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            plan=plan.to_json(),
+        )
+
+    def write(self, path: Path) -> None:
+        atomic_write_json(path, {"format": FORMAT, **self.__dict__})
+
+    @classmethod
+    def load(cls, path: Path) -> SavedPlan:
+        data = read_json(path)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ProvisionError(f"{path} is not a plan saved by `provision plan --out`")
+        try:
+            return cls(**{key: data[key] for key in cls.__dataclass_fields__})
+        except KeyError as missing:
+            raise ProvisionError(f"{path} lacks {missing}; save the plan again") from None
+
+    def check_spec(self, compiled: CompiledEnvironment) -> None:
+        """Refuse if the plan is for another environment or the spec changed since."""
+        if compiled.environment.name != self.environment:
+            raise StalePlanError(
+                f"the saved plan is for '{self.environment}', not '{compiled.environment.name}'"
+            )
+        if spec_digest(compiled) != self.spec_digest:
+            raise StalePlanError(
+                "the spec or its playbooks changed since the plan was saved",
+                hint="make a new plan with `provision plan --out`",
+            )
+
+    def check_state(self, state_digest: str) -> None:
+        """Refuse if the state changed since the plan was saved (another run applied)."""
+        if state_digest != self.state_digest:
+            raise StalePlanError(
+                "the state changed since the plan was saved",
+                hint="make a new plan with `provision plan --out`",
+            )
+
+    def check_same_changes(self, fresh: Plan) -> None:
+        """Refuse if a fresh preview plans other actions (the cloud changed since)."""
+        saved = _actions(self.plan.get("changes", []))
+        now = _actions([change.to_json() for change in fresh.changes])
+        if saved != now:
+            differ = sorted(a for a in saved.keys() | now.keys() if saved.get(a) != now.get(a))
+            raise StalePlanError(
+                f"the cloud changed since the plan was saved: {', '.join(differ)} now differ",
+                hint="make a new plan with `provision plan --out`",
+            )
+
+
+def spec_digest(compiled: CompiledEnvironment) -> str:
+    """A digest of the merged spec and of every file under its playbooks directory."""
+    digest = hashlib.sha256()
+    digest.update(compiled.environment.model_dump_json().encode())
+    playbooks = compiled.source.playbooks_dir
+    if playbooks.is_dir():
+        for path in sorted(p for p in playbooks.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(playbooks)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _actions(changes: list[dict[str, Any]]) -> dict[str, str]:
+    return {
+        str(change["address"]): str(change["action"])
+        for change in changes
+        if change.get("action") != "no-op"
+    }

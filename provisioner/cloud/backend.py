@@ -89,6 +89,12 @@ class PulumiCloud:
     def fingerprint(self) -> str:
         return self._stack.fingerprint()
 
+    def recorded_addresses(self) -> set[str]:
+        return self._stack.addresses()
+
+    def cancel(self) -> None:
+        self._stack.cancel()
+
     def recover(self) -> list[str]:
         """Undo what a killed run left: dead Pulumi locks, pending operations, orphans."""
         self._stack.remove_dead_locks()

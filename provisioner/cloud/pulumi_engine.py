@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import threading
@@ -192,6 +193,25 @@ class PulumiStack:
             self._stack.preview_refresh(on_event=events, color="never")
         return Plan(environment, tuple(events.changes()))
 
+    def cancel(self, grace_seconds: float = 60.0) -> int:
+        """Ask a `pulumi` operation this process started to stop (SIGINT), as Ctrl-C would.
+
+        Pulumi finishes the steps in flight, records them, releases its lock and
+        exits; after `grace_seconds` it is killed. Returns how many were stopped.
+        """
+        children = [pid for pid in _children(os.getpid()) if _is_pulumi_cli(pid)]
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + grace_seconds
+        while any(is_running(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in children:
+            if is_running(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        return len(children)
+
     def remove_dead_locks(self) -> int:
         """Remove this stack's Pulumi locks whose process died on this host (file state only).
 
@@ -227,6 +247,14 @@ class PulumiStack:
         with _translated_errors("importing repaired state"):
             self._stack.import_stack(exported)
         return sorted(_address(op.get("resource", {}).get("urn", "")) for op in pending)
+
+    def addresses(self) -> set[str]:
+        """The addresses of the resources recorded in state."""
+        return {
+            _address(r["urn"])
+            for r in self.resource_states()
+            if "urn" in r and not str(r.get("type", "")).startswith(_SKIPPED_TYPES)
+        }
 
     def fingerprint(self) -> str:
         """A digest of the recorded resources (ids, inputs, outputs): changes when state does."""
@@ -373,6 +401,28 @@ class _Translator:
                 error=self._errors.get(address) if status is Status.FAILED else None,
             )
         )
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+def _is_pulumi_cli(pid: int) -> bool:
+    try:
+        argv0 = (Path(f"/proc/{pid}") / "cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+    return Path(argv0.decode(errors="replace")).name == "pulumi"
 
 
 def _address(urn: str) -> str:

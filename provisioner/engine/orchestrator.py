@@ -73,6 +73,7 @@ class Orchestrator:
         """
         tracker = _ChangeTracker(self.sink)
         configurator: Configurator | None = None
+        existed = self.cloud.recorded_addresses() if planned.has_cloud_changes else None
         try:
             if self.hosts is None or not any(True for _ in self._software()):
                 outputs = self._phase("cloud", lambda: self._apply_cloud(planned, None, tracker))
@@ -93,7 +94,7 @@ class Orchestrator:
                 configured = configurator.finish()
             return ApplyResult(outputs, configured)
         except (ProvisionError, KeyboardInterrupt) as error:
-            raise self._failed(error, tracker, configurator, rollback) from error
+            raise self._failed(error, tracker, configurator, rollback, existed) from error
 
     def drift(self, *, hosts: bool = True) -> Plan:
         """Out-of-band changes: managed cloud properties, and host files (check mode)."""
@@ -124,11 +125,22 @@ class Orchestrator:
         tracker: _ChangeTracker,
         configurator: Configurator | None,
         rollback: bool,
+        existed: set[str] | None,
     ) -> RunFailedError:
         cause = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
-        created, changed = list(tracker.created), list(tracker.changed)
         rolled_back: list[str] = []
         rollback_error: str | None = None
+        if isinstance(error, KeyboardInterrupt):
+            # The engine may still be applying (only we got the signal): stop it first.
+            self.cloud.cancel()
+            with contextlib.suppress(ProvisionError):
+                self.cloud.recover()
+        created, changed = list(tracker.created), list(tracker.changed)
+        if existed is not None:
+            # What the state records now and did not before (events may have stopped early).
+            with contextlib.suppress(ProvisionError):
+                recorded = self.cloud.recorded_addresses()
+                created += sorted(recorded - existed - set(created))
         if rollback and created:
             instance_ids = configurator.instance_ids(created) if configurator else []
             try:

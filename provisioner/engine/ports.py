@@ -117,6 +117,14 @@ class CloudBackend(Protocol):
         """Clear what an interrupted run left pending; returns the addresses concerned."""
         ...
 
+    def cancel(self) -> None:
+        """Stop an operation still running after an interrupt, letting it record its steps."""
+        ...
+
+    def recorded_addresses(self) -> set[str]:
+        """The addresses of the resources the state records now."""
+        ...
+
     def outputs(self) -> EnvironmentOutputs:
         """The outputs recorded by the last apply."""
         ...

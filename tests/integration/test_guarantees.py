@@ -8,6 +8,7 @@ tests start and stop.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,27 @@ def test_no_rollback_keeps_what_the_failed_run_created(project: Project, proxy: 
     proxy.faults.permanent = {}
     project.run("down", "guard", "--yes")
     assert project.tagged_ids("guard") == set()
+
+
+def test_sigterm_stops_up_and_rolls_back_what_it_created(
+    project: Project, proxy: FaultProxy
+) -> None:
+    proxy.faults.latency = 1.5  # every EC2 call: time to interrupt midway
+    proxy.faults.latency_actions = frozenset({"CreateSubnet", "CreateSecurityGroup"})
+    process = project.start("up", "guard", "--yes")
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "subnet.a: create ..." in line:
+            process.send_signal(signal.SIGTERM)
+            break
+    rest, _ = process.communicate(timeout=300)
+    output = "".join(seen) + rest
+    assert process.returncode == 130, output
+    assert "up failed: interrupted" in output and "rolled back the" in output
+    assert project.tagged_ids("guard") == set()
+    assert project.state_ids("guard") == set()
 
 
 def test_two_concurrent_ups_exactly_one_runs(project: Project) -> None:

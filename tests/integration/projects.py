@@ -29,6 +29,12 @@ class Project:
         self.state = root / ".provision"
         self.extra_env: dict[str, str] = {}
 
+    def teardown(self, environment: str) -> None:
+        """Delete the environment (whatever state it is in) and stop this project's local cloud."""
+        self.extra_env = {}
+        self.run("down", environment, "--yes", expect=None)
+        LocalCloud(self.state / "local").stop()
+
     def env(self) -> dict[str, str]:
         env = {**os.environ, "PROVISION_STATE_DIR": str(self.state), **self.extra_env}
         env.pop("CI", None)

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioner.local.control import LocalCloud
 from tests.integration.projects import Project
 
 pytestmark = pytest.mark.integration
@@ -27,8 +26,7 @@ pytestmark = pytest.mark.integration
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("project"))
     yield project
-    project.run("down", "dev", "--yes", expect=None)
-    LocalCloud(project.state / "local").stop()
+    project.teardown("dev")
 
 
 def tagged(ec2: Any, describe: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:

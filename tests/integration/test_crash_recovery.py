@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm
 from provisioner.local.record import LocalPaths
 from tests.integration.projects import Project
@@ -37,8 +36,7 @@ KILL_POINTS = [
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("crash"))
     yield project
-    project.run("down", "dev", "--yes", expect=None)
-    LocalCloud(project.state / "local").stop()
+    project.teardown("dev")
 
 
 def kill_at(project: Project, marker: str) -> str:

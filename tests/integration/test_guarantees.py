@@ -46,9 +46,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project.write_spec("guard", SPEC)
     project.run("local", "start")
     yield project
-    project.extra_env = {}
-    project.run("down", "guard", "--yes", expect=None)
-    LocalCloud(project.state / "local").stop()
+    project.teardown("guard")
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm
 from provisioner.local.record import LocalPaths
 from tests.integration.projects import Project
@@ -26,8 +25,7 @@ pytestmark = pytest.mark.integration
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("hosts"))
     yield project
-    project.run("down", "dev", "--yes", expect=None)
-    LocalCloud(project.state / "local").stop()
+    project.teardown("dev")
 
 
 @pytest.fixture(scope="module")

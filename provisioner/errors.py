@@ -73,7 +73,9 @@ class RunFailedError(ProvisionError):
     ) -> None:
         parts = [f"up failed: {cause}"]
         if rolled_back:
-            parts.append(f"rolled back the {len(rolled_back)} resources it created")
+            parts.append(
+                f"rolled back the {len(rolled_back)} resources it created: {', '.join(rolled_back)}"
+            )
         elif created and rollback_error:
             parts.append(f"rollback failed ({rollback_error}); kept: {', '.join(created)}")
         elif created:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +53,27 @@ def test_state_in_s3_survives_between_runs_and_is_emptied_by_down(tmp_path: Path
         assert "envs/.pulumi/stacks/provision/s3state.json" in keys
         assert not (tmp_path / ".provision" / "state").exists()
         assert provision("plan", "s3state", "--detailed-exitcode").returncode == 0
+        locks = [o["Key"] for o in s3.list_objects_v2(Bucket="provision-state")["Contents"]]
+        assert "envs/.provision-locks/s3state.json" not in locks  # released after each run
+
+        # The lock is an S3 object written only if absent: a second run is refused.
+        held = {
+            "host": "ci-runner-7",
+            "pid": 4242,
+            "started_at": "2026-01-01T00:00:00Z",
+            "command": "provision up s3state --yes",
+            "run_id": "20260101T000000Z-other",
+        }
+        s3.put_object(
+            Bucket="provision-state",
+            Key="envs/.provision-locks/s3state.json",
+            Body=json.dumps(held).encode(),
+        )
+        refused = provision("up", "s3state", "--yes")
+        assert refused.returncode == 1
+        assert "s3state is locked by pid 4242 on ci-runner-7" in refused.stderr
+        unlocked = provision("unlock", "s3state", "--force")
+        assert "held by pid 4242 on ci-runner-7" in unlocked.stdout
         assert provision("down", "s3state", "--yes").returncode == 0
         vpcs = boto3.client(
             "ec2",

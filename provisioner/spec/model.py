@@ -188,12 +188,12 @@ Duration = Annotated[int, BeforeValidator(_parse_duration)]
 
 
 class TimeoutsSpec(SpecModel):
-    """How long one resource's operation (or one role on one host) may take, per kind."""
+    """How long the asynchronous work of each kind may take.
 
-    network: Duration = 300
-    subnet: Duration = 300
-    sg: Duration = 300
-    key: Duration = 120
+    `vm`: an instance reaching running, stopped or terminated. `software`: one
+    role on one host. Other kinds are single API calls, bounded by their retries.
+    """
+
     vm: Duration = 900
     software: Duration = 1800
 

@@ -50,10 +50,11 @@ class Orchestrator:
 
     def _plan(self, hosts: bool) -> Plan:
         cloud_plan = self.cloud.preview(self.sink)
-        if not hosts or self.hosts is None or not any(True for _ in self._software()):
+        backend = self._host_backend() if hosts else None
+        if backend is None:
             return cloud_plan
         software = plan_software(
-            self.graph, cloud_plan, self.cloud.ready_resources(), self.hosts, self.sink
+            self.graph, cloud_plan, self.cloud.ready_resources(), backend, self.sink
         )
         return replace(cloud_plan, software=software)
 
@@ -74,11 +75,12 @@ class Orchestrator:
         tracker = _ChangeTracker(self.sink)
         configurator: Configurator | None = None
         existed = self.cloud.recorded_addresses() if planned.has_cloud_changes else None
+        backend = self._host_backend()
         try:
-            if self.hosts is None or not any(True for _ in self._software()):
+            if backend is None:
                 outputs = self._phase("cloud", lambda: self._apply_cloud(planned, None, tracker))
                 return ApplyResult(outputs)
-            configurator = Configurator(self.environment, self.graph, self.hosts, tracker)
+            configurator = Configurator(self.environment, self.graph, backend, tracker)
             with self._reported("hosts"):
                 configurator.start()
                 try:
@@ -101,14 +103,11 @@ class Orchestrator:
 
         def detect() -> Plan:
             cloud = self.cloud.drift(self.sink)
-            if not hosts or self.hosts is None or not any(True for _ in self._software()):
+            backend = self._host_backend() if hosts else None
+            if backend is None:
                 return cloud
             software = plan_software(
-                self.graph,
-                Plan(self.environment),
-                self.cloud.ready_resources(),
-                self.hosts,
-                self.sink,
+                self.graph, Plan(self.environment), self.cloud.ready_resources(), backend, self.sink
             )
             drifted = tuple(c for c in software if c.action is Action.UPDATE)
             return replace(cloud, software=drifted)
@@ -185,8 +184,11 @@ class Orchestrator:
             configurator.resource_ready(resource)
         return outputs
 
-    def _software(self) -> Iterator[object]:
-        return self.graph.of_kind(ResourceKind.SOFTWARE)
+    def _host_backend(self) -> HostBackend | None:
+        """The host backend, if there is one and the graph has software to configure."""
+        if any(True for _ in self.graph.of_kind(ResourceKind.SOFTWARE)):
+            return self.hosts
+        return None
 
     def _phase(self, name: str, work: Callable[[], T]) -> T:
         with self._reported(name):

@@ -87,12 +87,11 @@ def test_a_run_record_times_each_node_and_redacts_private_keys(tmp_path: Path) -
 def test_runs_are_listed_newest_first(tmp_path: Path) -> None:
     for run_id in ("20260101T000000Z-a", "20260102T000000Z-b"):
         info = RunInfo.current(run_id, "dev", ["provision", "plan"], tmp_path)
-        with RunRecorder(tmp_path / "dev" / run_id, info).recording():
-            pass
-    assert [r["id"] for r in list_runs(tmp_path, "dev")] == [
-        "20260102T000000Z-b",
-        "20260101T000000Z-a",
-    ]
+        with RunRecorder(tmp_path / "dev" / run_id, info).recording() as recorder:
+            recorder.plan = Plan("dev")
+    runs = list_runs(tmp_path, "dev")
+    assert [r["id"] for r in runs] == ["20260102T000000Z-b", "20260101T000000Z-a"]
+    assert all(r["outcome"] == "succeeded" and r["plan"]["environment"] == "dev" for r in runs)
 
 
 def test_redact_leaves_other_text_alone() -> None:

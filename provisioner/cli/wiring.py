@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from provisioner.engine.locking import EnvironmentLock, FileLock, LockHolder, lo
 from provisioner.engine.orchestrator import Orchestrator
 from provisioner.engine.ports import HostReach
 from provisioner.graph import CompiledEnvironment
-from provisioner.hosts.backend import AnsibleHosts, AnsibleSettings
+from provisioner.hosts.backend import AnsibleHosts, AnsibleSettings, shared_connections_dir
 from provisioner.hosts.reach import DirectReach
 from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm
@@ -130,6 +131,7 @@ def reap(stale: LockHolder) -> str:
     leftovers = processes_with_env(RUN_ID_ENV, stale.run_id)
     for process in leftovers:
         process.terminate(grace_seconds=5)
+    shutil.rmtree(shared_connections_dir(stale.run_id), ignore_errors=True)
     return (
         f"took over the lock of run {stale.run_id} (pid {stale.pid}), which died; "
         f"stopped {len(leftovers)} processes it left"

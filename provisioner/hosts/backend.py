@@ -85,7 +85,8 @@ class AnsibleHosts:
         # hash, so the sockets live in a short temporary folder, not the state folder.
         with self._control_lock:
             if self._control_dir is None:
-                self._control_dir = Path(tempfile.mkdtemp(prefix="provision-ssh-"))
+                self._control_dir = shared_connections_dir(self.settings.run_dir.name)
+                self._control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             return self._control_dir
 
     def _run(self, target: HostTarget, sink: EventSink, *, check: bool) -> PlaybookOutcome:
@@ -155,6 +156,11 @@ class AnsibleHosts:
             "ANSIBLE_LOCALHOST_WARNING": "False",
             "ANSIBLE_TIMEOUT": "20",
         }
+
+
+def shared_connections_dir(run_id: str) -> Path:
+    """Where one run's SSH control sockets live (known by run id, so a later run can clean up)."""
+    return Path(tempfile.gettempdir()) / f"provision-ssh-{run_id}"
 
 
 def _summary(outcome: PlaybookOutcome) -> ConfigureResult:

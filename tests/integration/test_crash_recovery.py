@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.hosts.backend import shared_connections_dir
 from provisioner.local.hosts import HostFarm
 from provisioner.local.record import LocalPaths
 from tests.integration.projects import Project
@@ -92,6 +93,8 @@ def test_up_after_a_kill_reaches_the_full_environment_with_nothing_orphaned(
         time.sleep(0.2)
     assert len(farm.records()) == 3
     assert leftover_processes(project) == []
+    runs = [folder.name for folder in (project.state / "runs" / "dev").iterdir()]
+    assert [run for run in runs if shared_connections_dir(run).exists()] == []
     page = project.run("ssh", "dev", "web-0", "--", "curl", "-sf", "http://127.0.0.1:8080/").stdout
     assert "db db-0 says hit" in page
 

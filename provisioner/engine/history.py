@@ -38,6 +38,7 @@ from provisioner.procs import is_running
 
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"
+LOG_FILE = "run.log"
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S
 )
@@ -106,7 +107,6 @@ class RunRecorder:
 
     folder: Path
     info: RunInfo
-    log: Path | None = None
     plan: Plan | None = None
     _nodes: dict[str, _NodeTiming] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,6 +116,8 @@ class RunRecorder:
         with self._lock:
             with (self.folder / EVENTS_FILE).open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
+            with (self.folder / LOG_FILE).open("a", encoding="utf-8") as handle:
+                handle.write(redact(_log_line(event)) + "\n")
             self._time(event)
 
     @contextmanager
@@ -161,7 +163,7 @@ class RunRecorder:
                 "plan": self.plan.to_json() if self.plan is not None else None,
                 "nodes": nodes,
                 "events": EVENTS_FILE,
-                "log": str(self.log) if self.log else None,
+                "log": str(self.folder / LOG_FILE),
             },
         )
 
@@ -199,6 +201,13 @@ def find_run(runs_root: Path, run_id: str) -> tuple[dict[str, Any], Path]:
     if not isinstance(record, dict):
         raise ProvisionError(f"the record of run '{run_id}' is unreadable: {matches[0]}")
     return record, matches[0].parent
+
+
+def _log_line(event: Event) -> str:
+    """One readable line: time, event type, then its fields."""
+    fields = {k: v for k, v in event.to_json().items() if k not in ("type", "at") and v is not None}
+    detail = " ".join(f"{key}={value}" for key, value in fields.items())
+    return f"{_iso(event.at)} {event.type} {detail}"
 
 
 def redact(text: str) -> str:

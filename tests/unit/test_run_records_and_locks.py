@@ -79,6 +79,9 @@ def test_a_run_record_times_each_node_and_redacts_private_keys(tmp_path: Path) -
     assert record["nodes"]["vm.web[0]"]["elapsed"] == 1.25
     everything = (tmp_path / "run" / "run.json").read_text()
     everything += (tmp_path / "run" / "events.jsonl").read_text()
+    log = Path(record["log"]).read_text()
+    assert "ResourceFinished address=vm.web[0]" in log and "status=failed" in log
+    everything += log
     assert "PRIVATE KEY" not in everything and "(private key redacted)" in everything
     listed = summarize(record)
     assert listed["outcome"] == "failed" and listed["command"] == "provision up"

@@ -84,10 +84,11 @@ PY
     else
         build_pulumi "$want"
     fi
-    # The dynamic-provider plugin: the engine starts it to run our boto3 providers.
+    # The dynamic-provider plugin: the engine starts it to run our boto3 providers
+    # (pulumi.dynamic's server, with as many threads as the run's parallelism).
     cat > "$TOOLS_BIN/pulumi-resource-pulumi-python" <<SH
 #!/bin/sh
-exec "$VENV/bin/python" -u -m pulumi.dynamic "\$@"
+exec "$VENV/bin/python" -u -m provisioner.cloud.provider_host "\$@"
 SH
     chmod 0755 "$TOOLS_BIN/pulumi-resource-pulumi-python"
     # Commands run from the venv find these next to their interpreter.

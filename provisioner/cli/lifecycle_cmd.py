@@ -17,6 +17,7 @@ from provisioner.cli.output import print_json, stderr, stdout
 from provisioner.cli.plan_view import render_drift, render_plan, summary_line
 from provisioner.cli.progress import ProgressSink
 from provisioner.cli.wiring import open_session
+from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.engine.events import NullSink
 from provisioner.engine.ports import EnvironmentOutputs
 from provisioner.engine.saved_plan import SavedPlan
@@ -44,6 +45,15 @@ YesFlag = Annotated[
 ]
 
 
+ParallelismOption = Annotated[
+    int,
+    typer.Option(
+        "--parallelism",
+        min=1,
+        metavar="N",
+        help="Run at most N cloud operations (and configure at most N hosts) at once.",
+    ),
+]
 NoHostsFlag = Annotated[
     bool,
     typer.Option("--no-hosts", help="The cloud only; skip Ansible's check mode on existing VMs."),
@@ -61,6 +71,7 @@ def plan(
     ] = False,
     cloud: CloudOption = None,
     no_hosts: NoHostsFlag = False,
+    parallelism: ParallelismOption = DEFAULT_PARALLELISM,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -76,7 +87,9 @@ def plan(
     is compared with Ansible's check mode, with file diffs. Exit 0 (or, with
     --detailed-exitcode, 0 for no changes and 2 for changes), 1 on error.
     """
-    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
+    session = open_session(
+        environment, NullSink(), cloud_override=cloud_value(cloud), parallelism=parallelism
+    )
     with session.recorded(lock=out is not None) as record:
         with _status(f"planning {session.compiled.environment.name}", as_json):
             result = session.orchestrator.plan(hosts=not no_hosts)
@@ -115,6 +128,7 @@ def up(
             help="On failure, keep what this run created (for debugging) instead of deleting it.",
         ),
     ] = False,
+    parallelism: ParallelismOption = DEFAULT_PARALLELISM,
 ) -> None:
     """Create or update the environment: show the cloud plan, confirm, apply, configure hosts.
 
@@ -125,7 +139,9 @@ def up(
     terminal and one line per event elsewhere.
     """
     console = stderr if as_json else stdout
-    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
+    session = open_session(
+        environment, NullSink(), cloud_override=cloud_value(cloud), parallelism=parallelism
+    )
     name = session.compiled.environment.name
     plan_file = SavedPlan.load(saved) if saved is not None else None
     if plan_file is not None:
@@ -165,10 +181,13 @@ def down(
     yes: YesFlag = False,
     as_json: JsonFlag = False,
     cloud: CloudOption = None,
+    parallelism: ParallelismOption = DEFAULT_PARALLELISM,
 ) -> None:
     """Delete every resource of the environment, dependents first."""
     console = stderr if as_json else stdout
-    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
+    session = open_session(
+        environment, NullSink(), cloud_override=cloud_value(cloud), parallelism=parallelism
+    )
     name = session.compiled.environment.name
     with session.recorded(lock=True) as record:
         _note_recovered(session.orchestrator.recover(), console)

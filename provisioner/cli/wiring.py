@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.backend import CloudTarget, PulumiCloud
+from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.cloud.s3_lock import S3Lock
 from provisioner.engine.events import EventSink, LogMessage, NullSink
 from provisioner.engine.history import RunInfo, RunRecorder, TeeSink
@@ -86,8 +87,17 @@ class Session:
                 process.terminate(grace_seconds=5)
 
 
-def open_session(ref: str, sink: EventSink, *, cloud_override: str | None = None) -> Session:
-    """Compile ENV (bad specs raise before anything is touched) and wire its backends."""
+def open_session(
+    ref: str,
+    sink: EventSink,
+    *,
+    cloud_override: str | None = None,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Session:
+    """Compile ENV (bad specs raise before anything is touched) and wire its backends.
+
+    `parallelism` bounds the cloud operations and the hosts configured at once.
+    """
     compiled = compile_ref(ref)
     if cloud_override is not None and cloud_override != compiled.environment.cloud:
         environment = compiled.environment.model_copy(update={"cloud": cloud_override})
@@ -97,7 +107,7 @@ def open_session(ref: str, sink: EventSink, *, cloud_override: str | None = None
     run_id = new_run_id()
     target = _target(compiled, paths)
     marked = CloudTarget(target.cloud, {**target.env, RUN_ID_ENV: run_id})
-    cloud = PulumiCloud(compiled, marked, paths)
+    cloud = PulumiCloud(compiled, marked, paths, parallelism=parallelism)
     run_dir = paths.runs(name) / run_id
     reach = host_reach(compiled, paths)
     hosts = AnsibleHosts(
@@ -112,7 +122,7 @@ def open_session(ref: str, sink: EventSink, *, cloud_override: str | None = None
         ),
         reach,
     )
-    orchestrator = Orchestrator(name, compiled.graph, cloud, sink, hosts)
+    orchestrator = Orchestrator(name, compiled.graph, cloud, sink, hosts, parallelism=parallelism)
     lock = environment_lock(compiled, paths)
     return Session(compiled, orchestrator, paths, run_dir, hosts, reach, lock)
 

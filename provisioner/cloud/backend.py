@@ -12,7 +12,9 @@ from typing import Any
 
 from provisioner.cloud.aws import clients
 from provisioner.cloud.aws.orphans import sweep
+from provisioner.cloud.drift import detect_drift
 from provisioner.cloud.passphrase import passphrase_for
+from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.cloud.pulumi_engine import EngineSettings, PulumiStack
 from provisioner.cloud.state_backend import backend_url
 from provisioner.engine.events import EventSink
@@ -46,7 +48,12 @@ class PulumiCloud:
     """One environment's cloud resources, managed as one Pulumi stack."""
 
     def __init__(
-        self, compiled: CompiledEnvironment, target: CloudTarget, paths: StatePaths
+        self,
+        compiled: CompiledEnvironment,
+        target: CloudTarget,
+        paths: StatePaths,
+        *,
+        parallelism: int = DEFAULT_PARALLELISM,
     ) -> None:
         env = compiled.environment
         self.environment = env.name
@@ -55,6 +62,7 @@ class PulumiCloud:
             pulumi_home=paths.pulumi_home,
             passphrase=passphrase_for(env.name, target.cloud, paths.secrets),
             env=target.env,
+            parallelism=parallelism,
         )
         self._compiled = compiled
         self._region = env.region
@@ -84,7 +92,13 @@ class PulumiCloud:
         self._stack.destroy(sink=sink, only=addresses)
 
     def drift(self, sink: EventSink) -> Plan:
-        return self._stack.drift(self.environment, sink=sink)
+        """One state export, then one bulk read of the live cloud per resource type."""
+        return detect_drift(
+            self.environment,
+            self._stack.resource_states(),
+            lambda region: clients.ec2_for(self._target_env, region),
+            self._region,
+        )
 
     def fingerprint(self) -> str:
         return self._stack.fingerprint()

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from pulumi import automation as auto
 
+from provisioner.cloud.provider_host import DEFAULT_PARALLELISM, WORKERS_ENV
 from provisioner.engine.events import (
     EventSink,
     LogMessage,
@@ -78,6 +79,8 @@ class EngineSettings:
     pulumi_home: Path
     passphrase: str = field(repr=False)
     env: Mapping[str, str] = field(default_factory=dict)
+    # How many resource operations run at once (the engine's steps and the provider's threads).
+    parallelism: int = DEFAULT_PARALLELISM
 
     def engine_env(self) -> dict[str, str]:
         """Environment for the CLI and the plugins it starts (our dynamic providers)."""
@@ -89,6 +92,7 @@ class EngineSettings:
             "PULUMI_CONFIG_PASSPHRASE": self.passphrase,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            WORKERS_ENV: str(self.parallelism),
             **self.env,
         }
 
@@ -126,6 +130,10 @@ class PulumiStack:
                 stack_name=stack, project_name=project, program=program, opts=options
             )
 
+    @property
+    def _parallel(self) -> int:
+        return self.settings.parallelism
+
     def set_program(self, program: Program) -> None:
         """Replace the inline program used by the next operation."""
         self._stack.workspace.program = program
@@ -136,27 +144,31 @@ class PulumiStack:
         """The per-resource changes an `up` would make (after reading the live cloud)."""
         events = _Translator(sink or NullSink(), planning=True)
         with _translated_errors("preview", events):
-            self._stack.preview(refresh=refresh, on_event=events, color="never")
+            self._stack.preview(
+                refresh=refresh, on_event=events, color="never", parallel=self._parallel
+            )
         return Plan(environment, tuple(events.changes()))
 
     def plan_destroy(self, environment: str, *, sink: EventSink | None = None) -> Plan:
         """What a destroy would delete."""
         events = _Translator(sink or NullSink(), planning=True)
         with _translated_errors("preview of destroy", events):
-            self._stack.preview_destroy(on_event=events, color="never")
+            self._stack.preview_destroy(on_event=events, color="never", parallel=self._parallel)
         return Plan(environment, tuple(events.changes()))
 
     def preview(self) -> StackResult:
         """Pulumi's own change counts (the stack resource included), without applying."""
         with _translated_errors("preview"):
-            result = self._stack.preview(color="never")
+            result = self._stack.preview(color="never", parallel=self._parallel)
         return StackResult(summary=_counts(result.change_summary), outputs={})
 
     def up(self, *, refresh: bool = False, sink: EventSink | None = None) -> StackResult:
         """Apply the program; each resource is reported to `sink` as it starts and ends."""
         events = _Translator(sink or NullSink(), planning=False)
         with _translated_errors("up", events):
-            result = self._stack.up(refresh=refresh, on_event=events, color="never")
+            result = self._stack.up(
+                refresh=refresh, on_event=events, color="never", parallel=self._parallel
+            )
         return StackResult(summary=_summary(result.summary), outputs=_outputs(result.outputs))
 
     def refresh(self) -> StackResult:
@@ -173,9 +185,9 @@ class PulumiStack:
         targets = None
         if only is not None:
             urns = {
-                _address(r["urn"]): r["urn"]
+                address_of(r["urn"]): r["urn"]
                 for r in self.resource_states()
-                if "urn" in r and not str(r.get("type", "")).startswith(_SKIPPED_TYPES)
+                if is_cloud_resource(r)
             }
             targets = [urns[address] for address in only if address in urns]
             if not targets:
@@ -183,15 +195,10 @@ class PulumiStack:
             if len(targets) == len(urns):
                 targets = None  # everything: a whole destroy also clears the stack's outputs
         with _translated_errors("destroy", events):
-            result = self._stack.destroy(on_event=events, color="never", target=targets)
+            result = self._stack.destroy(
+                on_event=events, color="never", target=targets, parallel=self._parallel
+            )
         return StackResult(summary=_summary(result.summary), outputs={})
-
-    def drift(self, environment: str, *, sink: EventSink | None = None) -> Plan:
-        """What a refresh would change in state: the live cloud against the recorded inputs."""
-        events = _DriftTranslator(sink or NullSink())
-        with _translated_errors("refresh preview", events):
-            self._stack.preview_refresh(on_event=events, color="never")
-        return Plan(environment, tuple(events.changes()))
 
     def cancel(self, grace_seconds: float = 60.0) -> int:
         """Ask a `pulumi` operation this process started to stop (SIGINT), as Ctrl-C would.
@@ -246,15 +253,11 @@ class PulumiStack:
         exported.deployment = deployment
         with _translated_errors("importing repaired state"):
             self._stack.import_stack(exported)
-        return sorted(_address(op.get("resource", {}).get("urn", "")) for op in pending)
+        return sorted(address_of(op.get("resource", {}).get("urn", "")) for op in pending)
 
     def addresses(self) -> set[str]:
         """The addresses of the resources recorded in state."""
-        return {
-            _address(r["urn"])
-            for r in self.resource_states()
-            if "urn" in r and not str(r.get("type", "")).startswith(_SKIPPED_TYPES)
-        }
+        return {address_of(r["urn"]) for r in self.resource_states() if is_cloud_resource(r)}
 
     def fingerprint(self) -> str:
         """A digest of the recorded resources (ids, inputs, outputs): changes when state does."""
@@ -276,60 +279,6 @@ class PulumiStack:
             deployment = self._stack.export_stack().deployment
         resources: list[dict[str, Any]] = (deployment or {}).get("resources", [])
         return resources
-
-
-class _DriftTranslator:
-    """Refresh-preview events as drift: managed inputs whose live value differs, or gone.
-
-    A refresh step's pre-event carries the recorded state; its outputs event
-    carries what was read from the cloud.
-    """
-
-    def __init__(self, sink: EventSink) -> None:
-        self.sink = sink
-        self.last_error: str | None = None
-        self._recorded: dict[str, auto.StepEventStateMetadata] = {}
-        self._changes: dict[str, ResourceChange] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, event: auto.EngineEvent) -> None:
-        with self._lock:
-            if event.diagnostic_event is not None:
-                if event.diagnostic_event.severity == "error":
-                    self.last_error = _one_line(event.diagnostic_event.message)
-            elif event.resource_pre_event is not None:
-                meta = event.resource_pre_event.metadata
-                if meta.old is not None and not meta.type.startswith(_SKIPPED_TYPES):
-                    self._recorded[meta.urn] = meta.old
-            elif event.res_outputs_event is not None:
-                self._read(event.res_outputs_event.metadata)
-
-    def changes(self) -> list[ResourceChange]:
-        return sorted(self._changes.values(), key=lambda c: c.address)
-
-    def _read(self, meta: auto.StepEventMetadata) -> None:
-        recorded = self._recorded.get(meta.urn) or meta.old
-        if recorded is None or meta.type.startswith(_SKIPPED_TYPES):
-            return
-        address = _address(meta.urn)
-        if meta.new is None or str(meta.op.value) == "delete":
-            self._changes[address] = ResourceChange(address, _kind(address), Action.DELETE)
-            return
-        managed = sorted(
-            key
-            for key, value in (recorded.inputs or {}).items()
-            if not key.startswith("__") and key not in _OPERATIONAL_KEYS and value is not None
-        )
-        before, after = recorded.outputs or {}, meta.new.outputs or {}
-        diff = [
-            PropertyChange(key, _masked(key, before.get(key)), _masked(key, after.get(key)))
-            for key in managed
-            if before.get(key) != after.get(key)
-        ]
-        if diff:
-            self._changes[address] = ResourceChange(
-                address, _kind(address), Action.UPDATE, tuple(diff)
-            )
 
 
 class _Translator:
@@ -362,7 +311,7 @@ class _Translator:
         if diagnostic.severity not in ("warning", "error"):
             return
         text = _one_line(diagnostic.message)
-        address = _address(diagnostic.urn) if diagnostic.urn else None
+        address = address_of(diagnostic.urn) if diagnostic.urn else None
         if diagnostic.severity == "error":
             # A resource's own error explains a failure better than the engine's summary.
             if address or self.last_error is None:
@@ -375,17 +324,17 @@ class _Translator:
         action = _OPS.get(str(meta.op.value))
         if action is None or meta.type.startswith(_SKIPPED_TYPES):
             return
-        address = _address(meta.urn)
+        address = address_of(meta.urn)
         if self.planning:
-            self._changes[address] = ResourceChange(address, _kind(address), action, _diff(meta))
+            self._changes[address] = ResourceChange(address, kind_of(address), action, _diff(meta))
             return
         if action is Action.NO_OP:
             return
         self._started[address] = (time.monotonic(), action)
-        self.sink.emit(ResourceStarted(address=address, kind=_kind(address), action=action))
+        self.sink.emit(ResourceStarted(address=address, kind=kind_of(address), action=action))
 
     def _finished(self, meta: auto.StepEventMetadata, status: Status) -> None:
-        address = _address(meta.urn)
+        address = address_of(meta.urn)
         if self.planning or address not in self._started:
             return
         started, action = self._started.pop(address)
@@ -394,7 +343,7 @@ class _Translator:
         self.sink.emit(
             ResourceFinished(
                 address=address,
-                kind=_kind(address),
+                kind=kind_of(address),
                 action=action,
                 status=status,
                 elapsed=time.monotonic() - started,
@@ -425,13 +374,27 @@ def _is_pulumi_cli(pid: int) -> bool:
     return Path(argv0.decode(errors="replace")).name == "pulumi"
 
 
-def _address(urn: str) -> str:
+def address_of(urn: str) -> str:
     """Our resource address is the Pulumi resource name, the URN's last part."""
     return urn.rsplit("::", 1)[-1]
 
 
-def _kind(address: str) -> str:
+def kind_of(address: str) -> str:
     return address.split(".", 1)[0]
+
+
+def is_cloud_resource(resource: Mapping[str, Any]) -> bool:
+    """True for a cloud resource in exported state (not the stack, not a provider)."""
+    return "urn" in resource and not str(resource.get("type", "")).startswith(_SKIPPED_TYPES)
+
+
+def managed_keys(inputs: Mapping[str, Any]) -> list[str]:
+    """The inputs the spec manages: set, and neither Pulumi's own nor operational, sorted."""
+    return sorted(
+        key
+        for key, value in inputs.items()
+        if not key.startswith("__") and key not in _OPERATIONAL_KEYS and value is not None
+    )
 
 
 def _diff(meta: auto.StepEventMetadata) -> tuple[PropertyChange, ...]:
@@ -447,18 +410,11 @@ def _diff(meta: auto.StepEventMetadata) -> tuple[PropertyChange, ...]:
     if op not in ("create", "update", "replace", "create-replacement"):
         return ()
     replacing = set(meta.keys or [])
-    keys = sorted(
-        key
-        for key, value in new.items()
-        if not key.startswith("__")
-        and key not in _OPERATIONAL_KEYS
-        and value is not None
-        and (op == "create" or old.get(key) != value)
-    )
+    keys = [key for key in managed_keys(new) if op == "create" or old.get(key) != new[key]]
     changes: list[PropertyChange] = []
     for key in keys:
-        before = None if op == "create" else _masked(key, old.get(key))
-        after = _masked(key, new.get(key))
+        before = None if op == "create" else masked(key, old.get(key))
+        after = masked(key, new.get(key))
         if isinstance(before, dict) and isinstance(after, dict):
             # Maps (tags) show only the entries that change.
             changes += [
@@ -471,20 +427,26 @@ def _diff(meta: auto.StepEventMetadata) -> tuple[PropertyChange, ...]:
     return tuple(changes)
 
 
-def _masked(key: str, value: Any) -> Any:
+def masked(key: str, value: Any) -> Any:
+    """`value` as a plan may show it: secrets and private keys masked, unknowns named."""
     if key in SENSITIVE_KEYS or value == "[secret]":
         return SENSITIVE
     if value == _UNKNOWN:
         return KNOWN_AFTER_APPLY
     if isinstance(value, dict):
-        if _SECRET_SIGNATURE in value:
+        if is_secret(value):
             return SENSITIVE
-        return {k: _masked(k, v) for k, v in value.items()}
+        return {k: masked(k, v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_masked(key, item) for item in value]
+        return [masked(key, item) for item in value]
     if isinstance(value, str) and "PRIVATE KEY-----" in value:
         return SENSITIVE
     return value
+
+
+def is_secret(value: Any) -> bool:
+    """True for a secret as exported state holds it: encrypted, so not comparable."""
+    return isinstance(value, dict) and _SECRET_SIGNATURE in value
 
 
 def _one_line(message: str) -> str:
@@ -494,8 +456,13 @@ def _one_line(message: str) -> str:
 
 def _command(cli: Path) -> auto.PulumiCommand:
     root = cli.parent.parent if cli.parent.name == "bin" else None
+    # `make setup` checked the version of the CLI it put beside our interpreter; only a
+    # CLI found elsewhere needs the Automation API's own check (a `pulumi version` run).
+    installed_by_setup = cli.parent == Path(sys.executable).parent
     with _translated_errors("checking the Pulumi CLI version"):
-        return auto.PulumiCommand(root=str(root) if root else None)
+        return auto.PulumiCommand(
+            root=str(root) if root else None, skip_version_check=installed_by_setup
+        )
 
 
 def _summary(summary: auto.UpdateSummary) -> dict[str, int]:
@@ -512,9 +479,7 @@ def _outputs(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _translated_errors(
-    operation: str, events: _Translator | _DriftTranslator | None = None
-) -> Iterator[None]:
+def _translated_errors(operation: str, events: _Translator | None = None) -> Iterator[None]:
     """Turn Automation API failures into CloudError carrying the engine's own message."""
     try:
         yield

@@ -4,14 +4,21 @@ Nothing here knows about infrastructure. Some nodes are *external*: the walker
 does not run them, it waits for `complete(node, ok)` from outside (for example
 cloud resources finished by another engine). A node whose dependency failed or
 was skipped is skipped, and so are its dependents.
+
+With `Batching`, nodes that become ready at about the same time and share a
+batch key run together in one call: a group waits for a short settle window
+after its latest member became ready (capped from its first), or runs at once
+when every node with its key that has not run yet is in it.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
@@ -28,8 +35,34 @@ class WalkTimeoutError(TimeoutError):
     """`Walker.wait` ran out of time before every node had an outcome."""
 
 
+@dataclass(frozen=True)
+class Batching(Generic[N]):
+    """Run ready nodes that share `key(node)` together: `run(nodes)` returns the failed ones.
+
+    A node missing from the returned mapping succeeded; if `run` raises, every
+    node of the batch fails with that error. `size` bounds a batch.
+    """
+
+    key: Callable[[N], Hashable]
+    run: Callable[[Sequence[N]], Mapping[N, BaseException]]
+    settle: float = 0.5  # seconds after the latest member became ready
+    cap: float = 1.5  # seconds after the first member became ready, at most
+    size: int | None = None
+
+
+@dataclass
+class _Group(Generic[N]):
+    first: float
+    last: float
+    nodes: list[N] = field(default_factory=list)
+
+
 class Walker(Generic[N]):
-    """Runs `run(node)` for internal nodes in dependency order, up to `workers` at once.
+    """Runs internal nodes in dependency order, up to `workers` nodes at once.
+
+    Without batching, `run(node)` runs each node alone. With `batching`, a
+    dispatcher thread hands groups of ready nodes to `batching.run`; a batch
+    counts as many nodes as it holds against `workers`.
 
     Scheduling decisions are taken under a lock, but work is submitted only
     after it is released: a future that is already done runs its callback in
@@ -39,12 +72,15 @@ class Walker(Generic[N]):
     def __init__(
         self,
         dependencies: Mapping[N, Iterable[N]],
-        run: Callable[[N], None],
+        run: Callable[[N], None] | None = None,
         *,
         external: Iterable[N] = (),
         workers: int = 8,
         on_skip: Callable[[N], None] | None = None,
+        batching: Batching[N] | None = None,
     ) -> None:
+        if (run is None) == (batching is None):
+            raise ValueError("give either run or batching")
         self._deps = {node: set(deps) for node, deps in dependencies.items()}
         self._dependents: dict[N, set[N]] = {node: set() for node in self._deps}
         for node, deps in self._deps.items():
@@ -57,11 +93,27 @@ class Walker(Generic[N]):
         self._errors: dict[N, BaseException] = {}
         self._started: set[N] = set()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._all_done = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="walk")
+        self._workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="walk")
+        self._batching = batching
+        self._keys: dict[N, Hashable] = {}
+        self._groups: dict[Hashable, _Group[N]] = {}
+        self._running = 0  # nodes in running batches
+        self._closed = False
+        self._dispatcher: threading.Thread | None = None
+        if batching is not None:
+            internal = [n for n in self._deps if n not in self._external]
+            self._keys = {node: batching.key(node) for node in internal}
+            self._dispatcher = threading.Thread(
+                target=self._dispatch, name="walk-batches", daemon=True
+            )
 
     def start(self) -> None:
         """Start every internal node that has no dependencies."""
+        if self._dispatcher is not None:
+            self._dispatcher.start()
         with self._lock:
             ready = self._claim_ready()
         self._submit(ready)
@@ -77,11 +129,15 @@ class Walker(Generic[N]):
     def wait(self, timeout: float | None = None) -> dict[N, Outcome]:
         """Block until every node has an outcome and return them; `WalkTimeoutError` if late."""
         if not self._all_done.wait(timeout):
-            self._pool.shutdown(wait=False, cancel_futures=True)
             with self._lock:
+                self._closed = True
+                self._changed.notify_all()
                 pending = sorted(str(n) for n in self._deps if n not in self._outcomes)
+            self._pool.shutdown(wait=False, cancel_futures=True)
             raise WalkTimeoutError(f"nodes still pending after {timeout}s: {', '.join(pending)}")
         self._pool.shutdown(wait=True)
+        if self._dispatcher is not None and self._dispatcher.is_alive():
+            self._dispatcher.join()
         with self._lock:
             return dict(self._outcomes)
 
@@ -91,7 +147,11 @@ class Walker(Generic[N]):
             return dict(self._errors)
 
     def _claim_ready(self) -> list[N]:
-        """Mark the nodes that can start now as started, skip the doomed ones."""
+        """Mark the nodes that can start now as started, skip the doomed ones.
+
+        With batching, the ready nodes join their key's group instead of being
+        returned; the dispatcher runs the group.
+        """
         ready: list[N] = []
         for node, deps in self._deps.items():
             if node in self._started or node in self._outcomes or node in self._external:
@@ -102,11 +162,21 @@ class Walker(Generic[N]):
                 self._started.add(node)
                 ready.append(node)
         self._check_finished()
-        return ready
+        if self._batching is None:
+            return ready
+        now = time.monotonic()
+        for node in ready:
+            group = self._groups.setdefault(self._keys[node], _Group(first=now, last=now))
+            group.last = now
+            group.nodes.append(node)
+        self._changed.notify_all()
+        return []
 
     def _submit(self, nodes: list[N]) -> None:
+        run = self._run
         for node in nodes:
-            future = self._pool.submit(self._run, node)
+            assert run is not None  # nodes come back only when not batching
+            future = self._pool.submit(run, node)
             future.add_done_callback(functools.partial(self._ran, node))
 
     def _ran(self, node: N, future: Future[None]) -> None:
@@ -118,6 +188,71 @@ class Walker(Generic[N]):
                 self._errors[node] = error
             ready = self._finish(node, Outcome.FAILED if error is not None else Outcome.DONE)
         self._submit(ready)
+
+    def _dispatch(self) -> None:
+        """Hand each group to `batching.run` once it has settled and workers are free."""
+        assert self._batching is not None
+        batching = self._batching
+        while True:
+            with self._lock:
+                while True:
+                    if self._closed or self._all_done.is_set():
+                        return
+                    batches, wake = self._take_due(time.monotonic())
+                    if batches:
+                        self._running += sum(len(batch) for batch in batches)
+                        break
+                    self._changed.wait(wake)
+            for batch in batches:
+                future = self._pool.submit(batching.run, batch)
+                future.add_done_callback(functools.partial(self._ran_batch, batch))
+
+    def _take_due(self, now: float) -> tuple[list[list[N]], float | None]:
+        """The batches to run now, and how long until the next group is due (None: no group)."""
+        assert self._batching is not None
+        batching = self._batching
+        batches: list[list[N]] = []
+        wake: float | None = None
+        for key in list(self._groups):
+            group = self._groups[key]
+            due = min(group.last + batching.settle, group.first + batching.cap)
+            if now < due and not self._whole(key):
+                wake = due - now if wake is None else min(wake, due - now)
+                continue
+            free = self._workers - self._running - sum(len(b) for b in batches)
+            take = min(free, batching.size or free)
+            if take <= 0:
+                continue  # woken again when a batch ends
+            batches.append(group.nodes[:take])
+            del group.nodes[:take]
+            if not group.nodes:
+                del self._groups[key]
+        return batches, wake
+
+    def _whole(self, key: Hashable) -> bool:
+        """Every node with `key` has already become ready: waiting cannot grow the group."""
+        return all(
+            node in self._started or node in self._outcomes
+            for node, other in self._keys.items()
+            if other == key
+        )
+
+    def _ran_batch(self, batch: list[N], future: Future[Mapping[N, BaseException]]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        failures: Mapping[N, BaseException | None] = (
+            dict.fromkeys(batch, error) if error is not None else future.result()
+        )
+        with self._lock:
+            self._running -= len(batch)
+            for node in batch:
+                failure = failures.get(node)
+                if failure is not None:
+                    self._errors[node] = failure
+                self._outcomes[node] = Outcome.DONE if failure is None else Outcome.FAILED
+            self._claim_ready()
+            self._changed.notify_all()
 
     def _finish(self, node: N, outcome: Outcome) -> list[N]:
         self._outcomes[node] = outcome
@@ -137,3 +272,5 @@ class Walker(Generic[N]):
     def _check_finished(self) -> None:
         if len(self._outcomes) >= len(self._deps):
             self._all_done.set()
+            if self._batching is not None:
+                self._changed.notify_all()

@@ -4,17 +4,21 @@ Cloud nodes are external to the walk: the cloud backend reports each one as its
 resource comes into being, while the apply still runs. Software nodes (a role on
 one VM) then run on the host backend, independent hosts in parallel; a failed
 node skips everything that depends on it.
+
+Nodes of one role that become ready within a short settle window run as one
+batch, a single call of the host backend (one ansible-playbook run for all
+their hosts); each node still has its own events and outcome.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from provisioner.dag.walk import Outcome, Walker
+from provisioner.dag.walk import Batching, Outcome, Walker
 from provisioner.engine.events import ConfigureFinished, ConfigureStarted, EventSink, Status
 from provisioner.engine.ports import ConfigureResult, HostBackend, HostTarget, ReadyResource
 from provisioner.errors import HostError, ProvisionError
@@ -25,6 +29,10 @@ from provisioner.spec.addresses import Address, ResourceKind
 from provisioner.spec.references import Reference, substitute
 
 MAX_PARALLEL_HOSTS = 32
+# Roles of VMs reported within a burst run together: a batch waits this long after
+# its latest node became ready, and at most BATCH_CAP after its first.
+BATCH_SETTLE = 0.5
+BATCH_CAP = 1.5
 
 
 class _NodeFailedError(Exception):
@@ -35,7 +43,15 @@ class Configurator:
     """Walks the graph's software nodes, gated on cloud readiness reported from outside."""
 
     def __init__(
-        self, environment: str, graph: ResourceGraph, hosts: HostBackend, sink: EventSink
+        self,
+        environment: str,
+        graph: ResourceGraph,
+        hosts: HostBackend,
+        sink: EventSink,
+        *,
+        parallelism: int | None = None,
+        settle: float = BATCH_SETTLE,
+        cap: float = BATCH_CAP,
     ) -> None:
         self.environment = environment
         self.graph = graph
@@ -47,12 +63,16 @@ class Configurator:
         self.cloud_nodes = [a for a in graph.addresses() if a.kind is not ResourceKind.SOFTWARE]
         self.software_nodes = [a for a in graph.addresses() if a.kind is ResourceKind.SOFTWARE]
         vms = sum(1 for _ in graph.of_kind(ResourceKind.VM))
+        # `workers` bounds the hosts being configured at once, over every batch.
+        workers = host_workers(vms, parallelism)
         self._walker: Walker[Address] = Walker(
             {address: graph.dependencies(address) for address in graph.addresses()},
-            self._configure,
             external=self.cloud_nodes,
-            workers=min(MAX_PARALLEL_HOSTS, max(1, vms)),
+            workers=workers,
             on_skip=self._skipped,
+            batching=Batching(
+                key=self._batch_key, run=self._configure, settle=settle, cap=cap, size=workers
+            ),
         )
 
     def start(self) -> None:
@@ -100,31 +120,48 @@ class Configurator:
         with self._lock:
             return {str(a): self._results[str(a)] for a in self.software_nodes}
 
-    def _configure(self, address: Address) -> None:
+    def _batch_key(self, address: Address) -> Hashable:
         node = self.graph.node(address)
         assert isinstance(node, SoftwareNode)
-        vm = self.graph.node(node.host)
-        assert isinstance(vm, VmNode)
+        return (node.role, node.playbook)
+
+    def _configure(self, addresses: Sequence[Address]) -> dict[Address, BaseException]:
+        """Configure nodes of one role together; the failed ones, with why."""
         started = time.monotonic()
-        self.sink.emit(ConfigureStarted(address=str(address), host=vm.hostname))
+        pairs: list[tuple[Address, VmNode]] = []
+        targets: list[HostTarget] = []
+        failures: dict[Address, BaseException] = {}
+        for address in addresses:
+            node = self.graph.node(address)
+            assert isinstance(node, SoftwareNode)
+            vm = self.graph.node(node.host)
+            assert isinstance(vm, VmNode)
+            self.sink.emit(ConfigureStarted(address=str(address), host=vm.hostname))
+            pairs.append((address, vm))
+            targets.append(self._target(node, vm))
         try:
-            result = self.hosts.configure(self._target(node, vm), self.sink)
+            results = self.hosts.configure(targets, self.sink)
+            if len(results) != len(targets):
+                raise HostError(f"the host backend answered {len(results)} of {len(targets)}")
         except ProvisionError as error:
-            result = ConfigureResult(error=str(error))
-        with self._lock:
-            self._results[str(address)] = result
-        self.sink.emit(
-            ConfigureFinished(
-                address=str(address),
-                host=vm.hostname,
-                status=Status.DONE if result.succeeded else Status.FAILED,
-                elapsed=time.monotonic() - started,
-                changed=result.changed,
-                error=result.error,
+            results = [ConfigureResult(error=str(error))] * len(targets)
+        elapsed = time.monotonic() - started
+        for (address, vm), result in zip(pairs, results, strict=True):
+            with self._lock:
+                self._results[str(address)] = result
+            self.sink.emit(
+                ConfigureFinished(
+                    address=str(address),
+                    host=vm.hostname,
+                    status=Status.DONE if result.succeeded else Status.FAILED,
+                    elapsed=elapsed,
+                    changed=result.changed,
+                    error=result.error,
+                )
             )
-        )
-        if not result.succeeded:
-            raise _NodeFailedError(result.error or "failed")
+            if not result.succeeded:
+                failures[address] = _NodeFailedError(result.error or "failed")
+        return failures
 
     def _target(self, node: SoftwareNode, vm: VmNode) -> HostTarget:
         with self._lock:
@@ -171,6 +208,8 @@ def plan_software(
     recorded: list[ReadyResource],
     hosts: HostBackend,
     sink: EventSink,
+    *,
+    parallelism: int | None = None,
 ) -> tuple[SoftwareChange, ...]:
     """Each software node's planned configuration.
 
@@ -184,7 +223,7 @@ def plan_software(
         if change.action in (Action.CREATE, Action.REPLACE, Action.DELETE)
     }
     nodes = [node for node in graph.of_kind(ResourceKind.SOFTWARE)]
-    checkable: list[tuple[SoftwareNode, VmNode]] = []
+    checkable: dict[tuple[str, str], list[tuple[SoftwareNode, VmNode]]] = {}
     planned: dict[str, SoftwareChange] = {}
     for node in nodes:
         assert isinstance(node, SoftwareNode)
@@ -200,20 +239,39 @@ def plan_software(
                 str(node.address), vm.hostname, Action.CREATE
             )
         else:
-            checkable.append((node, vm))
+            checkable.setdefault((node.role, node.playbook), []).append((node, vm))
 
-    def check(pair: tuple[SoftwareNode, VmNode]) -> SoftwareChange:
-        node, vm = pair
-        tasks = hosts.check(host_target(node, vm, ready), sink)
-        changes = any(task.outlook in (TaskOutlook.CHANGE, TaskOutlook.FAIL) for task in tasks)
-        action = Action.UPDATE if changes else Action.NO_OP
-        return SoftwareChange(str(node.address), vm.hostname, action, tasks)
+    def check(pairs: list[tuple[SoftwareNode, VmNode]]) -> list[SoftwareChange]:
+        targets = [host_target(node, vm, ready) for node, vm in pairs]
+        predicted = hosts.check(targets, sink)
+        changes = []
+        for (node, vm), tasks in zip(pairs, predicted, strict=True):
+            changing = any(t.outlook in (TaskOutlook.CHANGE, TaskOutlook.FAIL) for t in tasks)
+            action = Action.UPDATE if changing else Action.NO_OP
+            changes.append(SoftwareChange(str(node.address), vm.hostname, action, tasks))
+        return changes
 
-    workers = min(MAX_PARALLEL_HOSTS, max(1, len({vm.address for _, vm in checkable})))
+    # One check run per role, over at most `size` hosts (its forks); up to `size`
+    # runs at once, as many as there were single-host runs before batching.
+    hosts_count = len({vm.address for pairs in checkable.values() for _, vm in pairs})
+    size = host_workers(hosts_count, parallelism)
+    batches = [
+        pairs[start : start + size]
+        for pairs in checkable.values()
+        for start in range(0, len(pairs), size)
+    ]
+    workers = max(1, min(len(batches), size))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        for change in pool.map(check, checkable):
-            planned[change.address] = change
+        for batch in pool.map(check, batches):
+            for change in batch:
+                planned[change.address] = change
     return tuple(planned[str(node.address)] for node in nodes)
+
+
+def host_workers(hosts: int, parallelism: int | None) -> int:
+    """Hosts configured at once: one per host, within the run's parallelism and our cap."""
+    limit = min(MAX_PARALLEL_HOSTS, parallelism or MAX_PARALLEL_HOSTS)
+    return max(1, min(hosts, limit))
 
 
 def resolve(values: Mapping[str, Any], ready: Mapping[Address, ReadyResource]) -> dict[str, Any]:

@@ -37,8 +37,11 @@ class Orchestrator:
         cloud: CloudBackend,
         sink: EventSink,
         hosts: HostBackend | None = None,
+        *,
+        parallelism: int | None = None,
     ) -> None:
         self.environment = environment
+        self.parallelism = parallelism
         self.graph = graph
         self.cloud = cloud
         self.hosts = hosts
@@ -54,7 +57,12 @@ class Orchestrator:
         if backend is None:
             return cloud_plan
         software = plan_software(
-            self.graph, cloud_plan, self.cloud.ready_resources(), backend, self.sink
+            self.graph,
+            cloud_plan,
+            self.cloud.ready_resources(),
+            backend,
+            self.sink,
+            parallelism=self.parallelism,
         )
         return replace(cloud_plan, software=software)
 
@@ -74,13 +82,20 @@ class Orchestrator:
         """
         tracker = _ChangeTracker(self.sink)
         configurator: Configurator | None = None
-        existed = self.cloud.recorded_addresses() if planned.has_cloud_changes else None
+        # What the state held before this run: everything the plan does not create.
+        existed = (
+            {c.address for c in planned.changes if c.action is not Action.CREATE}
+            if planned.has_cloud_changes
+            else None
+        )
         backend = self._host_backend()
         try:
             if backend is None:
                 outputs = self._phase("cloud", lambda: self._apply_cloud(planned, None, tracker))
                 return ApplyResult(outputs)
-            configurator = Configurator(self.environment, self.graph, backend, tracker)
+            configurator = Configurator(
+                self.environment, self.graph, backend, tracker, parallelism=self.parallelism
+            )
             with self._reported("hosts"):
                 configurator.start()
                 try:
@@ -107,7 +122,12 @@ class Orchestrator:
             if backend is None:
                 return cloud
             software = plan_software(
-                self.graph, Plan(self.environment), self.cloud.ready_resources(), backend, self.sink
+                self.graph,
+                Plan(self.environment),
+                self.cloud.ready_resources(),
+                backend,
+                self.sink,
+                parallelism=self.parallelism,
             )
             drifted = tuple(c for c in software if c.action is Action.UPDATE)
             return replace(cloud, software=drifted)

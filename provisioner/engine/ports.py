@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -215,14 +215,19 @@ class ApplyResult:
 
 
 class HostBackend(Protocol):
-    """Configures software on hosts."""
+    """Configures software on hosts.
 
-    def configure(self, target: HostTarget, sink: EventSink) -> ConfigureResult:
-        """Run the node's role on its VM; task events go to `sink` as they happen."""
+    `configure` and `check` take targets that run the same role (the same
+    playbook), so that a backend can serve them with one run; they answer one
+    result per target, in the targets' order, and one host's failure is its own.
+    """
+
+    def configure(self, targets: Sequence[HostTarget], sink: EventSink) -> list[ConfigureResult]:
+        """Run the nodes' role on their VMs; task events go to `sink` as they happen."""
         ...
 
-    def check(self, target: HostTarget, sink: EventSink) -> tuple[TaskChange, ...]:
-        """What running the node's role would change on its VM, task by task."""
+    def check(self, targets: Sequence[HostTarget], sink: EventSink) -> list[tuple[TaskChange, ...]]:
+        """What running the nodes' role would change on each VM, task by task."""
         ...
 
     def release(self, instance_ids: list[str]) -> None:

@@ -36,14 +36,19 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class PlaybookRun:
-    """One ansible-playbook invocation. `private_data_dir` must be new (runner keeps old files)."""
+    """One ansible-playbook invocation. `private_data_dir` must be new (runner keeps old files).
+
+    Each host's key file is in its inventory variables (`ansible_ssh_private_key_file`);
+    `key_file`, if given, is the key for hosts without one. `forks`: hosts worked on at once.
+    """
 
     playbook: str
     project_dir: Path
     private_data_dir: Path
     inventory: Mapping[str, Any]
-    key_file: Path
     limit: str
+    key_file: Path | None = None
+    forks: int = 1
     extravars: Mapping[str, Any] = field(default_factory=dict)
     envvars: Mapping[str, str] = field(default_factory=dict)
     check: bool = False
@@ -52,16 +57,30 @@ class PlaybookRun:
 
 @dataclass(frozen=True)
 class PlaybookOutcome:
-    """How the run ended: runner status and rc, each task's result, the output's last lines."""
+    """How the run ended: runner status and rc, each task's result, the output's last lines.
+
+    `completed` names the hosts the play went through to its end without a failed
+    or unreachable task (from the run's final stats).
+    """
 
     status: str
     rc: int
     tasks: tuple[TaskResult, ...]
     output_tail: str
+    completed: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
         return self.status == "successful" and self.rc == 0
+
+    def host_ok(self, host: str) -> bool:
+        """Whether the run went well for `host`, whatever happened on the others."""
+        if self.status == "timeout":
+            return False
+        return self.ok or host in self.completed
+
+    def tasks_of(self, host: str) -> tuple[TaskResult, ...]:
+        return tuple(task for task in self.tasks if task.host == host)
 
 
 def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> PlaybookOutcome:
@@ -69,15 +88,17 @@ def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> Pla
     import ansible_runner  # heavy: imported when a playbook actually runs
 
     tasks: list[TaskResult] = []
+    completed: set[str] = set()
 
     def handle(event: dict[str, Any]) -> bool:
         result = task_result(event, check=run.check)
         if result is not None:
             tasks.append(result)
             on_task(result)
+        completed.update(completed_hosts(event))
         return True
 
-    cmdline = ["--private-key", str(run.key_file)]
+    cmdline = ["--private-key", str(run.key_file)] if run.key_file is not None else []
     if run.check:
         # -v puts each skipped task's reason in its event's text: the only place
         # where "skipped because check mode cannot run it" can be told apart.
@@ -91,6 +112,7 @@ def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> Pla
         envvars={"PATH": _path_with_our_tools(run.envvars.get("PATH")), **run.envvars},
         cmdline=shlex.join(cmdline),
         limit=run.limit,
+        forks=max(1, run.forks),
         quiet=True,
         event_handler=handle,
         timeout=run.timeout,
@@ -101,7 +123,17 @@ def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> Pla
         rc=int(runner.rc if runner.rc is not None else 1),
         tasks=tuple(tasks),
         output_tail=_tail(runner),
+        completed=frozenset(completed),
     )
+
+
+def completed_hosts(event: Mapping[str, Any]) -> set[str]:
+    """From the run's final stats: the hosts processed without failure or unreachability."""
+    if event.get("event") != "playbook_on_stats":
+        return set()
+    data = event.get("event_data") or {}
+    broken = set(data.get("failures") or {}) | set(data.get("dark") or {})
+    return {str(host) for host in data.get("processed") or {} if host not in broken}
 
 
 def task_result(event: Mapping[str, Any], *, check: bool) -> TaskResult | None:

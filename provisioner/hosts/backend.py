@@ -1,25 +1,32 @@
-"""AnsibleHosts: the engine's HostBackend, running each software node's playbook on its VM."""
+"""AnsibleHosts: the engine's HostBackend, running a role's playbook on its VMs in one run."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from provisioner.engine.events import EventSink, HostTaskFinished, NullSink, TaskStatus
-from provisioner.engine.ports import ConfigureResult, HostReach, HostTarget
-from provisioner.errors import HostError
+from provisioner.engine.ports import ConfigureResult, HostReach, HostTarget, SshRoute
+from provisioner.errors import HostError, ProvisionError
 from provisioner.hosts.ansible import PlaybookOutcome, PlaybookRun, TaskResult, run_playbook
-from provisioner.hosts.inventory import extra_vars, inventory_for
+from provisioner.hosts.inventory import extra_vars, inventory_for, merged_inventory
 from provisioner.hosts.ssh import close_shared_connections, forget_host_keys, private_key_file
 from provisioner.plan import TaskChange, TaskOutlook
 
 SSH_READY_TIMEOUT = 120.0
 HOST_GONE_TIMEOUT = 60.0
+MAX_FORKS = 32  # hosts one ansible-playbook run works on at once
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,7 @@ class AnsibleSettings:
 
     environment: str
     playbooks: Path
-    run_dir: Path  # this run's folder: a fresh private data dir per node
+    run_dir: Path  # this run's folder: a fresh private data dir per playbook run
     ansible_home: Path
     known_hosts: Path  # pinned host keys of the environment
     timeout: int | None = 1800
@@ -37,6 +44,10 @@ class AnsibleSettings:
 
 class AnsibleHosts:
     """Configures software nodes with ansible-runner over SSH.
+
+    The nodes of one call share a playbook and run as one ansible-playbook run
+    (one fork per host, up to MAX_FORKS), each host with its own route, key file
+    and pinned host key; the run's events are split per host.
 
     Connections are shared (ControlPersist) for the length of one run and closed
     by `close()`.
@@ -49,23 +60,39 @@ class AnsibleHosts:
         self._control_lock = threading.Lock()
         self._sequence = itertools.count()
 
-    def configure(self, target: HostTarget, sink: EventSink) -> ConfigureResult:
-        """Run the node's playbook on its VM; each task is reported to `sink` as it ends."""
-        outcome = self._run(target, sink, check=False)
-        if outcome.status == "timeout":
-            return ConfigureResult(
-                error=f"timed out after {self.settings.timeout}s (the spec's timeouts.software)"
-            )
-        return _summary(outcome)
+    def configure(self, targets: Sequence[HostTarget], sink: EventSink) -> list[ConfigureResult]:
+        """Run the nodes' playbook on their VMs in one run; each task is reported as it ends."""
+        results: list[ConfigureResult] = []
+        for target, outcome in zip(targets, self._run(targets, sink, check=False), strict=True):
+            if isinstance(outcome, HostError):
+                results.append(ConfigureResult(error=str(outcome)))
+            elif outcome.status == "timeout":
+                results.append(
+                    ConfigureResult(
+                        error=f"timed out after {self.settings.timeout}s "
+                        "(the spec's timeouts.software)"
+                    )
+                )
+            else:
+                results.append(host_summary(outcome, target.vm.hostname))
+        return results
 
-    def check(self, target: HostTarget, sink: EventSink) -> tuple[TaskChange, ...]:
-        """What the playbook would change on the VM (Ansible's check mode, with diffs)."""
-        outcome = self._run(target, NullSink(), check=True)
-        if not outcome.ok and not outcome.tasks:
-            raise HostError(
-                f"check mode of {target.node.address} failed: {_last_line(outcome.output_tail)}"
-            )
-        return tuple(_predicted(task) for task in outcome.tasks)
+    def check(self, targets: Sequence[HostTarget], sink: EventSink) -> list[tuple[TaskChange, ...]]:
+        """What the playbook would change on each VM (Ansible's check mode, with diffs)."""
+        predicted: list[tuple[TaskChange, ...]] = []
+        for target, outcome in zip(
+            targets, self._run(targets, NullSink(), check=True), strict=True
+        ):
+            if isinstance(outcome, HostError):
+                raise outcome
+            tasks = outcome.tasks_of(target.vm.hostname)
+            if not outcome.host_ok(target.vm.hostname) and not tasks:
+                raise HostError(
+                    f"check mode of {target.node.address} failed: "
+                    + _last_line(outcome.output_tail)
+                )
+            predicted.append(tuple(_predicted(task) for task in tasks))
+        return predicted
 
     def release(self, instance_ids: list[str]) -> None:
         """Wait for the deleted VMs' hosts to go, and unpin their host keys."""
@@ -89,43 +116,110 @@ class AnsibleHosts:
                 self._control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             return self._control_dir
 
-    def _run(self, target: HostTarget, sink: EventSink, *, check: bool) -> PlaybookOutcome:
-        if target.private_key is None:
-            raise HostError(
-                f"{target.vm.address} has no key pair, so it cannot be reached over SSH",
-                hint="give its VM group a key_pair",
+    def _run(
+        self, targets: Sequence[HostTarget], sink: EventSink, *, check: bool
+    ) -> list[PlaybookOutcome | HostError]:
+        """One outcome per target (the whole run's), or the error that kept it from running.
+
+        Targets whose extra vars agree share one run; extra vars are per run, and
+        they must stay extra vars to override the playbook's own defaults.
+        """
+        runs: dict[str, list[int]] = {}
+        for index, target in enumerate(targets):
+            key = json.dumps(
+                extra_vars(self.settings.environment, target), sort_keys=True, default=str
             )
-        route = self.reach.route(target.instance_id, target.private_ip, timeout=SSH_READY_TIMEOUT)
-        folder = self._private_data_dir(str(target.node.address), check)
-        address, host = str(target.node.address), target.vm.hostname
+            runs.setdefault(key, []).append(index)
+        outcomes: list[PlaybookOutcome | HostError | None] = [None] * len(targets)
+
+        def one_run(indexes: list[int]) -> None:
+            found = self._run_together([targets[i] for i in indexes], sink, check=check)
+            for index, outcome in zip(indexes, found, strict=True):
+                outcomes[index] = outcome
+
+        _concurrently(one_run, list(runs.values()))
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _run_together(
+        self, targets: Sequence[HostTarget], sink: EventSink, *, check: bool
+    ) -> list[PlaybookOutcome | HostError]:
+        """One ansible-playbook run whose inventory holds every target's host."""
+        routes: list[SshRoute | HostError] = [HostError("no route")] * len(targets)
+
+        def find_route(index: int) -> None:
+            target = targets[index]
+            if target.private_key is None:
+                routes[index] = HostError(
+                    f"{target.vm.address} has no key pair, so it cannot be reached over SSH",
+                    hint="give its VM group a key_pair",
+                )
+                return
+            try:
+                routes[index] = self.reach.route(
+                    target.instance_id, target.private_ip, timeout=SSH_READY_TIMEOUT
+                )
+            except HostError as error:
+                routes[index] = error
+            except ProvisionError as error:
+                routes[index] = HostError(str(error))
+
+        _concurrently(find_route, list(range(len(targets))))
+        reachable = [
+            (target, route)
+            for target, route in zip(targets, routes, strict=True)
+            if isinstance(route, SshRoute)
+        ]
+        if not reachable:
+            return [route for route in routes if isinstance(route, HostError)]
+        addresses = {target.vm.hostname: str(target.node.address) for target, _ in reachable}
+        label = (
+            str(reachable[0][0].node.address)
+            if len(reachable) == 1
+            else f"{reachable[0][0].node.role}-{len(reachable)}-hosts"
+        )
+        folder = self._private_data_dir(label, check)
 
         def report(task: TaskResult) -> None:
+            if task.host not in addresses:
+                return
             sink.emit(
                 HostTaskFinished(
-                    address=address,
-                    host=host,
+                    address=addresses[task.host],
+                    host=task.host,
                     task=task.task,
                     status=task.status,
                     message=task.message,
                 )
             )
 
-        with private_key_file(folder / "env", target.private_key) as key_file:
-            return run_playbook(
+        with contextlib.ExitStack() as keys:
+            inventories = []
+            for target, route in reachable:
+                assert target.private_key is not None
+                key_file = keys.enter_context(
+                    private_key_file(
+                        folder / "env" / "keys" / target.vm.hostname, target.private_key
+                    )
+                )
+                inventories.append(
+                    inventory_for(target, route, self.settings.known_hosts, key_file)
+                )
+            outcome = run_playbook(
                 PlaybookRun(
-                    playbook=target.node.playbook,
+                    playbook=reachable[0][0].node.playbook,
                     project_dir=self.settings.playbooks,
                     private_data_dir=folder,
-                    inventory=inventory_for(target, route, self.settings.known_hosts),
-                    key_file=key_file,
-                    limit=target.vm.hostname,
-                    extravars=extra_vars(self.settings.environment, target),
+                    inventory=merged_inventory(inventories),
+                    limit=",".join(addresses),
+                    forks=min(MAX_FORKS, len(reachable)),
+                    extravars=extra_vars(self.settings.environment, reachable[0][0]),
                     envvars=self._envvars(folder),
                     check=check,
                     timeout=self.settings.timeout,
                 ),
                 report,
             )
+        return [outcome if isinstance(route, SshRoute) else route for route in routes]
 
     def _private_data_dir(self, address: str, check: bool) -> Path:
         """A new folder per invocation: ansible-runner keeps stale files in a reused one."""
@@ -163,15 +257,28 @@ def shared_connections_dir(run_id: str) -> Path:
     return Path(tempfile.gettempdir()) / f"provision-ssh-{run_id}"
 
 
-def _summary(outcome: PlaybookOutcome) -> ConfigureResult:
-    def count(status: TaskStatus) -> int:
-        return sum(1 for task in outcome.tasks if task.status is status)
+def _concurrently(work: Callable[[T], None], items: Sequence[T]) -> None:
+    """`work(item)` for every item, each in its own thread (just the call when there is one)."""
+    if len(items) == 1:
+        work(items[0])
+        return
+    with ThreadPoolExecutor(max_workers=max(1, len(items)), thread_name_prefix="hosts") as pool:
+        for future in [pool.submit(work, item) for item in items]:
+            future.result()
 
-    failed = [t for t in outcome.tasks if t.status in (TaskStatus.FAILED, TaskStatus.UNREACHABLE)]
+
+def host_summary(outcome: PlaybookOutcome, host: str) -> ConfigureResult:
+    """How the run went on `host`."""
+    tasks = outcome.tasks_of(host)
+
+    def count(status: TaskStatus) -> int:
+        return sum(1 for task in tasks if task.status is status)
+
+    failed = [t for t in tasks if t.status in (TaskStatus.FAILED, TaskStatus.UNREACHABLE)]
     error = None
     if failed:
         error = f"task '{failed[0].task}' failed: {failed[0].message}"
-    elif not outcome.ok:
+    elif not outcome.host_ok(host):
         error = f"ansible-playbook ended {outcome.status} (rc {outcome.rc}): " + _last_line(
             outcome.output_tail
         )

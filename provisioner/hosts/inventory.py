@@ -1,9 +1,9 @@
-"""Ansible inventory and variables for one software node, from the VM's cloud outputs."""
+"""Ansible inventory and variables for software nodes, from the VMs' cloud outputs."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,13 @@ def group_name(prefix: str, name: str) -> str:
     return f"{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
 
 
-def inventory_for(target: HostTarget, route: SshRoute, known_hosts: Path) -> dict[str, Any]:
+def inventory_for(
+    target: HostTarget, route: SshRoute, known_hosts: Path, key_file: Path | None = None
+) -> dict[str, Any]:
     """The VM as an inventory host: in a group per role and one for its VM group.
 
-    Host variables say how to connect and what the host is.
+    Host variables say how to connect (with `key_file`, its own private key) and
+    what the host is.
     """
     vm = target.vm
     hostvars: dict[str, Any] = {
@@ -30,6 +33,8 @@ def inventory_for(target: HostTarget, route: SshRoute, known_hosts: Path) -> dic
         "provision_instance_id": target.instance_id,
         "provision_roles": list(vm.roles),
     }
+    if key_file is not None:
+        hostvars["ansible_ssh_private_key_file"] = str(key_file)
     if route.remote_temp:
         hostvars["ansible_remote_tmp"] = route.remote_temp
     if route.python_interpreter:
@@ -39,6 +44,17 @@ def inventory_for(target: HostTarget, route: SshRoute, known_hosts: Path) -> dic
     }
     groups[group_name("vms", vm.address.name)] = {"hosts": {vm.hostname: {}}}
     return {"all": {"hosts": {vm.hostname: hostvars}, "children": groups}}
+
+
+def merged_inventory(inventories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One inventory holding the hosts (and group memberships) of several `inventory_for`s."""
+    hosts: dict[str, Any] = {}
+    groups: dict[str, Any] = {}
+    for inventory in inventories:
+        hosts.update(inventory["all"]["hosts"])
+        for name, group in inventory["all"]["children"].items():
+            groups.setdefault(name, {"hosts": {}})["hosts"].update(group["hosts"])
+    return {"all": {"hosts": hosts, "children": groups}}
 
 
 def extra_vars(environment: str, target: HostTarget) -> Mapping[str, Any]:

@@ -18,10 +18,13 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from provisioner.local.hosts import HostFarm
 from provisioner.local.process import ProcessIdentity
@@ -39,9 +42,12 @@ def serve(paths: LocalPaths) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
-    server = ThreadedMotoServer(ip_address=LISTEN_ADDRESS, port=0, verbose=False)
-    server.start()
-    _, port = server.get_host_and_port()
+    moto_lock = threading.Lock()
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(LISTEN_ADDRESS, 0, _one_at_a_time(app, moto_lock), threaded=True)
+    serving = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+    serving.start()
+    port = server.server_address[1]
     me = ProcessIdentity.of(os.getpid())
     assert me is not None
     record = DaemonRecord(
@@ -52,7 +58,7 @@ def serve(paths: LocalPaths) -> None:
     )
     record.save(paths.record)
     print(f"moto server listening on {record.endpoint} (pid {record.pid})", flush=True)
-    reconciler = Reconciler(HostFarm(paths.hosts), running_moto_instances)
+    reconciler = Reconciler(HostFarm(paths.hosts), _locked(running_moto_instances, moto_lock))
     data_plane = threading.Thread(target=reconciler.run, args=(stop,), name="data-plane")
     data_plane.start()
     try:
@@ -62,11 +68,44 @@ def serve(paths: LocalPaths) -> None:
         stop.set()
         data_plane.join()
         reconciler.teardown()
-        server.stop()
+        _stop_serving(server, serving)
         if DaemonRecord.load(paths.record) == record:
             with contextlib.suppress(FileNotFoundError):
                 paths.record.unlink()
         print("moto server stopped", flush=True)
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _one_at_a_time(app: WsgiApp, lock: threading.Lock) -> WsgiApp:
+    """moto's app, answering one request at a time.
+
+    moto's backends are plain dicts that are not safe to change from several
+    threads at once: under a burst of parallel creates, a describe can iterate
+    a dict another request is adding to, and moto answers 500. The server
+    still accepts connections in parallel; only the backend work is serialized.
+    """
+
+    def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialized
+
+
+def _locked(read: Callable[[], Any], lock: threading.Lock) -> Callable[[], Any]:
+    def locked_read() -> Any:
+        with lock:
+            return read()
+
+    return locked_read
+
+
+def _stop_serving(server: BaseWSGIServer, serving: threading.Thread) -> None:
+    server.shutdown()
+    server.server_close()
+    serving.join(timeout=5)
 
 
 def main(argv: list[str] | None = None) -> int:

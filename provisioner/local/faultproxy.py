@@ -37,8 +37,20 @@ class Faults:
     drop: float = 0.0
     latency: float = 0.0  # seconds added to every EC2 request
     latency_actions: frozenset[str] = frozenset()  # if set, only these actions get the latency
+    # Staggering: the n-th delayed request (from 0) waits `latency + n * latency_step`.
+    latency_step: float = 0.0
     permanent: dict[str, str] = field(default_factory=dict)  # action -> error code
     seed: int = 7
+
+    def holds(self, action: str) -> bool:
+        """True if requests of `action` are held back."""
+        if not (self.latency or self.latency_step):
+            return False
+        return not self.latency_actions or action in self.latency_actions
+
+    def held_for(self, order: int) -> float:
+        """Seconds to hold the `order`-th held request (counting from 0)."""
+        return self.latency + order * self.latency_step
 
 
 @dataclass
@@ -51,6 +63,16 @@ class FaultCounts:
     dropped: int = 0
     refused: int = 0
     actions: list[str] = field(default_factory=list)
+    delayed: list[DelayedRequest] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DelayedRequest:
+    """One request that was held back: its action, when it came and when it was answered."""
+
+    action: str
+    arrived: float  # wall-clock (time.time()) seconds
+    answered: float
 
 
 class FaultProxy:
@@ -62,6 +84,7 @@ class FaultProxy:
         self.counts = FaultCounts()
         self._random = random.Random(self.faults.seed)  # noqa: S311 - fault draws, not secrets
         self._lock = threading.Lock()
+        self._delayed_so_far = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -107,11 +130,17 @@ class FaultProxy:
             return None
 
     def delay(self, action: str | None) -> float:
-        if action is None or not self.faults.latency:
+        """How long to hold `action` back (0 for requests that get no latency)."""
+        if action is None or not self.faults.holds(action):
             return 0.0
-        if self.faults.latency_actions and action not in self.faults.latency_actions:
-            return 0.0
-        return self.faults.latency
+        with self._lock:
+            self._delayed_so_far += 1
+            order = self._delayed_so_far - 1
+        return self.faults.held_for(order)
+
+    def note_delayed(self, action: str, arrived: float) -> None:
+        with self._lock:
+            self.counts.delayed.append(DelayedRequest(action, arrived, time.time()))
 
 
 def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
@@ -151,8 +180,12 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.startswith("permanent:"):
                 self._error(400, fault.split(":", 1)[1], f"{action} refused by the fault proxy")
                 return
-            time.sleep(proxy.delay(action))
+            arrived = time.time()
+            held = proxy.delay(action)
+            time.sleep(held)
             self._forward(body)
+            if held and action is not None:
+                proxy.note_delayed(action, arrived)
 
         def _forward(self, body: bytes) -> None:
             request = urllib.request.Request(  # noqa: S310 - loopback target

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from provisioner.engine.configure import Configurator, plan_software
-from provisioner.engine.events import ConfigureFinished, Event, ListSink, Status
+from provisioner.engine.events import (
+    ConfigureFinished,
+    ConfigureStarted,
+    Event,
+    ListSink,
+    Status,
+)
 from provisioner.engine.ports import ConfigureResult, HostTarget, ReadyResource
 from provisioner.errors import HostError
 from provisioner.graph import CompiledEnvironment, compile_source
@@ -32,22 +39,31 @@ class RecordingHosts:
     def __init__(self, fail: tuple[str, ...] = ()) -> None:
         self.fail = fail
         self.configured: list[HostTarget] = []
+        self.calls: list[list[str]] = []  # the addresses of each configure or check call
         self.lock = threading.Lock()
         self.first_started = threading.Event()
 
-    def configure(self, target: HostTarget, sink: Any) -> ConfigureResult:
+    def configure(self, targets: Sequence[HostTarget], sink: Any) -> list[ConfigureResult]:
         with self.lock:
-            self.configured.append(target)
+            self.configured.extend(targets)
+            self.calls.append(sorted(str(t.node.address) for t in targets))
         self.first_started.set()
-        if str(target.node.address) in self.fail:
-            return ConfigureResult(failed=1, error="task 'x' failed: boom")
-        return ConfigureResult(ok=2, changed=1)
+        return [
+            ConfigureResult(failed=1, error="task 'x' failed: boom")
+            if str(target.node.address) in self.fail
+            else ConfigureResult(ok=2, changed=1)
+            for target in targets
+        ]
 
-    def check(self, target: HostTarget, sink: Any) -> tuple[TaskChange, ...]:
-        outlook = TaskOutlook.CHANGE if target.node.role == "web" else TaskOutlook.NO_CHANGE
-        return (
-            TaskChange("a task", outlook, diff="+x" if outlook is TaskOutlook.CHANGE else None),
-        )
+    def check(self, targets: Sequence[HostTarget], sink: Any) -> list[tuple[TaskChange, ...]]:
+        with self.lock:
+            self.calls.append(sorted(str(t.node.address) for t in targets))
+        predicted = []
+        for target in targets:
+            outlook = TaskOutlook.CHANGE if target.node.role == "web" else TaskOutlook.NO_CHANGE
+            diff = "+x" if outlook is TaskOutlook.CHANGE else None
+            predicted.append((TaskChange("a task", outlook, diff=diff),))
+        return predicted
 
     def release(self, instance_ids: list[str]) -> None:
         return None
@@ -155,6 +171,66 @@ def test_plan_checks_existing_vms_and_configures_new_ones_from_scratch(
     plan = Plan("dev", (), changes)
     assert plan.has_changes and not plan.has_cloud_changes
     assert plan.software_summary() == {"configure": 2, "change": 1, "no-op": 3}
+
+
+def test_a_role_on_vms_ready_together_is_configured_in_one_call_with_events_per_node(
+    dev: CompiledEnvironment,
+) -> None:
+    hosts = RecordingHosts(fail=("software.base@vm.web[1]",))
+    sink = ListSink()
+    configurator = Configurator("dev", dev.graph, hosts, sink)
+    configurator.start()
+    for address in cloud_nodes(dev):
+        configurator.resource_ready(ready(address))
+    with pytest.raises(HostError, match=r"software.base@vm.web\[1\] failed: .*boom; 1 skipped"):
+        configurator.finish()
+    assert hosts.calls[0] == [
+        "software.base@vm.db[0]",
+        "software.base@vm.web[0]",
+        "software.base@vm.web[1]",
+    ]
+    # The failed member skips only its own dependents: web on web[0] still runs.
+    assert "software.web@vm.web[0]" in hosts.addresses()
+    assert "software.web@vm.web[1]" not in hosts.addresses()
+    started = {e.address for e in sink.events if isinstance(e, ConfigureStarted)}
+    statuses = {e.address: e.status for e in finished(sink.events)}
+    assert started == {a for a, s in statuses.items() if s is not Status.SKIPPED}
+    assert statuses["software.base@vm.web[1]"] is Status.FAILED
+    assert statuses["software.base@vm.web[0]"] is Status.DONE
+    assert statuses["software.web@vm.web[1]"] is Status.SKIPPED
+
+
+def test_vms_ready_apart_are_configured_in_separate_calls(dev: CompiledEnvironment) -> None:
+    hosts = RecordingHosts()
+    configurator = Configurator("dev", dev.graph, hosts, ListSink(), settle=0.1, cap=0.2)
+    configurator.start()
+    for address in cloud_nodes(dev):
+        if address != "vm.web[1]":
+            configurator.resource_ready(ready(address))
+    assert hosts.first_started.wait(5)
+    configurator.resource_ready(ready("vm.web[1]"))
+    configurator.finish()
+    assert hosts.calls[0] == ["software.base@vm.db[0]", "software.base@vm.web[0]"]
+    assert ["software.base@vm.web[1]"] in hosts.calls
+
+
+def test_plan_checks_each_role_on_its_hosts_in_one_call(dev: CompiledEnvironment) -> None:
+    hosts = RecordingHosts()
+    recorded = [ready(a) for a in cloud_nodes(dev)]
+    plan_software(dev.graph, Plan("dev"), recorded, hosts, ListSink())
+    assert sorted(hosts.calls) == [
+        ["software.base@vm.db[0]", "software.base@vm.web[0]", "software.base@vm.web[1]"],
+        ["software.db@vm.db[0]"],
+        ["software.web@vm.web[0]", "software.web@vm.web[1]"],
+    ]
+
+
+def test_plan_checks_at_most_parallelism_hosts_in_one_call(dev: CompiledEnvironment) -> None:
+    hosts = RecordingHosts()
+    recorded = [ready(a) for a in cloud_nodes(dev)]
+    plan_software(dev.graph, Plan("dev"), recorded, hosts, ListSink(), parallelism=2)
+    assert max(len(call) for call in hosts.calls) == 2
+    assert sum(len(call) for call in hosts.calls) == 6
 
 
 def finished(events: list[Event]) -> list[ConfigureFinished]:

@@ -1,13 +1,15 @@
-"""The generic parallel walker: order, parallelism, external nodes, skip on failure."""
+"""The generic parallel walker: order, parallelism, external nodes, skip on failure, batches."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
-from provisioner.dag.walk import Outcome, Walker, WalkTimeoutError
+from provisioner.dag.walk import Batching, Outcome, Walker, WalkTimeoutError
 
 DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
 
@@ -92,3 +94,128 @@ def test_wait_names_the_pending_nodes_when_time_runs_out() -> None:
     walker.start()
     with pytest.raises(WalkTimeoutError, match="app, vm"):
         walker.wait(0.2)
+
+
+class BatchRecorder:
+    """Records each batch it runs; nodes in `fail` fail."""
+
+    def __init__(self, fail: tuple[str, ...] = ()) -> None:
+        self.fail = fail
+        self.batches: list[list[str]] = []
+        self.lock = threading.Lock()
+
+    def run(self, nodes: Sequence[str]) -> dict[str, BaseException]:
+        with self.lock:
+            self.batches.append(sorted(nodes))
+        return {node: RuntimeError(f"{node} broke") for node in nodes if node in self.fail}
+
+    def sets(self) -> list[list[str]]:
+        with self.lock:
+            return sorted(self.batches)
+
+
+def by_letter(node: str) -> str:
+    return node.rstrip("0123456789")
+
+
+FAN = {
+    "vm1": [],
+    "vm2": [],
+    "vm3": [],
+    "app1": ["vm1"],
+    "app2": ["vm2"],
+    "app3": ["vm3"],
+    "web1": ["app1"],
+    "web2": ["app2"],
+    "web3": ["app3"],
+}
+VMS = ["vm1", "vm2", "vm3"]
+
+
+def batching(recorder: BatchRecorder, *, settle: float = 0.3, size: int | None = None) -> Any:
+    return Batching(key=by_letter, run=recorder.run, settle=settle, cap=1.0, size=size)
+
+
+@pytest.mark.parametrize(
+    ("fail", "outcomes", "batches"),
+    [
+        (
+            (),
+            {**dict.fromkeys(FAN, Outcome.DONE)},
+            [["app1", "app2", "app3"], ["web1", "web2", "web3"]],
+        ),
+        (
+            ("app2",),
+            {**dict.fromkeys(FAN, Outcome.DONE), "app2": Outcome.FAILED, "web2": Outcome.SKIPPED},
+            [["app1", "app2", "app3"], ["web1", "web3"]],
+        ),
+    ],
+    ids=["all-succeed", "one-member-fails"],
+)
+def test_nodes_ready_together_run_as_one_batch_and_a_failed_member_skips_only_its_dependents(
+    fail: tuple[str, ...], outcomes: dict[str, Outcome], batches: list[list[str]]
+) -> None:
+    recorder = BatchRecorder(fail)
+    skipped: list[str] = []
+    walker = Walker(FAN, external=VMS, batching=batching(recorder), on_skip=skipped.append)
+    walker.start()
+    for vm in VMS:
+        walker.complete(vm, ok=True)
+    assert walker.wait(10) == outcomes
+    assert recorder.sets() == batches
+    assert skipped == [n for n, o in outcomes.items() if o is Outcome.SKIPPED]
+    assert {n: str(e) for n, e in walker.errors.items()} == {n: f"{n} broke" for n in fail}
+
+
+def test_nodes_ready_within_the_settle_window_join_the_batch_and_later_ones_run_apart() -> None:
+    recorder = BatchRecorder()
+    walker = Walker(FAN, external=VMS, batching=batching(recorder, settle=0.4))
+    walker.start()
+    walker.complete("vm1", ok=True)
+    time.sleep(0.1)
+    walker.complete("vm2", ok=True)  # within the window: same batch
+    time.sleep(1.2)  # the window closed: app1 and app2 ran
+    walker.complete("vm3", ok=True)  # the last app node: runs at once, alone
+    assert set(walker.wait(10).values()) == {Outcome.DONE}
+    apps = [batch for batch in recorder.sets() if batch[0].startswith("app")]
+    assert apps == [["app1", "app2"], ["app3"]]
+
+
+def test_a_group_runs_at_once_when_every_node_of_its_key_is_ready() -> None:
+    recorder = BatchRecorder()
+    walker = Walker({"a1": [], "a2": []}, batching=batching(recorder, settle=30))
+    started = time.monotonic()
+    walker.start()
+    assert walker.wait(10) == {"a1": Outcome.DONE, "a2": Outcome.DONE}
+    assert time.monotonic() - started < 5
+    assert recorder.sets() == [["a1", "a2"]]
+
+
+@pytest.mark.parametrize(
+    ("workers", "size", "largest"),
+    [(8, None, 5), (8, 2, 2), (3, None, 3), (1, None, 1)],
+    ids=["unbounded", "size-2", "three-workers", "one-worker"],
+)
+def test_batches_hold_no_more_nodes_than_the_size_and_the_workers_allow(
+    workers: int, size: int | None, largest: int
+) -> None:
+    recorder = BatchRecorder()
+    nodes = {f"n{i}": [] for i in range(5)}
+    walker = Walker(nodes, workers=workers, batching=batching(recorder, size=size))
+    walker.start()
+    assert set(walker.wait(10).values()) == {Outcome.DONE}
+    assert max(len(batch) for batch in recorder.batches) == largest
+    assert sorted(n for batch in recorder.batches for n in batch) == sorted(nodes)
+
+
+def test_a_batch_that_raises_fails_every_member() -> None:
+    def explode(nodes: Sequence[str]) -> dict[str, BaseException]:
+        raise RuntimeError("no runner")
+
+    walker = Walker(
+        {"a1": [], "a2": [], "b1": ["a1"]},
+        batching=Batching(key=by_letter, run=explode),
+    )
+    walker.start()
+    assert walker.wait(10) == {"a1": Outcome.FAILED, "a2": Outcome.FAILED, "b1": Outcome.SKIPPED}
+    assert str(walker.errors["a2"]) == "no runner"

@@ -12,8 +12,9 @@ import pytest
 from provisioner.engine.events import TaskStatus
 from provisioner.engine.ports import HostTarget, SshRoute
 from provisioner.graph.nodes import SoftwareNode, VmNode
-from provisioner.hosts.ansible import task_result
-from provisioner.hosts.inventory import extra_vars, inventory_for
+from provisioner.hosts.ansible import PlaybookOutcome, TaskResult, completed_hosts, task_result
+from provisioner.hosts.backend import host_summary
+from provisioner.hosts.inventory import extra_vars, inventory_for, merged_inventory
 from provisioner.hosts.ssh import private_key_file, ssh_command, ssh_options
 from provisioner.spec.addresses import Address
 
@@ -154,3 +155,74 @@ def test_check_mode_diffs_become_unified_text() -> None:
 
 def test_events_that_are_nottask_results_are_ignored() -> None:
     assert task_result({"event": "playbook_on_start", "event_data": {}}, check=False) is None
+
+
+def test_one_inventory_holds_several_hosts_each_with_its_own_route_and_key() -> None:
+    other_vm = VmNode(Address.vm("web-tier", 1), roles=("base", "web"), key_pair=None)
+    other = HostTarget(
+        node=SoftwareNode(Address.software("web", other_vm.address), role="web"),
+        vm=other_vm,
+        instance_id="i-0def",
+        private_ip="10.20.1.5",
+        variables={},
+        private_key="KEY",
+    )
+    other_route = SshRoute("10.20.1.5", "i-0def", proxy_command="ip netns exec v nc %h %p")
+    known = Path("/state/known_hosts")
+    inventory = merged_inventory(
+        [
+            inventory_for(TARGET, ROUTE, known, Path("/run/keys/web-tier-0/key")),
+            inventory_for(other, other_route, known, Path("/run/keys/web-tier-1/key")),
+        ]
+    )
+    hosts = inventory["all"]["hosts"]
+    assert hosts["web-tier-0"]["ansible_ssh_private_key_file"] == "/run/keys/web-tier-0/key"
+    assert hosts["web-tier-1"]["ansible_ssh_private_key_file"] == "/run/keys/web-tier-1/key"
+    assert "HostKeyAlias=i-0def" in hosts["web-tier-1"]["ansible_ssh_common_args"]
+    assert "HostKeyAlias=i-0abc" in hosts["web-tier-0"]["ansible_ssh_common_args"]
+    assert inventory["all"]["children"]["role_web"] == {
+        "hosts": {"web-tier-0": {}, "web-tier-1": {}}
+    }
+
+
+def test_final_stats_name_the_hosts_that_went_through_the_play() -> None:
+    stats = {
+        "event": "playbook_on_stats",
+        "event_data": {
+            "processed": {"a": 1, "b": 1, "c": 1},
+            "failures": {"b": 1},
+            "dark": {"c": 1},
+        },
+    }
+    assert completed_hosts(stats) == {"a"}
+    assert completed_hosts({"event": "runner_on_ok", "event_data": {"host": "a"}}) == set()
+
+
+@pytest.mark.parametrize(
+    ("host", "succeeded", "changed", "error"),
+    [
+        ("a", True, 1, None),
+        ("b", False, 0, "task 'T2' failed: boom"),
+        ("c", False, 0, "task 'T1' failed: no route"),
+        ("d", False, 0, "ansible-playbook ended failed (rc 2): fatal"),
+    ],
+    ids=["went-well", "failed-task", "unreachable", "never-finished"],
+)
+def test_a_shared_run_is_summed_up_per_host(
+    host: str, succeeded: bool, changed: int, error: str | None
+) -> None:
+    outcome = PlaybookOutcome(
+        status="failed",
+        rc=2,
+        tasks=(
+            TaskResult("a", "T1", TaskStatus.CHANGED),
+            TaskResult("b", "T1", TaskStatus.OK),
+            TaskResult("c", "T1", TaskStatus.UNREACHABLE, message="no route"),
+            TaskResult("a", "T2", TaskStatus.OK),
+            TaskResult("b", "T2", TaskStatus.FAILED, message="boom"),
+        ),
+        output_tail="fatal",
+        completed=frozenset({"a"}),
+    )
+    result = host_summary(outcome, host)
+    assert (result.succeeded, result.changed, result.error) == (succeeded, changed, error)

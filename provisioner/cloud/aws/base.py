@@ -1,8 +1,14 @@
-"""What every boto3-backed dynamic provider shares: diffs over declared inputs, tags, retries.
+"""What every boto3-backed dynamic provider shares: diffs, bulk reads, tags, retries.
 
 A provider class declares its `inputs` and which of them force a replacement;
 `diff` then compares exactly those, so output-only properties (ids, addresses)
 never show up as changes.
+
+Reading is done in bulk: a provider declares how its type is listed by id (a
+`Listing`) and maps one described object to its live outputs (`live`).
+`read_many` reads any number of resources with one filtered describe per `CHUNK`
+ids; Pulumi's per-resource `read` is `read_many` of one id, so both go through
+the same mapping.
 """
 
 from __future__ import annotations
@@ -10,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from botocore.exceptions import ClientError
@@ -23,6 +30,24 @@ T = TypeVar("T")
 # Errors AWS returns while a dependency is still going away (an ENI of a terminated
 # instance, a detaching gateway): retry them for a while before giving up.
 _DEPENDENCY_CODES = frozenset({"DependencyViolation", "InvalidGroup.InUse", "ResourceInUse"})
+# Ids per describe request: EC2 takes at most 200 values in one filter.
+CHUNK = 200
+
+Described = dict[str, Any]  # one object of a describe response, as boto3 returns it
+Outputs = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How a resource type is listed by id: `operation` with a filter on `id_filter`.
+
+    The response holds the objects under `items`, each with its id in `id_field`.
+    """
+
+    operation: str  # describe_vpcs
+    id_filter: str  # vpc-id
+    items: str  # Vpcs
+    id_field: str  # VpcId
 
 
 class Ec2Provider(ResourceProvider):
@@ -36,6 +61,10 @@ class Ec2Provider(ResourceProvider):
     stable_outputs: ClassVar[tuple[str, ...]] = ()
     # Names that must be unique (key pairs) cannot exist twice during a replacement.
     delete_before_replace: ClassVar[bool] = False
+    listing: ClassVar[Listing]
+    # The output that holds the resource's own id (`vpc_id`): it tells, in a state
+    # export, which provider made a resource.
+    id_output: ClassVar[str] = ""
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in self.inputs if olds.get(key) != news.get(key)]
@@ -46,6 +75,41 @@ class Ec2Provider(ResourceProvider):
             stables=[key for key in self.inputs if key not in changed] + list(self.stable_outputs),
             delete_before_replace=self.delete_before_replace,
         )
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        live = self.read_many(self.ec2(props), {id_: props}).get(id_)
+        if live is None:
+            return self.missing()
+        return ReadResult(id_=id_, outs={**props, **live})
+
+    @classmethod
+    def read_many(cls, ec2: Any, recorded: Mapping[str, Mapping[str, Any]]) -> dict[str, Outputs]:
+        """The live outputs of each resource in `recorded` (id -> recorded outputs).
+
+        Resources that no longer exist are absent. One describe per `CHUNK` ids.
+        """
+        found: dict[str, Outputs] = {}
+        for described in cls.described(ec2, list(recorded)):
+            id_ = described[cls.listing.id_field]
+            if id_ in recorded:
+                live = cls.live(described, recorded[id_])
+                if live is not None:
+                    found[id_] = live
+        return found
+
+    @classmethod
+    def described(cls, ec2: Any, ids: Sequence[str]) -> Iterator[Described]:
+        """The described objects of those of `ids` that exist."""
+        for page in describe_pages(ec2, cls.listing.operation, cls.listing.id_filter, ids):
+            yield from page.get(cls.listing.items, [])
+
+    @staticmethod
+    def live(described: Described, recorded: Mapping[str, Any]) -> Outputs | None:
+        """The live outputs of one described object (None: it is as good as gone).
+
+        `recorded` is the resource's recorded outputs, for values read in their terms.
+        """
+        raise NotImplementedError
 
     @staticmethod
     def ec2(props: dict[str, Any]) -> Any:
@@ -62,6 +126,23 @@ class Ec2Provider(ResourceProvider):
     @staticmethod
     def sync_tags(ec2: Any, resource_id: str, olds: dict[str, Any], news: dict[str, Any]) -> None:
         tags.sync(ec2, resource_id, olds.get("tags") or {}, news.get("tags") or {})
+
+
+def describe_pages(
+    ec2: Any, operation: str, id_filter: str, ids: Sequence[str], *, chunk: int = CHUNK
+) -> Iterator[dict[str, Any]]:
+    """Response pages of `operation` for `ids`, `chunk` ids a request.
+
+    Ids go in a filter, not as ids, so one that no longer exists is simply not
+    listed instead of failing the whole request.
+    """
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), chunk):
+        request = {"Filters": [{"Name": id_filter, "Values": wanted[start : start + chunk]}]}
+        if ec2.can_paginate(operation):
+            yield from ec2.get_paginator(operation).paginate(**request)
+        else:
+            yield getattr(ec2, operation)(**request)
 
 
 def tag_spec(resource_type: str, values: dict[str, str]) -> list[dict[str, Any]]:

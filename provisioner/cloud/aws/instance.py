@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pulumi
 from botocore.exceptions import ClientError, WaiterError
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import Ec2Provider, tag_spec, undo_on_failure
+from provisioner.cloud.aws.base import (
+    Described,
+    Ec2Provider,
+    Listing,
+    Outputs,
+    describe_pages,
+    tag_spec,
+    undo_on_failure,
+)
 
 _GONE_STATES = frozenset({"shutting-down", "terminated"})
 # The spec's `timeouts.vm`, carried as an operational setting (not a managed property).
@@ -35,6 +44,9 @@ class InstanceProvider(Ec2Provider):
     replace_on = ("image_id", "subnet_id", "key_name", "user_data", "region")
     stable_outputs = ("instance_id",)
     not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
+    # Instances come inside reservations: `described` unpacks them.
+    listing = Listing("describe_instances", "instance-id", "Reservations", "InstanceId")
+    id_output = "instance_id"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
@@ -57,23 +69,23 @@ class InstanceProvider(Ec2Provider):
             addresses = self._addresses(ec2, instance_id)
         return CreateResult(id_=instance_id, outs={**props, **addresses})
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        ec2 = self.ec2(props)
-        try:
-            [reservation] = ec2.describe_instances(InstanceIds=[id_])["Reservations"]
-        except (ClientError, ValueError) as error:
-            if isinstance(error, ValueError) or self.gone(error):
-                return self.missing()
-            raise
-        [instance] = reservation["Instances"]
-        if instance["State"]["Name"] in _GONE_STATES:
-            return self.missing()
-        live = {
-            "instance_type": instance["InstanceType"],
-            "security_group_ids": sorted(g["GroupId"] for g in instance.get("SecurityGroups", [])),
-            "tags": tags.from_aws(instance.get("Tags")),
+    @classmethod
+    def described(cls, ec2: Any, ids: Sequence[str]) -> Iterator[Described]:
+        for page in describe_pages(ec2, cls.listing.operation, cls.listing.id_filter, ids):
+            for reservation in page.get(cls.listing.items, []):
+                yield from reservation.get("Instances", [])
+
+    @staticmethod
+    def live(described: Described, recorded: Mapping[str, Any]) -> Outputs | None:
+        """None for an instance that is terminated or going: it is gone for good."""
+        if described["State"]["Name"] in _GONE_STATES:
+            return None
+        return {
+            "instance_type": described["InstanceType"],
+            "security_group_ids": sorted(g["GroupId"] for g in described.get("SecurityGroups", [])),
+            "tags": tags.from_aws(described.get("Tags")),
+            **_addresses_of(described),
         }
-        return ReadResult(id_=id_, outs={**props, **live, **_addresses_of(instance)})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ec2 = self.ec2(news)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 from botocore.exceptions import ClientError
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import Ec2Provider, tag_spec, undo_on_failure
+from provisioner.cloud.aws.base import (
+    Described,
+    Ec2Provider,
+    Listing,
+    Outputs,
+    tag_spec,
+    undo_on_failure,
+)
 
 SECRET_OUTPUTS = ("private_key",)
 
@@ -24,6 +32,9 @@ class KeyPairProvider(Ec2Provider):
     # Key pairs are addressed by name: names are unique per region, and the local cloud
     # (moto) looks key pairs up by name only.
     delete_before_replace = True  # key names are unique in a region
+    # Reads select by id: a name that now belongs to another key pair is not this one.
+    listing = Listing("describe_key_pairs", "key-pair-id", "KeyPairs", "KeyPairId")
+    id_output = "key_pair_id"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
@@ -45,17 +56,9 @@ class KeyPairProvider(Ec2Provider):
         }
         return CreateResult(id_=created["KeyPairId"], outs=outs)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            [pair] = self.ec2(props).describe_key_pairs(KeyNames=[props["key_name"]])["KeyPairs"]
-        except ClientError as error:
-            if self.gone(error):
-                return self.missing()
-            raise
-        if pair.get("KeyPairId") not in (None, id_):
-            return self.missing()  # the name now belongs to another key pair
-        live = {"key_name": pair["KeyName"], "tags": tags.from_aws(pair.get("Tags"))}
-        return ReadResult(id_=id_, outs={**props, **live})
+    @staticmethod
+    def live(described: Described, recorded: Mapping[str, Any]) -> Outputs:
+        return {"key_name": described["KeyName"], "tags": tags.from_aws(described.get("Tags"))}
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self.sync_tags(self.ec2(news), id_, olds, news)

@@ -8,15 +8,19 @@ the rules that changed.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 from botocore.exceptions import ClientError
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
 from provisioner.cloud.aws.base import (
+    Described,
     Ec2Provider,
+    Listing,
+    Outputs,
     tag_spec,
     undo_on_failure,
     until_dependencies_clear,
@@ -33,6 +37,8 @@ class SecurityGroupProvider(Ec2Provider):
     replace_on = ("vpc_id", "name", "description", "region")
     stable_outputs = ("group_id", "group_name")
     not_found = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
+    listing = Listing("describe_security_groups", "group-id", "SecurityGroups", "GroupId")
+    id_output = "group_id"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
@@ -50,21 +56,17 @@ class SecurityGroupProvider(Ec2Provider):
         outs = {**props, "group_id": group_id, "group_name": group_name}
         return CreateResult(id_=group_id, outs=outs)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        ec2 = self.ec2(props)
-        try:
-            ingress, egress = _rules(ec2, id_)
-            [group] = ec2.describe_security_groups(GroupIds=[id_])["SecurityGroups"]
-        except ClientError as error:
-            if self.gone(error):
-                return self.missing()
-            raise
-        live = {
-            "ingress": _declared_order(ingress, props.get("ingress") or [], id_),
-            "egress": _declared_order(egress, props.get("egress") or [], id_),
-            "tags": tags.from_aws(group.get("Tags")),
+    @staticmethod
+    def live(described: Described, recorded: Mapping[str, Any]) -> Outputs:
+        """Live rules in the recorded order and form (so unchanged rules compare equal)."""
+        group_id = described["GroupId"]
+        ingress, egress = _group_rules(described)
+        return {
+            "ingress": _declared_order(ingress, recorded.get("ingress") or [], group_id),
+            "egress": _declared_order(egress, recorded.get("egress") or [], group_id),
+            "tags": tags.from_aws(described.get("Tags")),
+            "group_id": group_id,
         }
-        return ReadResult(id_=id_, outs={**props, **live, "group_id": id_})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ec2 = self.ec2(news)
@@ -130,6 +132,11 @@ def _permission(rule: Rule, own_id: str) -> dict[str, Any]:
 def _rules(ec2: Any, group_id: str) -> tuple[list[Rule], list[Rule]]:
     """The group's live rules, one per peer, in our rule shape."""
     [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    return _group_rules(group)
+
+
+def _group_rules(group: Described) -> tuple[list[Rule], list[Rule]]:
+    """A described group's (ingress, egress) rules, one per peer, in our rule shape."""
     return _flatten(group.get("IpPermissions", [])), _flatten(group.get("IpPermissionsEgress", []))
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pulumi
 from botocore.exceptions import ClientError
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
 from provisioner.cloud.aws.base import (
+    Described,
     Ec2Provider,
+    Listing,
+    Outputs,
+    describe_pages,
     tag_spec,
     undo_on_failure,
     until_dependencies_clear,
@@ -32,6 +37,8 @@ class SubnetProvider(Ec2Provider):
     replace_on = ("vpc_id", "cidr_block", "availability_zone", "region")
     stable_outputs = ("subnet_id",)
     not_found = frozenset({"InvalidSubnetID.NotFound"})
+    listing = Listing("describe_subnets", "subnet-id", "Subnets", "SubnetId")
+    id_output = "subnet_id"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
@@ -50,33 +57,28 @@ class SubnetProvider(Ec2Provider):
             id_=subnet_id, outs={**props, "subnet_id": subnet_id, "association_id": association}
         )
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        ec2 = self.ec2(props)
-        try:
-            [subnet] = ec2.describe_subnets(SubnetIds=[id_])["Subnets"]
-        except ClientError as error:
-            if self.gone(error):
-                return self.missing()
-            raise
-        tables = ec2.describe_route_tables(
-            Filters=[{"Name": "association.subnet-id", "Values": [id_]}]
-        )["RouteTables"]
-        associations = [
-            (table["RouteTableId"], assoc["RouteTableAssociationId"])
-            for table in tables
-            for assoc in table.get("Associations", [])
-            if assoc.get("SubnetId") == id_
-        ]
-        table_id, association = associations[0] if associations else (None, None)
-        live = {
-            "cidr_block": subnet["CidrBlock"],
-            "availability_zone": subnet["AvailabilityZone"],
-            "public": bool(subnet.get("MapPublicIpOnLaunch")),
-            "route_table_id": table_id,
-            "association_id": association,
-            "tags": tags.from_aws(subnet.get("Tags")),
+    @classmethod
+    def read_many(cls, ec2: Any, recorded: Mapping[str, Mapping[str, Any]]) -> dict[str, Outputs]:
+        """The subnets' own attributes, then their route-table associations, all in one go."""
+        found = super().read_many(ec2, recorded)
+        pages = describe_pages(ec2, "describe_route_tables", "association.subnet-id", list(found))
+        tables = [table for page in pages for table in page.get("RouteTables", [])]
+        associations = associations_by_subnet(tables)
+        for subnet_id, live in found.items():
+            table_id, association = associations.get(subnet_id, (None, None))
+            live.update(route_table_id=table_id, association_id=association)
+        return found
+
+    @staticmethod
+    def live(described: Described, recorded: Mapping[str, Any]) -> Outputs:
+        """A subnet's own attributes; its association is read with the route tables."""
+        return {
+            "cidr_block": described["CidrBlock"],
+            "availability_zone": described["AvailabilityZone"],
+            "public": bool(described.get("MapPublicIpOnLaunch")),
+            "tags": tags.from_aws(described.get("Tags")),
+            "subnet_id": described["SubnetId"],
         }
-        return ReadResult(id_=id_, outs={**props, **live, "subnet_id": id_})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ec2 = self.ec2(news)
@@ -110,6 +112,17 @@ class SubnetProvider(Ec2Provider):
             return None
         response = ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)
         return str(response["AssociationId"])
+
+
+def associations_by_subnet(tables: Iterable[Described]) -> dict[str, tuple[str, str]]:
+    """Each associated subnet's (route table id, association id): its first association."""
+    found: dict[str, tuple[str, str]] = {}
+    for table in tables:
+        for association in table.get("Associations", []):
+            subnet_id = association.get("SubnetId")
+            if subnet_id and subnet_id not in found:
+                found[subnet_id] = (table["RouteTableId"], association["RouteTableAssociationId"])
+    return found
 
 
 class Subnet(Resource):

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 from botocore.exceptions import ClientError
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
 from provisioner.cloud.aws.base import (
+    Described,
     Ec2Provider,
+    Listing,
+    Outputs,
     tag_spec,
     undo_on_failure,
     until_dependencies_clear,
@@ -25,6 +29,8 @@ class VpcProvider(Ec2Provider):
     replace_on = ("cidr_block", "region")
     stable_outputs = ("vpc_id",)
     not_found = frozenset({"InvalidVpcID.NotFound"})
+    listing = Listing("describe_vpcs", "vpc-id", "Vpcs", "VpcId")
+    id_output = "vpc_id"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
@@ -35,15 +41,13 @@ class VpcProvider(Ec2Provider):
             ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id])
         return CreateResult(id_=vpc_id, outs={**props, "vpc_id": vpc_id})
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            [vpc] = self.ec2(props).describe_vpcs(VpcIds=[id_])["Vpcs"]
-        except ClientError as error:
-            if self.gone(error):
-                return self.missing()
-            raise
-        live = {"cidr_block": vpc["CidrBlock"], "tags": tags.from_aws(vpc.get("Tags"))}
-        return ReadResult(id_=id_, outs={**props, **live, "vpc_id": id_})
+    @staticmethod
+    def live(described: Described, recorded: Mapping[str, Any]) -> Outputs:
+        return {
+            "cidr_block": described["CidrBlock"],
+            "tags": tags.from_aws(described.get("Tags")),
+            "vpc_id": described["VpcId"],
+        }
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self.sync_tags(self.ec2(news), id_, olds, news)
@@ -83,6 +87,10 @@ class InternetGatewayProvider(Ec2Provider):
     replace_on = ("vpc_id", "region")
     stable_outputs = ("gateway_id",)
     not_found = frozenset({"InvalidInternetGatewayID.NotFound"})
+    listing = Listing(
+        "describe_internet_gateways", "internet-gateway-id", "InternetGateways", "InternetGatewayId"
+    )
+    id_output = "gateway_id"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
@@ -93,18 +101,14 @@ class InternetGatewayProvider(Ec2Provider):
             ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=props["vpc_id"])
         return CreateResult(id_=igw_id, outs={**props, "gateway_id": igw_id})
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            [igw] = self.ec2(props).describe_internet_gateways(InternetGatewayIds=[id_])[
-                "InternetGateways"
-            ]
-        except ClientError as error:
-            if self.gone(error):
-                return self.missing()
-            raise
-        attached = [a["VpcId"] for a in igw.get("Attachments", [])]
-        live = {"vpc_id": attached[0] if attached else "", "tags": tags.from_aws(igw.get("Tags"))}
-        return ReadResult(id_=id_, outs={**props, **live, "gateway_id": id_})
+    @staticmethod
+    def live(described: Described, recorded: Mapping[str, Any]) -> Outputs:
+        attached = [a["VpcId"] for a in described.get("Attachments", [])]
+        return {
+            "vpc_id": attached[0] if attached else "",
+            "tags": tags.from_aws(described.get("Tags")),
+            "gateway_id": described["InternetGatewayId"],
+        }
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self.sync_tags(self.ec2(news), id_, olds, news)
@@ -149,6 +153,8 @@ class RouteTableProvider(Ec2Provider):
     replace_on = ("vpc_id", "region")
     stable_outputs = ("route_table_id",)
     not_found = frozenset({"InvalidRouteTableID.NotFound"})
+    listing = Listing("describe_route_tables", "route-table-id", "RouteTables", "RouteTableId")
+    id_output = "route_table_id"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
@@ -163,21 +169,16 @@ class RouteTableProvider(Ec2Provider):
             )
         return CreateResult(id_=table_id, outs={**props, "route_table_id": table_id})
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            [table] = self.ec2(props).describe_route_tables(RouteTableIds=[id_])["RouteTables"]
-        except ClientError as error:
-            if self.gone(error):
-                return self.missing()
-            raise
+    @staticmethod
+    def live(described: Described, recorded: Mapping[str, Any]) -> Outputs:
         default = [
-            r for r in table.get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+            r for r in described.get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0"
         ]
-        live = {
+        return {
             "gateway_id": default[0].get("GatewayId", "") if default else "",
-            "tags": tags.from_aws(table.get("Tags")),
+            "tags": tags.from_aws(described.get("Tags")),
+            "route_table_id": described["RouteTableId"],
         }
-        return ReadResult(id_=id_, outs={**props, **live, "route_table_id": id_})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ec2 = self.ec2(news)

@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ENV ?= dev
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lint format test unit integration bench up plan down output local-start local-stop clean
@@ -44,8 +45,8 @@ down: setup ## Delete every resource of ENV
 output: setup ## Print ENV's outputs
 	$(BIN)/provision output $(ENV)
 
-bench: setup ## Run the benchmarks and print their figures
-	$(BIN)/python bench/compile_spec.py
+bench: setup ## Run the benchmarks PF1-PF7 on the local cloud; table + bench/results.json (~30 min)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 local-start: setup ## Start the local cloud (moto on 127.0.0.1)
 	$(BIN)/provision local start

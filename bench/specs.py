@@ -1,0 +1,116 @@
+"""The generated environments the benchmarks bring up on the local cloud."""
+
+from __future__ import annotations
+
+HEADER = "name: {name}\ncloud: local\nregion: us-east-1\ntags: {{bench: '{name}'}}\n"
+IMAGE = "ami-12c6146b"
+
+
+def scheduling(name: str, *, vms: int = 40, subnets: int = 4) -> str:
+    """PF1: VMs spread over private subnets and security groups of one network.
+
+    Every cloud node makes exactly one create call, so the longest dependency
+    chain (network, subnet, VM) is three create calls long.
+    """
+    lines = [HEADER.format(name=name), "networks:", "  main: {cidr: 10.40.0.0/16}", "subnets:"]
+    lines += [f"  s{i}: {{network: main, cidr: 10.40.{i}.0/24}}" for i in range(subnets)]
+    lines.append("security_groups:")
+    lines += [
+        f"  g{i}: {{network: main, ingress: [{{protocol: tcp, ports: 22, cidr: 10.40.0.0/16}}]}}"
+        for i in range(subnets)
+    ]
+    lines += ["key_pairs:", "  deploy: {type: ed25519}", "vms:"]
+    per_group, extra = divmod(vms, subnets)
+    for i in range(subnets):
+        count = per_group + (1 if i < extra else 0)
+        lines.append(
+            f"  tier{i}: {{count: {count}, instance_type: t3.micro, image: {IMAGE}, "
+            f"subnet: s{i}, security_groups: [g{i}], key_pair: deploy}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def overhead(name: str) -> str:
+    """PF2 and PF6: a typical cloud-only environment (24 resources, public and private tiers)."""
+    return (
+        HEADER.format(name=name)
+        + """\
+networks:
+  main: {cidr: 10.41.0.0/16}
+subnets:
+  public-a: {network: main, cidr: 10.41.1.0/24, public: true}
+  public-b: {network: main, cidr: 10.41.2.0/24, public: true}
+  private-a: {network: main, cidr: 10.41.3.0/24}
+  private-b: {network: main, cidr: 10.41.4.0/24}
+security_groups:
+  web:
+    network: main
+    ingress:
+      - {protocol: tcp, ports: 80, cidr: 0.0.0.0/0}
+      - {protocol: tcp, ports: 22, cidr: 10.41.0.0/16}
+  app:
+    network: main
+    ingress: [{protocol: tcp, ports: 8080, group: web}]
+  db:
+    network: main
+    ingress: [{protocol: tcp, ports: 5432, group: app}]
+  admin:
+    network: main
+    ingress: [{protocol: tcp, ports: 22, cidr: 10.41.0.0/16}]
+key_pairs:
+  deploy: {type: ed25519}
+vms:
+  web: {count: 4, instance_type: t3.micro, image: ami-12c6146b, subnet: public-a,
+        security_groups: [web, admin], key_pair: deploy}
+  app: {count: 4, instance_type: t3.micro, image: ami-12c6146b, subnet: private-a,
+        security_groups: [app, admin], key_pair: deploy}
+  db: {count: 4, instance_type: t3.small, image: ami-12c6146b, subnet: private-b,
+       security_groups: [db, admin], key_pair: deploy}
+"""
+    )
+
+
+def hosts(name: str, *, count: int, cidr_octet: int) -> str:
+    """PF3 and PF4: `count` VMs in one subnet, each running the bench playbook."""
+    return (
+        HEADER.format(name=name)
+        + f"""\
+networks:
+  main: {{cidr: 10.{cidr_octet}.0.0/16}}
+subnets:
+  hosts: {{network: main, cidr: 10.{cidr_octet}.1.0/24}}
+security_groups:
+  ssh:
+    network: main
+    ingress: [{{protocol: tcp, ports: 22, cidr: 10.{cidr_octet}.0.0/16}}]
+key_pairs:
+  deploy: {{type: ed25519}}
+roles:
+  bench: {{playbook: bench.yml}}
+vms:
+  node: {{count: {count}, instance_type: t3.micro, image: {IMAGE}, subnet: hosts,
+         security_groups: [ssh], key_pair: deploy, roles: [bench]}}
+"""
+    )
+
+
+def many_resources(name: str, *, total: int = 500) -> str:
+    """PF5: `total` cloud resources: subnets, security groups, key pairs and a few VMs."""
+    vms, subnets, key_pairs = 9, 100, 90
+    groups = total - 1 - subnets - key_pairs - vms
+    lines = [HEADER.format(name=name), "networks:", "  main: {cidr: 10.50.0.0/16}", "subnets:"]
+    lines += [f"  s{i}: {{network: main, cidr: 10.50.{i}.0/24}}" for i in range(subnets)]
+    lines.append("security_groups:")
+    lines += [
+        f"  g{i}: {{network: main, ingress: [{{protocol: tcp, ports: {1000 + i}, "
+        f"cidr: 10.50.0.0/16}}]}}"
+        for i in range(groups)
+    ]
+    lines.append("key_pairs:")
+    lines += [f"  k{i}: {{type: ed25519}}" for i in range(key_pairs)]
+    lines.append("vms:")
+    lines.append(
+        f"  node: {{count: {vms}, instance_type: t3.micro, image: {IMAGE}, subnet: s0, "
+        "security_groups: [g0], key_pair: k0}"
+    )
+    return "\n".join(lines) + "\n"

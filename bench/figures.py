@@ -111,6 +111,7 @@ def pf1_scheduling(project: BenchProject, runs: int) -> list[Figure]:
                     wind_down_s=wind_down,
                     critical_path_latency_s=PF1_LATENCY * chain,
                     cloud_phase_s=run.phase("cloud"),
+                    **_step_times(run),
                 )
         serial.add(
             walls["parallel"] / walls["serial"],
@@ -118,6 +119,22 @@ def pf1_scheduling(project: BenchProject, runs: int) -> list[Figure]:
             serial_wall_s=walls["serial"],
         )
     return [figure, serial]
+
+
+def _step_times(run: Run) -> dict[str, float]:
+    """How long each kind of step on the chain took (each holds one 2 s create call)."""
+    finished = run.of_type("ResourceFinished")
+
+    def elapsed(prefix: str) -> list[float]:
+        return [float(e["elapsed"]) for e in finished if e["address"].startswith(prefix)]
+
+    vms = elapsed("vm.")
+    return {
+        "network_step_s": max(elapsed("network.")),
+        "subnet_step_max_s": max(elapsed("subnet.")),
+        "vm_step_median_s": statistics.median(vms),
+        "vm_step_max_s": max(vms),
+    }
 
 
 def pf2_overhead(project: BenchProject, runs: int) -> list[Figure]:

@@ -45,7 +45,7 @@ down: setup ## Delete every resource of ENV
 output: setup ## Print ENV's outputs
 	$(BIN)/provision output $(ENV)
 
-bench: setup ## Run the benchmarks PF1-PF7 on the local cloud; table + bench/results.json (~30 min)
+bench: setup ## Run the benchmarks PF1-PF7 on the local cloud; table + bench/results.json (~20 min)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 local-start: setup ## Start the local cloud (moto on 127.0.0.1)

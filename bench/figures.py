@@ -54,27 +54,22 @@ def proxied(project: BenchProject, faults: Faults) -> Iterator[FaultProxy]:
             project.extra_env.pop(LOCAL_ENDPOINT_ENV, None)
 
 
-def longest_chain(project: BenchProject, environment: str) -> int:
-    """How many cloud nodes the longest dependency chain of ENV holds."""
+def cloud_nodes(project: BenchProject, environment: str) -> tuple[int, int]:
+    """ENV's cloud node count, and how many of them its longest dependency chain holds."""
     path = project.root / "environments" / f"{environment}.yaml"
-    compiled = compile_source(resolve_environment(str(path), path.parent))
-    waves = compiled.graph.waves()
-    cloud_waves = [wave for wave in waves if any(a.kind is not ResourceKind.SOFTWARE for a in wave)]
-    return len(cloud_waves)
-
-
-def cloud_node_count(project: BenchProject, environment: str) -> int:
-    path = project.root / "environments" / f"{environment}.yaml"
-    compiled = compile_source(resolve_environment(str(path), path.parent))
-    return sum(1 for a in compiled.graph.addresses() if a.kind is not ResourceKind.SOFTWARE)
+    graph = compile_source(resolve_environment(str(path), path.parent)).graph
+    cloud = [a for a in graph.addresses() if a.kind is not ResourceKind.SOFTWARE]
+    chain = sum(
+        1 for wave in graph.waves() if any(a.kind is not ResourceKind.SOFTWARE for a in wave)
+    )
+    return len(cloud), chain
 
 
 def pf1_scheduling(project: BenchProject, runs: int) -> list[Figure]:
     """40 VMs with a fixed latency on every create call: wall time ÷ the critical-path bound."""
     env = "pf1"
     project.write_spec(env, specs.scheduling(env))
-    chain = longest_chain(project, env)
-    nodes = cloud_node_count(project, env)
+    nodes, chain = cloud_nodes(project, env)
     figure = Figure(
         "PF1",
         "scheduling: 40 VMs, latency on each create call",
@@ -147,7 +142,7 @@ def pf2_overhead(project: BenchProject, runs: int) -> list[Figure]:
     project.write_spec(env, specs.overhead(env))
     figure = Figure(
         "PF2",
-        f"overhead: cloud part of up, {cloud_node_count(project, env)} nodes",
+        f"overhead: cloud part of up, {cloud_nodes(project, env)[0]} nodes",
         "cloud phase of up ÷ bare Automation API up",
         "≤ 1.10",
         lambda value: value <= 1.10,
@@ -254,7 +249,7 @@ def pf5_drift(project: BenchProject, runs: int) -> list[Figure]:
     """`provision drift` on 500 cloud resources ÷ `pulumi refresh --preview-only`."""
     env = "pf5"
     project.write_spec(env, specs.many_resources(env))
-    nodes = cloud_node_count(project, env)
+    nodes = cloud_nodes(project, env)[0]
     created = project.provision("up", env, "--yes")
     figure = Figure(
         "PF5",

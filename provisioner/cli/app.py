@@ -6,7 +6,6 @@ import signal
 import sys
 from types import FrameType
 
-import click
 import typer
 
 from provisioner import __version__
@@ -70,13 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a CI job cancelled, `kill`) stops a run the way Ctrl-C does: with a rollback.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        result = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as done:
+        # Not standalone: typer returns the code of a typer.Exit (--help, --version, a
+        # command's own exit code) and raises everything else here.
+        result = app(args=argv, prog_name="provision", standalone_mode=False)
+    except typer.Exit as done:
         return done.exit_code
-    except click.ClickException as usage:
-        usage.show()
+    except typer.TyperException as usage:
+        # A usage mistake (unknown command or option, missing argument). typer vendors
+        # click as `typer._click`, whose exceptions all derive from TyperException;
+        # `show()` prints the command's usage, a --help hint and the problem, as click
+        # does. The exit code is 1, not click's 2: 2 means "changes present" here.
+        usage.show()  # type: ignore[attr-defined]
         return EXIT_ERROR
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         stderr.print("interrupted")
         return EXIT_INTERRUPTED
     except ProvisionError as error:

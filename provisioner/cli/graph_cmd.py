@@ -13,7 +13,13 @@ import typer
 
 from provisioner.cli.errors import EXIT_ERROR
 from provisioner.cli.output import print_json, stdout
-from provisioner.cli.specs import all_environment_refs, compile_ref
+from provisioner.cli.specs import (
+    compile_ref,
+    names_and,
+    resolve_ref,
+    shared_base_users,
+    spec_folder,
+)
 from provisioner.graph import ResourceGraph, render
 from provisioner.spec import Diagnostic, SpecError
 
@@ -47,12 +53,51 @@ def _check(ref: str) -> Outcome:
     return Outcome(ref, resources=len(graph), waves=len(graph.waves()))
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The environments to validate, and a note for each shared base they stand in for."""
+
+    refs: list[str]
+    notes: list[str]
+
+
+def _select(environments: list[str] | None) -> Selection:
+    """Every environment in environments/ by default; a shared base means its environments.
+
+    A shared base is not valid or invalid by itself (it may leave out what each
+    environment adds), so it is checked as part of every environment built on it.
+    """
+    if not environments:
+        folder = spec_folder()
+        notes = [
+            f"{base}: a shared base, checked as part of {names_and(users)}"
+            for base, users in folder.bases.items()
+        ]
+        return Selection([str(file) for file in folder.environments], notes)
+    refs: dict[Path, str] = {}  # each spec file once, however it was named
+    notes = []
+    for ref in environments:
+        source = resolve_ref(ref)
+        users = shared_base_users(source)
+        if users:
+            notes.append(f"{ref}: a shared base, checked as part of {names_and(users)}")
+            for file in users:
+                refs.setdefault(file.resolve(), str(file))
+        else:
+            refs.setdefault(source.file, ref)
+    return Selection(list(refs.values()), notes)
+
+
 def validate(
     environments: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[ENV]...",
-            help="Names in environments/ or paths to YAML files. Default: every file there.",
+            metavar="ENV",
+            help=(
+                "Names in environments/ or paths to YAML files. Default: every environment "
+                "there. A shared base (a file other specs there extend) is checked as part "
+                "of the environments built on it."
+            ),
         ),
     ] = None,
     as_json: JsonFlag = False,
@@ -61,10 +106,13 @@ def validate(
 
     Exits 0 when all are valid, 1 otherwise. Nothing is created or changed.
     """
-    outcomes = [_check(ref) for ref in environments or all_environment_refs()]
+    selection = _select(environments)
+    outcomes = [_check(ref) for ref in selection.refs]
     if as_json:
         print_json([outcome.to_json() for outcome in outcomes])
     else:
+        for note in selection.notes:
+            stdout.print(f"· {note}", markup=False, soft_wrap=True, highlight=False)
         for outcome in outcomes:
             _print(outcome)
     if any(outcome.problems for outcome in outcomes):

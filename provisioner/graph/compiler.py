@@ -31,6 +31,7 @@ from provisioner.graph.nodes import (
 from provisioner.graph.resource_graph import EdgeReason, ResourceGraph
 from provisioner.spec.addresses import Address, ResourceKind
 from provisioner.spec.diagnostics import Diagnostic, FieldPath, SpecError
+from provisioner.spec.limits import DEFAULT_LIMITS, Limits
 from provisioner.spec.loader import EnvironmentSource, check_source
 from provisioner.spec.model import Environment, RuleSpec
 from provisioner.spec.references import find_expressions, parse_reference
@@ -46,10 +47,16 @@ class CompiledEnvironment:
     graph: ResourceGraph
 
 
-def compile_source(source: EnvironmentSource) -> CompiledEnvironment:
-    """Load, validate and compile; raises SpecError with every problem, cycles included."""
+def compile_source(
+    source: EnvironmentSource, limits: Limits = DEFAULT_LIMITS
+) -> CompiledEnvironment:
+    """Load, validate and compile; raises SpecError with every problem, cycles included.
+
+    A spec that would make more resources than `limits` allow is refused before its VM
+    groups are expanded.
+    """
     with _collection_paused():
-        return _compile_source(source)
+        return _compile_source(source, limits)
 
 
 @contextlib.contextmanager
@@ -68,9 +75,13 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _compile_source(source: EnvironmentSource) -> CompiledEnvironment:
-    result = check_source(source)
-    graph = build_graph(result.environment)
+def _compile_source(source: EnvironmentSource, limits: Limits) -> CompiledEnvironment:
+    result = check_source(source, limits)
+    if result.within_limits:
+        graph = build_graph(result.environment)
+    else:
+        # Only for its cycle diagnostics: the SpecError below is certain.
+        graph = build_graph(_one_vm_per_group(result.environment))
     diagnostics = list(result.diagnostics)
     if result.document is not None:
         diagnostics += _cycle_diagnostics(result.environment, graph, result.document)
@@ -78,6 +89,20 @@ def _compile_source(source: EnvironmentSource) -> CompiledEnvironment:
         raise SpecError(diagnostics)
     graph.validate()
     return CompiledEnvironment(source, result.environment, graph)
+
+
+def _one_vm_per_group(env: Environment) -> Environment:
+    """`env` with each VM group's count cut to at most 1.
+
+    The VMs of one group are alike (`after:` links every instance of a role to every
+    instance of the next, `order:` stays within a VM), so this small graph has a cycle
+    exactly when the full one does, and costs nothing to build.
+    """
+    vms = {
+        name: group.model_copy(update={"count": min(group.count, 1)})
+        for name, group in env.vms.items()
+    }
+    return env.model_copy(update={"vms": vms})
 
 
 def compile_environment(environment: Environment) -> ResourceGraph:

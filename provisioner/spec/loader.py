@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from provisioner.errors import ConfigurationError
 from provisioner.spec.checks import CheckContext, check_environment
 from provisioner.spec.diagnostics import Diagnostic, FieldPath, SpecError
+from provisioner.spec.limits import DEFAULT_LIMITS, Limits, check_resource_limit
 from provisioner.spec.model import (
     NAME_PATTERN,
     SECTION_MODELS,
@@ -21,7 +22,7 @@ from provisioner.spec.model import (
     EnvironmentHeader,
     TimeoutsSpec,
 )
-from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays
+from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays, scan_folder
 from provisioner.spec.schema_errors import MISSING_FIELD, suggest, to_diagnostics
 from provisioner.spec.yamldoc import LocatedDocument
 
@@ -44,11 +45,16 @@ class EnvironmentSource:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """The environment built from the items that validated, and every problem found."""
+    """The environment built from the items that validated, and every problem found.
+
+    `within_limits` is False when the spec would make more resources than allowed:
+    then its VM groups must not be expanded (one of the diagnostics says so).
+    """
 
     environment: Environment
     diagnostics: list[Diagnostic]
     document: LocatedDocument | None
+    within_limits: bool = True
 
 
 def resolve_environment(ref: str, environments_dir: Path) -> EnvironmentSource:
@@ -62,7 +68,7 @@ def resolve_environment(ref: str, environments_dir: Path) -> EnvironmentSource:
         candidates = [environments_dir / f"{ref}{suffix}" for suffix in SPEC_SUFFIXES]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
-            known = _environment_names(environments_dir)
+            known = scan_folder(environments_dir).environment_names()
             listing = ", ".join(known) if known else "none"
             raise ConfigurationError(
                 f"unknown environment '{ref}'{suggest(ref, known)}",
@@ -72,21 +78,26 @@ def resolve_environment(ref: str, environments_dir: Path) -> EnvironmentSource:
     return EnvironmentSource(file=file, playbooks_dir=_playbooks_dir(file))
 
 
-def load_environment(source: EnvironmentSource) -> Environment:
+def load_environment(source: EnvironmentSource, limits: Limits = DEFAULT_LIMITS) -> Environment:
     """The validated environment; raises SpecError listing every problem."""
-    result = check_source(source)
+    result = check_source(source, limits)
     if result.diagnostics:
         raise SpecError(result.diagnostics)
     return result.environment
 
 
-def check_source(source: EnvironmentSource) -> LoadResult:
-    """Load as much as is valid and collect every problem (the graph layer adds cycle checks)."""
-    doc, diagnostics = load_with_overlays(source.file)
+def check_source(source: EnvironmentSource, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
+    """Load as much as is valid and collect every problem (the graph layer adds cycle checks).
+
+    `limits` bounds the resources the spec may make and the values its YAML may expand to.
+    """
+    doc, diagnostics = load_with_overlays(source.file, limits)
     if doc is None:
         return LoadResult(_empty(source), diagnostics, None)
     reported_by_yaml = {diagnostic.path for diagnostic in diagnostics if diagnostic.path}
     data: dict[str, Any] = {**_DEFAULTS, "name": source.name, **doc.data}
+    over_limit = check_resource_limit(data, doc, limits)
+    diagnostics.extend(over_limit)
     header = _validate(EnvironmentHeader, data, (), doc, diagnostics)
     sections: dict[str, dict[str, Any]] = {}
     declared: dict[str, frozenset[str]] = {}
@@ -112,7 +123,8 @@ def check_source(source: EnvironmentSource) -> LoadResult:
     )
     context = CheckContext(doc=doc, declared=declared, playbooks_dir=source.playbooks_dir)
     diagnostics.extend(check_environment(environment, context))
-    return LoadResult(environment, _without_echoes(diagnostics, reported_by_yaml, doc), doc)
+    kept = _without_echoes(diagnostics, reported_by_yaml, doc)
+    return LoadResult(environment, kept, doc, within_limits=not over_limit)
 
 
 def _without_echoes(
@@ -199,12 +211,6 @@ def _empty(source: EnvironmentSource) -> Environment:
         roles={},
         outputs={},
     )
-
-
-def _environment_names(directory: Path) -> list[str]:
-    if not directory.is_dir():
-        return []
-    return sorted(p.stem for p in directory.iterdir() if p.suffix in SPEC_SUFFIXES)
 
 
 def _playbooks_dir(file: Path) -> Path:

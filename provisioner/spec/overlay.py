@@ -8,22 +8,30 @@ a merged field points at the file that set it.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provisioner.spec.diagnostics import Diagnostic, FieldPath
-from provisioner.spec.yamldoc import LocatedDocument, read_yaml
+from provisioner.spec.limits import DEFAULT_LIMITS, Limits
+from provisioner.spec.yamldoc import LocatedDocument, read_yaml, top_level_text
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+_EXTENDS = "extends"
 
 
-def load_with_overlays(file: Path) -> tuple[LocatedDocument | None, list[Diagnostic]]:
+def load_with_overlays(
+    file: Path, limits: Limits = DEFAULT_LIMITS
+) -> tuple[LocatedDocument | None, list[Diagnostic]]:
     """Read `file` and everything it extends, merged; report missing or circular extends."""
-    return _load(file.resolve(), chain=())
+    return _load(file.resolve(), (), limits)
 
 
-def _load(file: Path, chain: tuple[Path, ...]) -> tuple[LocatedDocument | None, list[Diagnostic]]:
-    doc, diagnostics = read_yaml(file)
+def _load(
+    file: Path, chain: tuple[Path, ...], limits: Limits
+) -> tuple[LocatedDocument | None, list[Diagnostic]]:
+    doc, diagnostics = read_yaml(file, max_values=limits.max_yaml_values)
     if doc is None:
         return None, diagnostics
     if not isinstance(doc.data, dict):
@@ -31,10 +39,10 @@ def _load(file: Path, chain: tuple[Path, ...]) -> tuple[LocatedDocument | None, 
             *diagnostics,
             Diagnostic(doc.locate(()), (), "an environment file must be a mapping of keys"),
         ]
-    parent_name = doc.data.pop("extends", None)
+    parent_name = doc.data.pop(_EXTENDS, None)
     if parent_name is None:
         return doc, diagnostics
-    where = doc.locate(("extends",))
+    where = doc.locate((_EXTENDS,))
     if not isinstance(parent_name, str) or not parent_name:
         problem = "extends must name a file"
     elif (parent := _sibling(file, parent_name)) is None:
@@ -42,14 +50,14 @@ def _load(file: Path, chain: tuple[Path, ...]) -> tuple[LocatedDocument | None, 
     elif parent in (*chain, file):
         problem = "circular extends: " + " -> ".join(p.stem for p in (*chain, file, parent))
     else:
-        base, base_diagnostics = _load(parent, (*chain, file))
+        base, base_diagnostics = _load(parent, (*chain, file), limits)
         diagnostics += base_diagnostics
         if base is not None:
             return merge(base, doc), diagnostics
         doc.complete = False
         return doc, diagnostics
     doc.complete = False
-    return doc, [*diagnostics, Diagnostic(where, ("extends",), problem)]
+    return doc, [*diagnostics, Diagnostic(where, (_EXTENDS,), problem)]
 
 
 def merge(base: LocatedDocument, overlay: LocatedDocument) -> LocatedDocument:
@@ -109,3 +117,64 @@ def _missing(file: Path, name: str) -> str:
     hint = difflib.get_close_matches(name, available, n=1)
     suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
     return f"extends '{name}': no such file {file.parent / name}.yaml{suggestion}"
+
+
+@dataclass(frozen=True)
+class SpecFolder:
+    """The spec files of one folder: environments, and the shared bases they extend.
+
+    A spec file that another spec in the same folder extends is a shared base, not
+    an environment (specs that extend each other in a circle are neither: they stay
+    environments, and validating them reports the circle).
+    """
+
+    environments: tuple[Path, ...]
+    # Each shared base -> the environments built on it, directly or through other bases.
+    bases: Mapping[Path, tuple[Path, ...]]
+
+    def environment_names(self) -> list[str]:
+        return [file.stem for file in self.environments]
+
+    def built_on(self, file: Path) -> tuple[Path, ...]:
+        """The environments built on `file` if it is a shared base here; () otherwise."""
+        wanted = file.resolve()
+        return next((users for base, users in self.bases.items() if base.resolve() == wanted), ())
+
+
+def scan_folder(directory: Path) -> SpecFolder:
+    """Sort the spec files of `directory` into environments and shared bases.
+
+    Reads only each file's top-level `extends` (see `top_level_text`), not whole specs.
+    """
+    if not directory.is_dir():
+        return SpecFolder((), {})
+    files = sorted(
+        (p for p in directory.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file()),
+        key=lambda p: p.name,
+    )
+    by_resolved = {file.resolve(): file for file in files}
+    parent: dict[Path, Path] = {}
+    for file in files:
+        name = top_level_text(file, _EXTENDS)
+        target = _sibling(file, name) if name else None
+        if target is not None and target in by_resolved:
+            parent[file] = by_resolved[target]
+    ancestors = {file: _ancestors(file, parent) for file in files}
+    # A file is a base when something outside its own chain of extends extends it.
+    bases = {target for child, target in parent.items() if child not in ancestors[target]}
+    environments = tuple(file for file in files if file not in bases)
+    built_on = {
+        base: tuple(env for env in environments if base in ancestors[env])
+        for base in sorted(bases, key=lambda p: p.name)
+    }
+    return SpecFolder(environments, built_on)
+
+
+def _ancestors(file: Path, parent: Mapping[Path, Path]) -> list[Path]:
+    """What `file` extends, then what that extends, ...; stops at a circle."""
+    found: list[Path] = []
+    current = parent.get(file)
+    while current is not None and current != file and current not in found:
+        found.append(current)
+        current = parent.get(current)
+    return found

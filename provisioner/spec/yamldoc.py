@@ -5,10 +5,18 @@ it), and plain data is built straight from them together with a map from field
 path to location. Duplicate keys are reported instead of silently keeping the
 last one. Building from events skips PyYAML's node graph, which is what makes a
 10,000-resource spec load in a fraction of a second.
+
+An alias shares the anchored value instead of copying it, but whatever walks the
+data later (validation, references, plans) visits it once per alias. So the
+builder counts the values the document holds with every alias expanded (an
+alias adds its anchored node's expanded size) and refuses the document at the
+alias that takes it past a bound: a "billion laughs" bomb is stopped after
+reading its few hundred events, without ever expanding it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,15 +51,21 @@ class LocatedDocument:
         return Location(self.file, 1, 1)
 
 
-def read_yaml(file: Path) -> tuple[LocatedDocument | None, list[Diagnostic]]:
-    """Parse `file`; on a syntax error return None and a diagnostic at the error's position."""
+def read_yaml(file: Path, *, max_values: int) -> tuple[LocatedDocument | None, list[Diagnostic]]:
+    """Parse `file`; on a syntax error return None and a diagnostic at the error's position.
+
+    A document that holds more than `max_values` values once its aliases are expanded
+    is refused the same way, with the diagnostic at the alias that went past the bound.
+    """
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
         return None, [Diagnostic(Location(file, 1, 1), (), f"cannot read file: {error.strerror}")]
-    builder = _Builder(file)
+    builder = _Builder(file, max_values)
     try:
         data = builder.build(yaml.parse(text, Loader=_Loader))
+    except _ExpansionTooLargeError as refused:
+        return None, [refused.diagnostic]
     except yaml.MarkedYAMLError as error:
         return None, [_syntax_error(file, text, error)]
     except yaml.YAMLError as error:
@@ -60,15 +74,70 @@ def read_yaml(file: Path) -> tuple[LocatedDocument | None, list[Diagnostic]]:
     return LocatedDocument(file, data, builder.locations), builder.diagnostics
 
 
+def top_level_text(file: Path, key: str) -> str | None:
+    """The text value of `key` in the file's top-level mapping, or None.
+
+    Reads parser events only, and stops as soon as it has the value, so it is
+    cheap on large files and builds nothing (an alias is never followed). A
+    file that cannot be read or parsed has no value.
+    """
+    try:
+        events = iter(yaml.parse(file.read_text(encoding="utf-8"), Loader=_Loader))
+        return _top_level_text(events, key)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, StopIteration):
+        return None
+
+
+def _top_level_text(events: Iterator[Any], key: str) -> str | None:
+    for event in events:
+        if isinstance(event, yaml.MappingStartEvent):
+            break
+        if isinstance(event, yaml.NodeEvent):
+            return None  # the document is not a mapping
+    for event in events:
+        if isinstance(event, yaml.MappingEndEvent):
+            return None
+        wanted = isinstance(event, yaml.ScalarEvent) and event.value == key
+        _skip_node(event, events)
+        value = next(events)
+        if wanted:
+            return value.value if isinstance(value, yaml.ScalarEvent) else None
+        _skip_node(value, events)
+    return None
+
+
+def _skip_node(event: Any, events: Iterator[Any]) -> None:
+    """Consume the rest of the node that `event` starts (nothing more for a scalar or alias)."""
+    depth = 1 if isinstance(event, yaml.CollectionStartEvent) else 0
+    while depth:
+        inner = next(events)
+        if isinstance(inner, yaml.CollectionStartEvent):
+            depth += 1
+        elif isinstance(inner, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+class _ExpansionTooLargeError(Exception):
+    """Aliases expand the document past the bound; `diagnostic` is at the alias."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(str(diagnostic))
+        self.diagnostic = diagnostic
+
+
 class _Builder:
     """Turns parser events into plain data, recording locations and duplicate keys."""
 
-    def __init__(self, file: Path) -> None:
+    def __init__(self, file: Path, max_values: int) -> None:
         self.file = file
         self.locations: dict[FieldPath, Location] = {}
         self.diagnostics: list[Diagnostic] = []
         self._anchors: dict[str, Any] = {}
         self._plain: dict[str, Any] = {}
+        self._max_values = max_values
+        # Values read so far with every alias expanded, and each anchored node's expanded size.
+        self._expanded = 0
+        self._anchor_sizes: dict[str, int] = {}
 
     def _at(self, mark: Any) -> Location:
         # tuple.__new__ skips NamedTuple's Python-level constructor: one Location per node.
@@ -94,22 +163,39 @@ class _Builder:
 
     def _value(self, event: Any, stream: Any, path: FieldPath) -> Any:
         self.locations.setdefault(path, self._at(event.start_mark))
+        if isinstance(event, yaml.AliasEvent):
+            return self._alias(event, path)
+        start = self._expanded
+        self._expanded += 1
         if isinstance(event, yaml.ScalarEvent):
             value = self._scalar(event, path)
         elif isinstance(event, yaml.MappingStartEvent):
             value = self._mapping(stream, path)
         elif isinstance(event, yaml.SequenceStartEvent):
             value = self._sequence(stream, path)
-        elif isinstance(event, yaml.AliasEvent):
-            alias = event.anchor or ""
-            if alias not in self._anchors:
-                self._problem(event, path, f"unknown alias *{alias}")
-            return self._anchors.get(alias)
         else:  # pragma: no cover - the parser guarantees a node here
             raise yaml.YAMLError(f"unexpected {type(event).__name__}")
         if event.anchor:
             self._anchors[event.anchor] = value
+            self._anchor_sizes[event.anchor] = self._expanded - start
         return value
+
+    def _alias(self, event: Any, path: FieldPath) -> Any:
+        alias = event.anchor or ""
+        if alias not in self._anchors:
+            self._problem(event, path, f"unknown alias *{alias}")
+            return None
+        self._expanded += self._anchor_sizes[alias]
+        if self._expanded > self._max_values:
+            raise _ExpansionTooLargeError(
+                Diagnostic(
+                    self._at(event.start_mark),
+                    path,
+                    f"YAML aliases expand this document beyond {self._max_values} values "
+                    "(an alias bomb?)",
+                )
+            )
+        return self._anchors[alias]
 
     def _mapping(self, stream: Any, path: FieldPath) -> dict[str, Any]:
         result: dict[str, Any] = {}

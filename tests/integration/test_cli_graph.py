@@ -21,17 +21,17 @@ def provision(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_validate_passes_for_every_file_in_environments() -> None:
+def test_validate_passes_for_every_environment_and_checks_base_as_part_of_them() -> None:
     result = provision("validate", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     reports = json.loads(result.stdout)
-    assert sorted(Path(r["environment"]).stem for r in reports) == [
-        "base",
-        "dev",
-        "prod",
-        "staging",
-    ]
+    assert sorted(Path(r["environment"]).stem for r in reports) == ["dev", "prod", "staging"]
     assert all(r["valid"] and r["problems"] == [] for r in reports)
+    listing = provision("validate")
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    assert listing.stdout.splitlines()[0] == (
+        "· environments/base.yaml: a shared base, checked as part of dev, prod and staging"
+    )
 
 
 def test_graph_png_is_drawn_by_graphviz(tmp_path: Path) -> None:
@@ -67,5 +67,5 @@ def test_an_unknown_environment_is_one_line_and_exit_1() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: unknown environment 'deev' (did you mean 'dev'?) "
-        "(available in environments: base, dev, prod, staging)"
+        "(available in environments: dev, prod, staging)"
     ]

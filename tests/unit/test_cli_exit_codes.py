@@ -52,6 +52,8 @@ def test_an_unexpected_error_writes_a_debug_log_and_names_it(
     ("argv", "code"),
     [
         (["--version"], 0),
+        (["--help"], 0),
+        (["up", "--help"], 0),
         (["local", "--help"], 0),
         (["local", "no-such-command"], 1),
         (["local", "status", "--no-such-flag"], 1),
@@ -61,3 +63,63 @@ def test_exit_codes_for_help_version_and_usage_errors(
     state_dir: Path, argv: list[str], code: int
 ) -> None:
     assert cli.main(argv) == code
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "problem"),
+    [
+        (
+            ["foo"],
+            ["Usage: provision [OPTIONS] COMMAND [ARGS]...", "Try 'provision --help' for help."],
+            "Error: No such command 'foo'.",
+        ),
+        (
+            ["up"],
+            ["Usage: provision up [OPTIONS] {ENV}", "Try 'provision up --help' for help."],
+            "Error: Missing argument 'ENV'.",
+        ),
+        (
+            ["validate", "--no-such-flag"],
+            [
+                "Usage: provision validate [OPTIONS] [ENV]...",
+                "Try 'provision validate --help' for help.",
+            ],
+            "Error: No such option: --no-such-flag",
+        ),
+        (
+            ["unlock", "dev"],
+            ["Usage: provision unlock [OPTIONS] {ENV}", "Try 'provision unlock --help' for help."],
+            "Error: Invalid value for --force: unlocking needs --force",
+        ),
+    ],
+    ids=["unknown-command", "missing-argument", "unknown-option", "bad-parameter"],
+)
+def test_a_usage_mistake_prints_the_usage_and_the_problem_and_exits_1_without_a_debug_log(
+    state_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    usage: list[str],
+    problem: str,
+) -> None:
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [*usage, "", problem]
+    assert captured.out == ""
+    assert not (state_dir / "logs").exists()
+
+
+def test_a_command_keeps_the_exit_code_it_chooses(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `plan --detailed-exitcode` and `drift` leave with typer.Exit(2): changes present.
+    add_failing_command(monkeypatch, typer.Exit(2))
+    assert cli.main([]) == 2
+
+
+def test_an_abort_is_reported_as_interrupted(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_failing_command(monkeypatch, typer.Abort())
+    assert cli.main([]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+    assert not (state_dir / "logs").exists()

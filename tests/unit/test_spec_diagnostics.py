@@ -1233,6 +1233,47 @@ CASES = [
         "subnets.a.availability_zone",
         "availability zone 'us-east-10a' is not in region 'us-east-1'",
     ),
+    # --- limits: refused before anything is expanded (more in test_spec_limits.py) ----------
+    case(
+        "count-over-the-resource-limit",
+        with_net(
+            """\
+        vms:
+          web:
+            count: 100000000
+            instance_type: t3.micro
+            image: ami-1
+            subnet: front
+        """
+        ),
+        11,
+        5,
+        "vms.web.count",
+        "100000000 VMs would make about 100000002 resources, over the limit of 10000",
+    ),
+    case(
+        "yaml-alias-bomb",
+        """\
+        region: us-east-1
+        roles:
+          web:
+            playbook: web.yml
+            vars:
+              l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]
+              l1: &l1 [*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0]
+              l2: &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]
+              l3: &l3 [*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2]
+              l4: &l4 [*l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3]
+              l5: &l5 [*l4, *l4, *l4, *l4, *l4, *l4, *l4, *l4, *l4, *l4]
+              l6: &l6 [*l5, *l5, *l5, *l5, *l5, *l5, *l5, *l5, *l5, *l5]
+              l7: &l7 [*l6, *l6, *l6, *l6, *l6, *l6, *l6, *l6, *l6, *l6]
+              l8: &l8 [*l7, *l7, *l7, *l7, *l7, *l7, *l7, *l7, *l7, *l7]
+        """,
+        11,
+        51,
+        "roles.web.vars.l5[7]",
+        "YAML aliases expand this document beyond 1000000 values (an alias bomb?)",
+    ),
     case(
         "a-broken-base-does-not-make-the-child-report-missing-fields",
         {"env": "extends: base\n", "base": "region: [us-east-1\n"},

@@ -93,6 +93,8 @@ SH
     chmod 0755 "$TOOLS_BIN/pulumi-resource-pulumi-python"
     # Commands run from the venv find these next to their interpreter.
     ln -sfn "$TOOLS_BIN/pulumi" "$VENV/bin/pulumi"
+    # The version checked here, so that no run has to ask the CLI again (pulumi_engine.py).
+    cli_version "$TOOLS_BIN/pulumi" > "$VENV/bin/pulumi.version"
     ln -sfn "$TOOLS_BIN/pulumi-resource-pulumi-python" "$VENV/bin/pulumi-resource-pulumi-python"
 }
 

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pulumi import automation as auto
+from semver import VersionInfo
 
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM, WORKERS_ENV
 from provisioner.engine.events import (
@@ -129,6 +130,8 @@ class PulumiStack:
             self._stack = auto.create_or_select_stack(
                 stack_name=stack, project_name=project, program=program, opts=options
             )
+        # The stack's outputs as last read; every operation that changes the stack drops them.
+        self._outputs: dict[str, Any] | None = None
 
     @property
     def _parallel(self) -> int:
@@ -165,14 +168,18 @@ class PulumiStack:
     def up(self, *, refresh: bool = False, sink: EventSink | None = None) -> StackResult:
         """Apply the program; each resource is reported to `sink` as it starts and ends."""
         events = _Translator(sink or NullSink(), planning=False)
+        self._outputs = None
         with _translated_errors("up", events):
             result = self._stack.up(
                 refresh=refresh, on_event=events, color="never", parallel=self._parallel
             )
-        return StackResult(summary=_summary(result.summary), outputs=_outputs(result.outputs))
+        # The Automation API read the outputs after the update: keep them.
+        self._outputs = _outputs(result.outputs)
+        return StackResult(summary=_summary(result.summary), outputs=dict(self._outputs))
 
     def refresh(self) -> StackResult:
         """Read every resource back from the cloud into state."""
+        self._outputs = None
         with _translated_errors("refresh"):
             result = self._stack.refresh(color="never")
         return StackResult(summary=_summary(result.summary), outputs=self.outputs())
@@ -194,6 +201,7 @@ class PulumiStack:
                 return StackResult(summary={}, outputs={})
             if len(targets) == len(urns):
                 targets = None  # everything: a whole destroy also clears the stack's outputs
+        self._outputs = None
         with _translated_errors("destroy", events):
             result = self._stack.destroy(
                 on_event=events, color="never", target=targets, parallel=self._parallel
@@ -251,6 +259,7 @@ class PulumiStack:
             return []
         deployment["pending_operations"] = []
         exported.deployment = deployment
+        self._outputs = None
         with _translated_errors("importing repaired state"):
             self._stack.import_stack(exported)
         return sorted(address_of(op.get("resource", {}).get("urn", "")) for op in pending)
@@ -269,9 +278,14 @@ class PulumiStack:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def outputs(self) -> dict[str, Any]:
-        """The stack's current outputs, secrets decrypted (callers must not print them)."""
-        with _translated_errors("reading outputs"):
-            return _outputs(self._stack.outputs())
+        """The stack's current outputs, secrets decrypted (callers must not print them).
+
+        Read once per state of the stack: each read costs two CLI runs.
+        """
+        if self._outputs is None:
+            with _translated_errors("reading outputs"):
+                self._outputs = _outputs(self._stack.outputs())
+        return dict(self._outputs)
 
     def resource_states(self) -> list[dict[str, Any]]:
         """The resources recorded in state (type, urn, inputs, outputs), from an export."""
@@ -454,15 +468,40 @@ def _one_line(message: str) -> str:
     return " ".join(lines)[:500]
 
 
+# `make setup` writes the version of the CLI it checked beside it, in this file.
+VERSION_STAMP = "pulumi.version"
+
+
+class _CheckedPulumi(auto.PulumiCommand):
+    """The CLI that `make setup` checked: its version is read from setup's stamp.
+
+    The Automation API's own constructor runs `pulumi version` (0.2 s of CPU) in
+    every process that opens a stack, only to learn what setup already recorded.
+    """
+
+    def __init__(self, cli: Path, version: VersionInfo) -> None:
+        # Deliberately not calling super().__init__, which runs `pulumi version`; these
+        # are the two attributes the Automation API reads (`command`, `version`).
+        self.command = str(cli)
+        self.version = version
+
+
 def _command(cli: Path) -> auto.PulumiCommand:
+    recorded = _recorded_version(cli)
+    if recorded is not None:
+        return _CheckedPulumi(cli, recorded)
     root = cli.parent.parent if cli.parent.name == "bin" else None
-    # `make setup` checked the version of the CLI it put beside our interpreter; only a
-    # CLI found elsewhere needs the Automation API's own check (a `pulumi version` run).
-    installed_by_setup = cli.parent == Path(sys.executable).parent
     with _translated_errors("checking the Pulumi CLI version"):
-        return auto.PulumiCommand(
-            root=str(root) if root else None, skip_version_check=installed_by_setup
-        )
+        return auto.PulumiCommand(root=str(root) if root else None)
+
+
+def _recorded_version(cli: Path) -> VersionInfo | None:
+    """The version `make setup` recorded beside `cli` (the link it made in the venv), if any."""
+    stamp = cli.parent / VERSION_STAMP
+    try:
+        return VersionInfo.parse(stamp.read_text().strip().removeprefix("v"))
+    except (OSError, ValueError):
+        return None
 
 
 def _summary(summary: auto.UpdateSummary) -> dict[str, int]:

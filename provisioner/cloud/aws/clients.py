@@ -3,24 +3,31 @@
 The endpoint is never a resource input: boto3 reads `AWS_ENDPOINT_URL` from the
 environment, which the cloud layer sets to the local cloud's loopback endpoint
 for `cloud: local` and leaves unset for real AWS.
+
+Two clients per process and region: `ec2` retries throttling, 5xx and dropped
+connections itself (botocore's standard mode), which is right for reads and for
+calls that are idempotent or whose repeat is recognised; `ec2_once` makes a single
+attempt, for creates, which do their own retrying (exactly_once.py) because a
+blind re-send after a lost answer would make a second resource.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from provisioner.netsafety import require_loopback_url
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
+# boto3 is imported where a client is made, not with this module: it takes 0.3 s,
+# and most commands (ssh, output, plan of an unchanged stack) never call AWS themselves.
+_RETRIES: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 8}}
+_SINGLE_ATTEMPT: dict[str, Any] = {"retries": {"mode": "standard", "total_max_attempts": 1}}
 
 
-_clients: dict[tuple[str, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, bool], Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -31,13 +38,38 @@ def ec2(region: str) -> Any:
     but making one is slow (it loads the service model) and making them from
     many threads at once through the default session is not safe.
     """
-    key = (region, os.environ.get("AWS_ENDPOINT_URL"))
+    return _shared(region, retrying=True)
+
+
+def ec2_once(region: str) -> Any:
+    """Like `ec2`, but each call is one attempt: the caller decides about re-sending."""
+    return _shared(region, retrying=False)
+
+
+def _shared(region: str, *, retrying: bool) -> Any:
+    key = (region, os.environ.get("AWS_ENDPOINT_URL"), retrying)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            client = boto3.session.Session().client("ec2", region_name=region, config=_RETRIES)
+            config = _config(_RETRIES if retrying else _SINGLE_ATTEMPT)
+            client = _session().client("ec2", region_name=region, config=config)
             _clients[key] = client
         return client
+
+
+@functools.cache
+def _session() -> Any:
+    """This process's session (used under the lock): a second client of one session
+    reuses its loaded service model (20 ms instead of 300 ms)."""
+    import boto3
+
+    return boto3.session.Session()
+
+
+def _config(settings: dict[str, Any]) -> Any:
+    from botocore.config import Config
+
+    return Config(**settings)
 
 
 def ec2_for(env: Mapping[str, str], region: str) -> Any:
@@ -46,6 +78,8 @@ def ec2_for(env: Mapping[str, str], region: str) -> Any:
     The process's own environment is not used for the endpoint: with the local
     cloud, calls go to its loopback endpoint and nowhere else.
     """
+    import boto3
+
     endpoint = env.get("AWS_ENDPOINT_URL")
     return boto3.client(
         "ec2",
@@ -53,5 +87,5 @@ def ec2_for(env: Mapping[str, str], region: str) -> Any:
         endpoint_url=require_loopback_url(endpoint) if endpoint else None,
         aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
-        config=_RETRIES,
+        config=_config(_RETRIES),
     )

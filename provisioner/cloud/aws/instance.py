@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from botocore.exceptions import ClientError, WaiterError
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
@@ -16,16 +16,34 @@ from provisioner.cloud.aws.base import (
     Ec2Provider,
     Listing,
     Outputs,
-    describe_pages,
-    tag_spec,
     undo_on_failure,
 )
+from provisioner.cloud.aws.exactly_once import Clock, Sleep, delete_confirmed, settle
 
 _GONE_STATES = frozenset({"shutting-down", "terminated"})
 # The spec's `timeouts.vm`, carried as an operational setting (not a managed property).
 OP_TIMEOUT = "op_timeout"
 DEFAULT_TIMEOUT = 900
-_WAIT_DELAY = 2
+_WAIT_DELAY = 2.0
+
+
+@dataclass(frozen=True)
+class WaitTarget:
+    """A state an instance is waited into, and the states from which it will not get there."""
+
+    state: str
+    hopeless: frozenset[str]
+    # True if an instance that is no longer listed has got there (terminated ones vanish).
+    reached_when_unlisted: bool = False
+
+
+# As botocore's waiters decide, but read with a filtered describe: an id so new that
+# the API does not know it yet is simply not listed yet, instead of failing the wait.
+RUNNING = WaitTarget("running", frozenset({"shutting-down", "terminated", "stopping"}))
+STOPPED = WaitTarget("stopped", frozenset({"pending", "terminated"}))
+TERMINATED = WaitTarget(
+    "terminated", frozenset({"pending", "stopping"}), reached_when_unlisted=True
+)
 
 
 class InstanceProvider(Ec2Provider):
@@ -44,9 +62,12 @@ class InstanceProvider(Ec2Provider):
     replace_on = ("image_id", "subnet_id", "key_name", "user_data", "region")
     stable_outputs = ("instance_id",)
     not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
-    # Instances come inside reservations: `described` unpacks them.
+    # Instances come inside reservations: `items_of` unpacks them.
     listing = Listing("describe_instances", "instance-id", "Reservations", "InstanceId")
     id_output = "instance_id"
+    resource_type = "instance"
+    # AWS honours RunInstances' ClientToken (moto does not: the lookup by tag covers it).
+    takes_client_token = True
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
@@ -58,22 +79,28 @@ class InstanceProvider(Ec2Provider):
             "UserData": props["user_data"],
             "MinCount": 1,
             "MaxCount": 1,
-            "TagSpecifications": tag_spec("instance", props["tags"]),
         }
         if props.get("key_name"):
             request["KeyName"] = props["key_name"]
-        [instance] = ec2.run_instances(**request)["Instances"]
-        instance_id = instance["InstanceId"]
-        with undo_on_failure(lambda: ec2.terminate_instances(InstanceIds=[instance_id])):
-            _wait(ec2, "instance_running", instance_id, props)
+        instance_id = self.create_once(
+            props,
+            lambda once, marked: str(
+                once.run_instances(**request, **marked)["Instances"][0]["InstanceId"]
+            ),
+            self.adopted_id,
+        )
+        with undo_on_failure(lambda: self.remove(ec2, instance_id, props)):
+            wait_for_state(ec2, RUNNING, instance_id, props)
             addresses = self._addresses(ec2, instance_id)
         return CreateResult(id_=instance_id, outs={**props, **addresses})
 
     @classmethod
-    def described(cls, ec2: Any, ids: Sequence[str]) -> Iterator[Described]:
-        for page in describe_pages(ec2, cls.listing.operation, cls.listing.id_filter, ids):
-            for reservation in page.get(cls.listing.items, []):
-                yield from reservation.get("Instances", [])
+    def items_of(cls, page: Mapping[str, Any]) -> list[Described]:
+        return [
+            instance
+            for reservation in page.get(cls.listing.items, [])
+            for instance in reservation.get("Instances", [])
+        ]
 
     @staticmethod
     def live(described: Described, recorded: Mapping[str, Any]) -> Outputs | None:
@@ -90,49 +117,79 @@ class InstanceProvider(Ec2Provider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ec2 = self.ec2(news)
         if olds.get("instance_type") != news["instance_type"]:
-            ec2.stop_instances(InstanceIds=[id_])
-            _wait(ec2, "instance_stopped", id_, news)
-            ec2.modify_instance_attribute(
-                InstanceId=id_, InstanceType={"Value": news["instance_type"]}
+            settle(lambda: ec2.stop_instances(InstanceIds=[id_]))
+            wait_for_state(ec2, STOPPED, id_, news)
+            settle(
+                lambda: ec2.modify_instance_attribute(
+                    InstanceId=id_, InstanceType={"Value": news["instance_type"]}
+                )
             )
-            ec2.start_instances(InstanceIds=[id_])
-            _wait(ec2, "instance_running", id_, news)
+            settle(lambda: ec2.start_instances(InstanceIds=[id_]))
+            wait_for_state(ec2, RUNNING, id_, news)
         if sorted(olds.get("security_group_ids") or []) != sorted(news["security_group_ids"]):
-            ec2.modify_instance_attribute(InstanceId=id_, Groups=news["security_group_ids"])
+            settle(
+                lambda: ec2.modify_instance_attribute(
+                    InstanceId=id_, Groups=news["security_group_ids"]
+                )
+            )
         self.sync_tags(ec2, id_, olds, news)
         return UpdateResult(outs={**news, **self._addresses(ec2, id_)})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        ec2 = self.ec2(props)
-        try:
-            ec2.terminate_instances(InstanceIds=[id_])
-        except ClientError as error:
-            if self.gone(error):
-                return
-            raise
-        _wait(ec2, "instance_terminated", id_, props)
+        self.remove(self.ec2(props), id_, props)
 
-    @staticmethod
-    def _addresses(ec2: Any, instance_id: str) -> dict[str, Any]:
-        [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-        return _addresses_of(reservation["Instances"][0])
+    @classmethod
+    def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
+        cls.remove_all(ec2, [id_], props)
 
+    @classmethod
+    def remove_all(cls, ec2: Any, ids: Sequence[str], props: Mapping[str, Any]) -> None:
+        """Terminate the instances (one call) and wait until each is terminated.
 
-def _wait(ec2: Any, state: str, instance_id: str, props: dict[str, Any]) -> None:
-    """Wait for `state`, within the spec's timeout for VMs; fail with a clear message after it."""
-    timeout = int(props.get(OP_TIMEOUT) or DEFAULT_TIMEOUT)
-    delay = min(_WAIT_DELAY, timeout)
-    try:
-        ec2.get_waiter(state).wait(
-            InstanceIds=[instance_id],
-            WaiterConfig={"Delay": delay, "MaxAttempts": max(1, math.ceil(timeout / delay))},
+        Terminating twice is harmless; a NotFound is believed once none is listed live.
+        """
+        if not ids:
+            return
+        delete_confirmed(
+            lambda: ec2.terminate_instances(InstanceIds=list(ids)),
+            lambda: any(cls.still_there(ec2, id_) for id_ in ids),
+            cls.not_found,
         )
-    except WaiterError as error:
-        reason = "timed out" if "Max attempts" in str(error) else str(error)
-        readable = state.removeprefix("instance_")
-        raise RuntimeError(
-            f"{instance_id} did not become {readable} within {timeout}s ({reason})"
-        ) from None
+        for id_ in ids:
+            wait_for_state(ec2, TERMINATED, id_, props)
+
+    @classmethod
+    def _addresses(cls, ec2: Any, instance_id: str) -> dict[str, Any]:
+        for instance in cls.described(ec2, [instance_id]):
+            return _addresses_of(instance)
+        raise RuntimeError(f"{instance_id} is no longer listed")
+
+
+def wait_for_state(
+    ec2: Any,
+    target: WaitTarget,
+    instance_id: str,
+    props: Mapping[str, Any],
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> None:
+    """Wait for `target`, within the spec's timeout for VMs; fail with a clear message after it."""
+    timeout = float(props.get(OP_TIMEOUT) or DEFAULT_TIMEOUT)
+    deadline = clock() + timeout
+    while True:
+        states = [i["State"]["Name"] for i in InstanceProvider.described(ec2, [instance_id])]
+        if target.state in states or (not states and target.reached_when_unlisted):
+            return
+        hopeless = [state for state in states if state in target.hopeless]
+        if hopeless:
+            raise RuntimeError(f"{instance_id} did not become {target.state}: it is {hopeless[0]}")
+        left = deadline - clock()
+        if left <= 0:
+            raise RuntimeError(
+                f"{instance_id} did not become {target.state} within {timeout:g}s (timed out)"
+            )
+        sleep(min(_WAIT_DELAY, left))
 
 
 def _addresses_of(instance: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from botocore.exceptions import ClientError
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
@@ -15,9 +14,9 @@ from provisioner.cloud.aws.base import (
     Ec2Provider,
     Listing,
     Outputs,
-    tag_spec,
     undo_on_failure,
 )
+from provisioner.cloud.aws.exactly_once import delete_confirmed, settle
 
 SECRET_OUTPUTS = ("private_key",)
 
@@ -35,18 +34,28 @@ class KeyPairProvider(Ec2Provider):
     # Reads select by id: a name that now belongs to another key pair is not this one.
     listing = Listing("describe_key_pairs", "key-pair-id", "KeyPairs", "KeyPairId")
     id_output = "key_pair_id"
+    resource_type = "key-pair"
+    # A re-send finds the name taken by the key pair an earlier attempt made (the
+    # lookup by token then deletes it, and the next attempt makes a new one).
+    create_landed = frozenset({"InvalidKeyPair.Duplicate"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
-        created = ec2.create_key_pair(
-            KeyName=props["key_name"],
-            KeyType=props["key_type"],
-            TagSpecifications=tag_spec("key-pair", props["tags"]),
+        created: dict[str, Any] = self.create_once(
+            props,
+            lambda once, request: dict(
+                once.create_key_pair(
+                    KeyName=props["key_name"], KeyType=props["key_type"], **request
+                )
+            ),
+            lambda described: self._discard(ec2, described),
         )
-        with undo_on_failure(lambda: ec2.delete_key_pair(KeyName=props["key_name"])):
-            [described] = ec2.describe_key_pairs(
-                KeyNames=[props["key_name"]], IncludePublicKey=True
-            )["KeyPairs"]
+        with undo_on_failure(lambda: self.remove(ec2, created["KeyPairId"], props)):
+            [described] = settle(
+                lambda: ec2.describe_key_pairs(KeyNames=[props["key_name"]], IncludePublicKey=True)[
+                    "KeyPairs"
+                ]
+            )
         outs = {
             **props,
             "key_pair_id": created["KeyPairId"],
@@ -68,11 +77,25 @@ class KeyPairProvider(Ec2Provider):
         return UpdateResult(outs={**news, **kept})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        try:
-            self.ec2(props).delete_key_pair(KeyName=props["key_name"])
-        except ClientError as error:
-            if not self.gone(error):
-                raise
+        self.remove(self.ec2(props), id_, props)
+
+    @classmethod
+    def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
+        """Delete by name (the local cloud knows key pairs by name); gone once its id is unlisted.
+
+        Deleting a missing key pair succeeds, so a repeat after a lost answer is harmless.
+        """
+        delete_confirmed(
+            lambda: ec2.delete_key_pair(KeyName=props["key_name"]),
+            lambda: cls.still_there(ec2, id_),
+            cls.not_found,
+        )
+
+    @classmethod
+    def _discard(cls, ec2: Any, described: Described) -> None:
+        """Delete a key pair that an attempt whose answer was lost made: its private key
+        was only in that answer, so it cannot be adopted. None: make a new one."""
+        cls.remove(ec2, described["KeyPairId"], {"key_name": described["KeyName"]})
 
 
 class KeyPair(Resource):

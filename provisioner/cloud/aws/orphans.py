@@ -3,108 +3,82 @@
 A run killed between a cloud create and Pulumi's checkpoint leaves a resource
 that exists, carries the environment's tags, and is in no state. The sweep
 finds every resource tagged `provision:env=ENV` whose id the state lacks and
-deletes it, dependents first.
+deletes it, dependents first, with the providers' own deletes: lost answers and
+ids the API does not know yet are handled as in a `down`.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
+from provisioner.cloud.aws.base import Described, Ec2Provider, describe_pages
+from provisioner.cloud.aws.exactly_once import ENV_TAG
+from provisioner.cloud.aws.instance import InstanceProvider
+from provisioner.cloud.aws.key_pair import KeyPairProvider
+from provisioner.cloud.aws.security_group import SecurityGroupProvider
+from provisioner.cloud.aws.subnet import SubnetProvider, associations_by_subnet
+from provisioner.cloud.aws.vpc import (
+    InternetGatewayProvider,
+    RouteTableProvider,
+    VpcProvider,
+    disassociate,
+)
 
-from provisioner.cloud.aws.base import until_dependencies_clear
-
-ENV_TAG = "provision:env"
+# Dependents first: instances use subnets, groups and key pairs; subnets use route
+# tables; route tables use gateways; everything sits in a VPC.
+_ORDER: tuple[type[Ec2Provider], ...] = (
+    InstanceProvider,
+    RouteTableProvider,
+    InternetGatewayProvider,
+    SubnetProvider,
+    SecurityGroupProvider,
+    KeyPairProvider,
+    VpcProvider,
+)
 
 
 def sweep(ec2: Any, environment: str, known_ids: set[str]) -> list[str]:
     """Delete every resource of `environment` not in `known_ids`; returns what was deleted."""
-    filters = [{"Name": f"tag:{ENV_TAG}", "Values": [environment]}]
     deleted: list[str] = []
-
-    def unknown(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-        return [item for item in items if item[key] not in known_ids]
-
-    instances = [
-        i
-        for r in ec2.describe_instances(Filters=filters)["Reservations"]
-        for i in r["Instances"]
-        if i["State"]["Name"] not in ("terminated", "shutting-down")
-        and i["InstanceId"] not in known_ids
-    ]
-    if instances:
-        ids = [i["InstanceId"] for i in instances]
-        ec2.terminate_instances(InstanceIds=ids)
-        ec2.get_waiter("instance_terminated").wait(InstanceIds=ids)
+    for provider in _ORDER:
+        unknown = [
+            described
+            for described in provider.tagged(ec2, ENV_TAG, environment)
+            if described[provider.listing.id_field] not in known_ids
+        ]
+        if not unknown:
+            continue
+        ids = [str(described[provider.listing.id_field]) for described in unknown]
+        if provider is InstanceProvider:
+            InstanceProvider.remove_all(ec2, ids, {})
+        else:
+            for described in unknown:
+                _REMOVE.get(provider, _remove_plain)(ec2, provider, described)
         deleted += ids
-    for table in unknown(ec2.describe_route_tables(Filters=filters)["RouteTables"], "RouteTableId"):
-        for association in table.get("Associations", []):
-            if not association.get("Main"):
-                _quietly(
-                    partial(
-                        ec2.disassociate_route_table,
-                        AssociationId=association["RouteTableAssociationId"],
-                    )
-                )
-        _delete(partial(ec2.delete_route_table, RouteTableId=table["RouteTableId"]))
-        deleted.append(table["RouteTableId"])
-    for gateway in unknown(
-        ec2.describe_internet_gateways(Filters=filters)["InternetGateways"], "InternetGatewayId"
-    ):
-        for attachment in gateway.get("Attachments", []):
-            _quietly(
-                partial(
-                    ec2.detach_internet_gateway,
-                    InternetGatewayId=gateway["InternetGatewayId"],
-                    VpcId=attachment["VpcId"],
-                )
-            )
-        _delete(
-            partial(ec2.delete_internet_gateway, InternetGatewayId=gateway["InternetGatewayId"])
-        )
-        deleted.append(gateway["InternetGatewayId"])
-    for subnet in unknown(ec2.describe_subnets(Filters=filters)["Subnets"], "SubnetId"):
-        # Its association may sit in a route table that the state does know.
-        associated = ec2.describe_route_tables(
-            Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
-        )["RouteTables"]
-        for table in associated:
-            for association in table.get("Associations", []):
-                if association.get("SubnetId") == subnet["SubnetId"]:
-                    _quietly(
-                        partial(
-                            ec2.disassociate_route_table,
-                            AssociationId=association["RouteTableAssociationId"],
-                        )
-                    )
-        _delete(partial(ec2.delete_subnet, SubnetId=subnet["SubnetId"]))
-        deleted.append(subnet["SubnetId"])
-    for group in unknown(
-        ec2.describe_security_groups(Filters=filters)["SecurityGroups"], "GroupId"
-    ):
-        _delete(partial(ec2.delete_security_group, GroupId=group["GroupId"]))
-        deleted.append(group["GroupId"])
-    for pair in unknown(ec2.describe_key_pairs(Filters=filters)["KeyPairs"], "KeyPairId"):
-        _delete(partial(ec2.delete_key_pair, KeyName=pair["KeyName"]))
-        deleted.append(pair["KeyPairId"])
-    for vpc in unknown(ec2.describe_vpcs(Filters=filters)["Vpcs"], "VpcId"):
-        _delete(partial(ec2.delete_vpc, VpcId=vpc["VpcId"]))
-        deleted.append(vpc["VpcId"])
     return deleted
 
 
-def _delete(call: Callable[[], Any]) -> None:
-    try:
-        until_dependencies_clear(call)
-    except ClientError as error:
-        if not error.response["Error"]["Code"].endswith(".NotFound"):
-            raise
+def _remove_plain(ec2: Any, provider: type[Ec2Provider], described: Described) -> None:
+    provider.remove(ec2, described[provider.listing.id_field], {})
 
 
-def _quietly(call: Callable[[], Any]) -> None:
-    # Already gone or detached: the delete that follows says what matters.
-    with contextlib.suppress(ClientError):
-        call()
+def _remove_subnet(ec2: Any, provider: type[Ec2Provider], described: Described) -> None:
+    """Its association may sit in a route table that the state does know."""
+    subnet_id = described["SubnetId"]
+    pages = describe_pages(ec2, "describe_route_tables", "association.subnet-id", [subnet_id])
+    tables = [table for page in pages for table in page.get("RouteTables", [])]
+    association = associations_by_subnet(tables).get(subnet_id)
+    if association is not None:
+        disassociate(ec2, association[1])
+    SubnetProvider.remove(ec2, subnet_id, {})
+
+
+def _remove_key_pair(ec2: Any, provider: type[Ec2Provider], described: Described) -> None:
+    KeyPairProvider.remove(ec2, described["KeyPairId"], {"key_name": described["KeyName"]})
+
+
+_REMOVE: dict[type[Ec2Provider], Callable[[Any, type[Ec2Provider], Described], None]] = {
+    SubnetProvider: _remove_subnet,
+    KeyPairProvider: _remove_key_pair,
+}

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from botocore.exceptions import ClientError
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
@@ -21,10 +20,9 @@ from provisioner.cloud.aws.base import (
     Ec2Provider,
     Listing,
     Outputs,
-    tag_spec,
     undo_on_failure,
-    until_dependencies_clear,
 )
+from provisioner.cloud.aws.exactly_once import already_done, settle
 
 Rule = dict[str, Any]  # {"protocol", "from_port", "to_port", "cidr" | "group_id", "description"}
 _SELF = "self"
@@ -39,18 +37,28 @@ class SecurityGroupProvider(Ec2Provider):
     not_found = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
     listing = Listing("describe_security_groups", "group-id", "SecurityGroups", "GroupId")
     id_output = "group_id"
+    resource_type = "security-group"
+    # The generated name is chosen once, before the first attempt: a re-send of a create
+    # that landed finds it taken by the group it made.
+    create_landed = frozenset({"InvalidGroup.Duplicate"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
         group_name = f"{props['name']}-{secrets.token_hex(3)}"
-        group_id = ec2.create_security_group(
-            GroupName=group_name,
-            Description=props["description"] or props["name"],
-            VpcId=props["vpc_id"],
-            TagSpecifications=tag_spec("security-group", props["tags"]),
-        )["GroupId"]
-        with undo_on_failure(lambda: ec2.delete_security_group(GroupId=group_id)):
-            live_egress = _rules(ec2, group_id)[1]
+        group_id = self.create_once(
+            props,
+            lambda once, request: str(
+                once.create_security_group(
+                    GroupName=group_name,
+                    Description=props["description"] or props["name"],
+                    VpcId=props["vpc_id"],
+                    **request,
+                )["GroupId"]
+            ),
+            self.adopted_id,
+        )
+        with undo_on_failure(lambda: self.remove(ec2, group_id, props)):
+            live_egress = settle(lambda: _rules(ec2, group_id))[1]
             _apply(ec2, group_id, "ingress", [], props["ingress"])
             _apply(ec2, group_id, "egress", live_egress, props["egress"])
         outs = {**props, "group_id": group_id, "group_name": group_name}
@@ -77,11 +85,11 @@ class SecurityGroupProvider(Ec2Provider):
         return UpdateResult(outs=outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        try:
-            until_dependencies_clear(lambda: self.ec2(props).delete_security_group(GroupId=id_))
-        except ClientError as error:
-            if not self.gone(error):
-                raise
+        self.remove(self.ec2(props), id_, props)
+
+    @classmethod
+    def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
+        cls.delete_once(ec2, id_, lambda: ec2.delete_security_group(GroupId=id_))
 
 
 def _key(rule: Rule, own_id: str) -> tuple[Any, ...]:
@@ -96,7 +104,12 @@ def _key(rule: Rule, own_id: str) -> tuple[Any, ...]:
 
 
 def _apply(ec2: Any, group_id: str, direction: str, old: list[Rule], new: list[Rule]) -> None:
-    """Revoke the rules only in `old`, authorize the rules only in `new`."""
+    """Revoke the rules only in `old`, authorize the rules only in `new`.
+
+    A repeat of either (after a lost answer) meets its own first attempt: a revoke
+    finds the rules gone, an authorize finds them there. That is success once the
+    group's live rules say so.
+    """
     old_keys = {_key(rule, group_id): rule for rule in old}
     new_keys = {_key(rule, group_id): rule for rule in new}
     removed = [old_keys[k] for k in old_keys if k not in new_keys]
@@ -106,10 +119,32 @@ def _apply(ec2: Any, group_id: str, direction: str, old: list[Rule], new: list[R
         if direction == "ingress"
         else (ec2.revoke_security_group_egress, ec2.authorize_security_group_egress)
     )
+    index = 0 if direction == "ingress" else 1
+
+    def live_keys() -> set[tuple[Any, ...]]:
+        found = _listed_rules(ec2, group_id)
+        return {_key(rule, group_id) for rule in found[index]} if found is not None else set()
+
     if removed:
-        revoke(GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in removed])
+        settle(
+            lambda: already_done(
+                lambda: revoke(
+                    GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in removed]
+                ),
+                {"InvalidPermission.NotFound"},
+                lambda: not {_key(r, group_id) for r in removed} & live_keys(),
+            )
+        )
     if added:
-        authorize(GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in added])
+        settle(
+            lambda: already_done(
+                lambda: authorize(
+                    GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in added]
+                ),
+                {"InvalidPermission.Duplicate"},
+                lambda: {_key(r, group_id) for r in added} <= live_keys(),
+            )
+        )
 
 
 def _permission(rule: Rule, own_id: str) -> dict[str, Any]:
@@ -133,6 +168,13 @@ def _rules(ec2: Any, group_id: str) -> tuple[list[Rule], list[Rule]]:
     """The group's live rules, one per peer, in our rule shape."""
     [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
     return _group_rules(group)
+
+
+def _listed_rules(ec2: Any, group_id: str) -> tuple[list[Rule], list[Rule]] | None:
+    """The group's live rules from a filtered describe (None if it is not listed)."""
+    for group in SecurityGroupProvider.described(ec2, [group_id]):
+        return _group_rules(group)
+    return None
 
 
 def _group_rules(group: Described) -> tuple[list[Rule], list[Rule]]:

@@ -6,20 +6,23 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pulumi
-from botocore.exceptions import ClientError
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
-from provisioner.cloud.aws import tags
+from provisioner.cloud.aws import clients, tags
 from provisioner.cloud.aws.base import (
     Described,
     Ec2Provider,
     Listing,
     Outputs,
     describe_pages,
-    tag_spec,
     undo_on_failure,
-    until_dependencies_clear,
 )
+from provisioner.cloud.aws.exactly_once import create_exactly_once, settle
+from provisioner.cloud.aws.vpc import disassociate
+
+# What a re-sent associate meets on AWS when its first attempt landed (moto answers
+# the same association id again).
+_ALREADY_ASSOCIATED = frozenset({"Resource.AlreadyAssociated"})
 
 
 class SubnetProvider(Ec2Provider):
@@ -39,20 +42,36 @@ class SubnetProvider(Ec2Provider):
     not_found = frozenset({"InvalidSubnetID.NotFound"})
     listing = Listing("describe_subnets", "subnet-id", "Subnets", "SubnetId")
     id_output = "subnet_id"
+    resource_type = "subnet"
+    # A re-send of a create that landed finds its CIDR taken by the subnet it made.
+    create_landed = frozenset({"InvalidSubnet.Conflict"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
-        subnet_id = ec2.create_subnet(
-            VpcId=props["vpc_id"],
-            CidrBlock=props["cidr_block"],
-            AvailabilityZone=props["availability_zone"],
-            TagSpecifications=tag_spec("subnet", props["tags"]),
-        )["Subnet"]["SubnetId"]
-        with undo_on_failure(lambda: ec2.delete_subnet(SubnetId=subnet_id)):
-            ec2.get_waiter("subnet_available").wait(SubnetIds=[subnet_id])
+        subnet_id = self.create_once(
+            props,
+            lambda once, request: str(
+                once.create_subnet(
+                    VpcId=props["vpc_id"],
+                    CidrBlock=props["cidr_block"],
+                    AvailabilityZone=props["availability_zone"],
+                    **request,
+                )["Subnet"]["SubnetId"]
+            ),
+            self.adopted_id,
+        )
+        association: str | None = None
+        with undo_on_failure(
+            lambda: self.remove(ec2, subnet_id, {**props, "association_id": association})
+        ):
+            settle(lambda: ec2.get_waiter("subnet_available").wait(SubnetIds=[subnet_id]))
             if props["public"]:
-                ec2.modify_subnet_attribute(SubnetId=subnet_id, MapPublicIpOnLaunch={"Value": True})
-            association = self._associate(ec2, subnet_id, props.get("route_table_id"))
+                settle(
+                    lambda: ec2.modify_subnet_attribute(
+                        SubnetId=subnet_id, MapPublicIpOnLaunch={"Value": True}
+                    )
+                )
+            association = self._associate(props, subnet_id, props.get("route_table_id"))
         return CreateResult(
             id_=subnet_id, outs={**props, "subnet_id": subnet_id, "association_id": association}
         )
@@ -83,35 +102,57 @@ class SubnetProvider(Ec2Provider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ec2 = self.ec2(news)
         if bool(olds.get("public")) != bool(news["public"]):
-            ec2.modify_subnet_attribute(SubnetId=id_, MapPublicIpOnLaunch={"Value": news["public"]})
+            settle(
+                lambda: ec2.modify_subnet_attribute(
+                    SubnetId=id_, MapPublicIpOnLaunch={"Value": news["public"]}
+                )
+            )
         association = olds.get("association_id")
         if olds.get("route_table_id") != news.get("route_table_id"):
             if association:
-                ec2.disassociate_route_table(AssociationId=association)
-            association = self._associate(ec2, id_, news.get("route_table_id"))
+                disassociate(ec2, association)
+            association = self._associate(news, id_, news.get("route_table_id"))
         self.sync_tags(ec2, id_, olds, news)
         return UpdateResult(outs={**news, "subnet_id": id_, "association_id": association})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        ec2 = self.ec2(props)
-        try:
-            if props.get("association_id"):
-                ec2.disassociate_route_table(AssociationId=props["association_id"])
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "InvalidAssociationID.NotFound":
-                raise
-        try:
-            until_dependencies_clear(lambda: ec2.delete_subnet(SubnetId=id_))
-        except ClientError as error:
-            if not self.gone(error):
-                raise
+        self.remove(self.ec2(props), id_, props)
 
-    @staticmethod
-    def _associate(ec2: Any, subnet_id: str, table_id: str | None) -> str | None:
+    @classmethod
+    def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
+        """Disassociate its route table (the recorded association), then delete it."""
+        if props.get("association_id"):
+            disassociate(ec2, props["association_id"])
+        cls.delete_once(ec2, id_, lambda: ec2.delete_subnet(SubnetId=id_))
+
+    def _associate(
+        self, props: Mapping[str, Any], subnet_id: str, table_id: str | None
+    ) -> str | None:
+        """Associate the subnet with `table_id`, exactly once: the association is its answer.
+
+        Before a re-send, the subnet's association with that table is looked up and
+        adopted if an earlier attempt made it.
+        """
         if not table_id:
             return None
-        response = ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)
-        return str(response["AssociationId"])
+        ec2, once = self.ec2(dict(props)), clients.ec2_once(props["region"])
+        return create_exactly_once(
+            lambda: str(
+                once.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)[
+                    "AssociationId"
+                ]
+            ),
+            lambda: association_of(ec2, subnet_id, table_id),
+            landed=_ALREADY_ASSOCIATED,
+        )
+
+
+def association_of(ec2: Any, subnet_id: str, table_id: str) -> str | None:
+    """The id of the association of `subnet_id` with `table_id`, if there is one."""
+    pages = describe_pages(ec2, "describe_route_tables", "association.subnet-id", [subnet_id])
+    tables = [table for page in pages for table in page.get("RouteTables", [])]
+    found = associations_by_subnet(tables).get(subnet_id)
+    return found[1] if found is not None and found[0] == table_id else None
 
 
 def associations_by_subnet(tables: Iterable[Described]) -> dict[str, tuple[str, str]]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from botocore.exceptions import ClientError
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from provisioner.cloud.aws import tags
@@ -16,10 +14,11 @@ from provisioner.cloud.aws.base import (
     Ec2Provider,
     Listing,
     Outputs,
-    tag_spec,
+    describe_pages,
     undo_on_failure,
     until_dependencies_clear,
 )
+from provisioner.cloud.aws.exactly_once import already_done, delete_confirmed, settle
 
 
 class VpcProvider(Ec2Provider):
@@ -31,14 +30,19 @@ class VpcProvider(Ec2Provider):
     not_found = frozenset({"InvalidVpcID.NotFound"})
     listing = Listing("describe_vpcs", "vpc-id", "Vpcs", "VpcId")
     id_output = "vpc_id"
+    resource_type = "vpc"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
-        vpc_id = ec2.create_vpc(
-            CidrBlock=props["cidr_block"], TagSpecifications=tag_spec("vpc", props["tags"])
-        )["Vpc"]["VpcId"]
-        with undo_on_failure(lambda: ec2.delete_vpc(VpcId=vpc_id)):
-            ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id])
+        vpc_id = self.create_once(
+            props,
+            lambda once, request: str(
+                once.create_vpc(CidrBlock=props["cidr_block"], **request)["Vpc"]["VpcId"]
+            ),
+            self.adopted_id,
+        )
+        with undo_on_failure(lambda: self.remove(ec2, vpc_id, props)):
+            settle(lambda: ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id]))
         return CreateResult(id_=vpc_id, outs={**props, "vpc_id": vpc_id})
 
     @staticmethod
@@ -54,11 +58,11 @@ class VpcProvider(Ec2Provider):
         return UpdateResult(outs={**news, "vpc_id": id_})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        try:
-            until_dependencies_clear(lambda: self.ec2(props).delete_vpc(VpcId=id_))
-        except ClientError as error:
-            if not self.gone(error):
-                raise
+        self.remove(self.ec2(props), id_, props)
+
+    @classmethod
+    def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
+        cls.delete_once(ec2, id_, lambda: ec2.delete_vpc(VpcId=id_))
 
 
 class Vpc(Resource):
@@ -91,15 +95,36 @@ class InternetGatewayProvider(Ec2Provider):
         "describe_internet_gateways", "internet-gateway-id", "InternetGateways", "InternetGatewayId"
     )
     id_output = "gateway_id"
+    resource_type = "internet-gateway"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
-        igw_id = ec2.create_internet_gateway(
-            TagSpecifications=tag_spec("internet-gateway", props["tags"])
-        )["InternetGateway"]["InternetGatewayId"]
-        with undo_on_failure(lambda: ec2.delete_internet_gateway(InternetGatewayId=igw_id)):
-            ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=props["vpc_id"])
+        igw_id = self.create_once(
+            props,
+            lambda once, request: str(
+                once.create_internet_gateway(**request)["InternetGateway"]["InternetGatewayId"]
+            ),
+            self.adopted_id,
+        )
+        with undo_on_failure(lambda: self.remove(ec2, igw_id, props)):
+            vpc_id = props["vpc_id"]
+            settle(
+                lambda: already_done(
+                    lambda: ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id),
+                    {"Resource.AlreadyAssociated"},
+                    lambda: vpc_id in self.attached_to(ec2, igw_id),
+                )
+            )
         return CreateResult(id_=igw_id, outs={**props, "gateway_id": igw_id})
+
+    @classmethod
+    def attached_to(cls, ec2: Any, igw_id: str) -> list[str]:
+        """The VPCs a gateway is attached to (a filtered describe: none if it is not listed)."""
+        return [
+            attachment["VpcId"]
+            for gateway in cls.described(ec2, [igw_id])
+            for attachment in gateway.get("Attachments", [])
+        ]
 
     @staticmethod
     def live(described: Described, recorded: Mapping[str, Any]) -> Outputs:
@@ -115,19 +140,26 @@ class InternetGatewayProvider(Ec2Provider):
         return UpdateResult(outs={**news, "gateway_id": id_})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        ec2 = self.ec2(props)
-        try:
-            until_dependencies_clear(
-                lambda: ec2.detach_internet_gateway(InternetGatewayId=id_, VpcId=props["vpc_id"])
-            )
-        except ClientError as error:
-            if not self.gone(error) and error.response["Error"]["Code"] != "Gateway.NotAttached":
-                raise
-        try:
-            ec2.delete_internet_gateway(InternetGatewayId=id_)
-        except ClientError as error:
-            if not self.gone(error):
-                raise
+        self.remove(self.ec2(props), id_, props)
+
+    @classmethod
+    def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
+        """Detach (from the recorded VPC, or whichever it is attached to), then delete."""
+        vpcs = [props["vpc_id"]] if props.get("vpc_id") else cls.attached_to(ec2, id_)
+        for vpc_id in vpcs:
+            cls._detach(ec2, id_, vpc_id)
+        cls.delete_once(ec2, id_, lambda: ec2.delete_internet_gateway(InternetGatewayId=id_))
+
+    @classmethod
+    def _detach(cls, ec2: Any, igw_id: str, vpc_id: str) -> None:
+        """Detach from `vpc_id`; "not attached" is believed once the gateway lists no such one."""
+        delete_confirmed(
+            lambda: until_dependencies_clear(
+                lambda: ec2.detach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
+            ),
+            lambda: vpc_id in cls.attached_to(ec2, igw_id),
+            cls.not_found | {"Gateway.NotAttached", "InvalidVpcID.NotFound"},
+        )
 
 
 class InternetGateway(Resource):
@@ -155,19 +187,42 @@ class RouteTableProvider(Ec2Provider):
     not_found = frozenset({"InvalidRouteTableID.NotFound"})
     listing = Listing("describe_route_tables", "route-table-id", "RouteTables", "RouteTableId")
     id_output = "route_table_id"
+    resource_type = "route-table"
+    takes_client_token = True
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         ec2 = self.ec2(props)
-        table_id = ec2.create_route_table(
-            VpcId=props["vpc_id"], TagSpecifications=tag_spec("route-table", props["tags"])
-        )["RouteTable"]["RouteTableId"]
-        with undo_on_failure(lambda: ec2.delete_route_table(RouteTableId=table_id)):
-            ec2.create_route(
-                RouteTableId=table_id,
-                DestinationCidrBlock="0.0.0.0/0",
-                GatewayId=props["gateway_id"],
-            )
+        table_id = self.create_once(
+            props,
+            lambda once, request: str(
+                once.create_route_table(VpcId=props["vpc_id"], **request)["RouteTable"][
+                    "RouteTableId"
+                ]
+            ),
+            self.adopted_id,
+        )
+        with undo_on_failure(lambda: self.remove(ec2, table_id, props)):
+            self._default_route(ec2, table_id, props["gateway_id"])
         return CreateResult(id_=table_id, outs={**props, "route_table_id": table_id})
+
+    @classmethod
+    def _default_route(cls, ec2: Any, table_id: str, gateway_id: str) -> None:
+        """Route 0.0.0.0/0 to the gateway; one that already leads there is what we wanted."""
+        settle(
+            lambda: already_done(
+                lambda: ec2.create_route(
+                    RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway_id
+                ),
+                {"RouteAlreadyExists"},
+                lambda: cls._default_target(ec2, table_id) == gateway_id,
+            )
+        )
+
+    @classmethod
+    def _default_target(cls, ec2: Any, table_id: str) -> str | None:
+        for table in cls.described(ec2, [table_id]):
+            return str(cls.live(table, {})["gateway_id"])
+        return None
 
     @staticmethod
     def live(described: Described, recorded: Mapping[str, Any]) -> Outputs:
@@ -183,34 +238,51 @@ class RouteTableProvider(Ec2Provider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ec2 = self.ec2(news)
         if olds.get("gateway_id") != news["gateway_id"]:
-            route = {"RouteTableId": id_, "DestinationCidrBlock": "0.0.0.0/0"}
             if olds.get("gateway_id"):
-                ec2.replace_route(**route, GatewayId=news["gateway_id"])
+                settle(
+                    lambda: ec2.replace_route(
+                        RouteTableId=id_,
+                        DestinationCidrBlock="0.0.0.0/0",
+                        GatewayId=news["gateway_id"],
+                    )
+                )
             else:
-                ec2.create_route(**route, GatewayId=news["gateway_id"])
+                self._default_route(ec2, id_, news["gateway_id"])
         self.sync_tags(ec2, id_, olds, news)
         return UpdateResult(outs={**news, "route_table_id": id_})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        ec2 = self.ec2(props)
-        try:
-            [table] = ec2.describe_route_tables(RouteTableIds=[id_])["RouteTables"]
-        except ClientError as error:
-            if self.gone(error):
-                return
-            raise
+        self.remove(self.ec2(props), id_, props)
+
+    @classmethod
+    def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
         # Associations left by subnets that went away outside this stack would block it.
-        for association in table.get("Associations", []):
-            if not association.get("Main"):
-                with contextlib.suppress(ClientError):
-                    ec2.disassociate_route_table(
-                        AssociationId=association["RouteTableAssociationId"]
-                    )
-        try:
-            until_dependencies_clear(lambda: ec2.delete_route_table(RouteTableId=id_))
-        except ClientError as error:
-            if not self.gone(error):
-                raise
+        for table in cls.described(ec2, [id_]):
+            for association in table.get("Associations", []):
+                if not association.get("Main"):
+                    disassociate(ec2, association["RouteTableAssociationId"])
+        cls.delete_once(ec2, id_, lambda: ec2.delete_route_table(RouteTableId=id_))
+
+
+def disassociate(ec2: Any, association_id: str) -> None:
+    """Remove a route-table association; a NotFound is believed once no table lists it."""
+    delete_confirmed(
+        lambda: ec2.disassociate_route_table(AssociationId=association_id),
+        lambda: association_id in _association_ids(ec2, association_id),
+        {"InvalidAssociationID.NotFound"},
+    )
+
+
+def _association_ids(ec2: Any, association_id: str) -> set[str]:
+    pages = describe_pages(
+        ec2, "describe_route_tables", "association.route-table-association-id", [association_id]
+    )
+    return {
+        association["RouteTableAssociationId"]
+        for page in pages
+        for table in page.get("RouteTables", [])
+        for association in table.get("Associations", [])
+    }
 
 
 class RouteTable(Resource):

@@ -28,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from provisioner.local.hosts import HostFarm
 from provisioner.local.process import ProcessIdentity
-from provisioner.local.reconciler import Reconciler, running_moto_instances
+from provisioner.local.reconciler import Reconciler, moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
 
 
@@ -58,7 +58,7 @@ def serve(paths: LocalPaths) -> None:
     )
     record.save(paths.record)
     print(f"moto server listening on {record.endpoint} (pid {record.pid})", flush=True)
-    reconciler = Reconciler(HostFarm(paths.hosts), _locked(running_moto_instances, moto_lock))
+    reconciler = Reconciler(HostFarm(paths.hosts), _locked(moto_instances, moto_lock))
     data_plane = threading.Thread(target=reconciler.run, args=(stop,), name="data-plane")
     data_plane.start()
     try:

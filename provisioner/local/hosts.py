@@ -4,9 +4,13 @@ A VPC is a network namespace with one bridge per subnet (the subnet's first
 address is its gateway) and forwarding between them. A host is a network
 namespace with `eth0` on its subnet's bridge and the instance's private IP, plus
 a mount and UTS namespace: copy-on-write overlays on the system directories a
-host writes to, private tmpfs for /srv, /run and /tmp, its own hostname, and its
+host writes to, private tmpfs for /run and /tmp, its own hostname, and its
 own sshd. Everything a host runs shares its network namespace, which is how
-`remove` finds every process to stop.
+`stop` and `remove` find every process to stop.
+
+A host's folder is its disk: its host key and the upper layers of its overlays.
+A stopped instance keeps it, as an EBS-backed instance keeps its root volume, so
+it starts again with its files and its host key; a terminated one loses it.
 """
 
 from __future__ import annotations
@@ -20,16 +24,20 @@ import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from provisioner.errors import LocalCloudError
 from provisioner.fsutil import atomic_write_json, atomic_write_text, read_json
 from provisioner.local import netns
 
-# System directories a host may change, each a copy-on-write overlay of the machine's.
-OVERLAY_DIRS = ("etc", "var/lib", "var/log", "var/spool", "opt", "home", "root", "usr/local")
-# Private, empty and in memory for each host.
-TMPFS_DIRS = ("srv", "tmp", "var/tmp")
+# System directories a host may change, each a copy-on-write overlay of the machine's:
+# the host's disk, kept while its instance is stopped.
+OVERLAY_DIRS = (
+    "etc", "var/lib", "var/log", "var/spool", "opt", "home", "root", "srv", "usr/local",
+)  # fmt: skip
+# Private, empty and in memory for each host, and emptied when it stops (like a reboot).
+TMPFS_DIRS = ("tmp", "var/tmp")
 HOST_MOUNT = "/run/provision-host"
 SSH_PORT = 22
 
@@ -61,12 +69,31 @@ def _short(resource_id: str, size: int = 10) -> str:
     return tail[:size] if len(tail) <= 17 else hashlib.sha256(tail.encode()).hexdigest()[:size]
 
 
+class HostState(StrEnum):
+    """Where a host is in its life: booting, serving SSH, or powered off with its disk kept."""
+
+    BOOTING = "booting"
+    READY = "ready"
+    STOPPED = "stopped"
+
+
+class PowerState(StrEnum):
+    """What the cloud says of an instance that has a host: running, or stopped."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
 @dataclass(frozen=True)
 class HostRecord:
     """A realized host, as recorded in its folder."""
 
     spec: HostSpec
-    ready: bool
+    state: HostState
+
+    @property
+    def ready(self) -> bool:
+        return self.state is HostState.READY
 
     @classmethod
     def load(cls, folder: Path) -> HostRecord | None:
@@ -76,12 +103,12 @@ class HostRecord:
         spec = data.get("spec") or {}
         spec["authorized_keys"] = tuple(spec.get("authorized_keys") or ())
         try:
-            return cls(HostSpec(**spec), bool(data.get("ready")))
-        except TypeError:
+            return cls(HostSpec(**spec), HostState(str(data.get("state"))))
+        except (TypeError, ValueError):
             return None
 
     def save(self, folder: Path) -> None:
-        atomic_write_json(folder / "host.json", {"spec": asdict(self.spec), "ready": self.ready})
+        atomic_write_json(folder / "host.json", {"spec": asdict(self.spec), "state": self.state})
 
 
 class HostFarm:
@@ -109,6 +136,10 @@ class HostFarm:
     def folder(self, instance_id: str) -> Path:
         return self.root / instance_id
 
+    def record(self, instance_id: str) -> HostRecord | None:
+        """The host of `instance_id`, as recorded in its folder."""
+        return HostRecord.load(self.folder(instance_id))
+
     def records(self) -> dict[str, HostRecord]:
         """Every host realized so far, by instance id."""
         if not self.root.is_dir():
@@ -121,18 +152,30 @@ class HostFarm:
         return found
 
     def create(self, spec: HostSpec) -> None:
-        """Realize `spec`: its VPC network, its namespaces, its sshd; mark it ready."""
+        """Realize `spec` (again, after a stop): network, namespaces, sshd; mark it ready.
+
+        A folder left by a stop is reused: the host keeps its files and host key.
+        """
         folder = self.folder(spec.instance_id)
         folder.mkdir(parents=True, exist_ok=True)
-        HostRecord(spec, ready=False).save(folder)
+        HostRecord(spec, HostState.BOOTING).save(folder)
         self._network(spec)
         self._files(spec, folder)
         self._start(spec, folder)
         self._wait_for_ssh(spec)
-        HostRecord(spec, ready=True).save(folder)
+        HostRecord(spec, HostState.READY).save(folder)
+
+    def stop(self, spec: HostSpec) -> None:
+        """Power the host off: stop its processes and unplug its network, keep its disk."""
+        self._power_off(spec)
+        HostRecord(spec, HostState.STOPPED).save(self.folder(spec.instance_id))
 
     def remove(self, spec: HostSpec) -> None:
         """Stop every process of the host, then remove its link, namespace and files."""
+        self._power_off(spec)
+        shutil.rmtree(self.folder(spec.instance_id), ignore_errors=True)
+
+    def _power_off(self, spec: HostSpec) -> None:
         _stop_all(self.host_namespace(spec.instance_id))
         child = self._children.pop(spec.instance_id, None)
         if child is not None:
@@ -140,7 +183,6 @@ class HostFarm:
                 child.wait(timeout=5)
         netns.delete_link(self.vpc_namespace(spec.vpc_id), spec.peer)
         netns.delete_namespace(self.host_namespace(spec.instance_id))
-        shutil.rmtree(self.folder(spec.instance_id), ignore_errors=True)
 
     def remove_vpc_namespace(self, name: str) -> None:
         """Remove a VPC namespace (and any ProxyCommand helpers still in it)."""
@@ -260,7 +302,8 @@ mkdir -p {HOST_MOUNT} /run/sshd
 mount --bind "$STATE" {HOST_MOUNT}
 {overlays}
 {tmpfs}
-echo "{spec.private_ip} {spec.hostname}" >> /etc/hosts
+grep -qx "{spec.private_ip} {spec.hostname}" /etc/hosts \
+    || echo "{spec.private_ip} {spec.hostname}" >> /etc/hosts
 echo "{spec.hostname}" > /etc/hostname
 exec /usr/sbin/sshd -D -e -f {HOST_MOUNT}/sshd_config
 """

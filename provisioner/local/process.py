@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioner.procs import start_ticks
+
 
 @dataclass(frozen=True)
 class ProcessIdentity:
@@ -24,10 +26,8 @@ class ProcessIdentity:
     @classmethod
     def of(cls, pid: int) -> ProcessIdentity | None:
         """Identify the live process `pid`, or None if there is none (zombies count as gone)."""
-        stat = _read_stat(pid)
-        if stat is None or stat.state == "Z":
-            return None
-        return cls(pid, stat.start_ticks)
+        ticks = start_ticks(pid)
+        return None if ticks is None else cls(pid, ticks)
 
     def is_alive(self) -> bool:
         """True while this exact process (not a later one with the same pid) is running."""
@@ -48,22 +48,6 @@ class ProcessIdentity:
             while self.is_alive():
                 time.sleep(0.02)
         return True
-
-
-@dataclass(frozen=True)
-class _Stat:
-    state: str
-    start_ticks: int
-
-
-def _read_stat(pid: int) -> _Stat | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # The command name (field 2) may contain spaces and parentheses: split after its last ')'.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return _Stat(state=fields[0], start_ticks=int(fields[19]))
 
 
 def command_line(pid: int) -> list[str]:

@@ -25,7 +25,7 @@ class LocalReach:
         """Wait for the host of `instance_id`, check `address` is its own, route via its VPC."""
         deadline = time.monotonic() + timeout
         while True:
-            record = HostRecord.load(self.farm.folder(instance_id))
+            record = self.farm.record(instance_id)
             if record is not None and record.ready:
                 return self._route(record, address)
             if time.monotonic() >= deadline:

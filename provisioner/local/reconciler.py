@@ -6,40 +6,54 @@ import base64
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from provisioner.local.cloudinit import parse_user_data
-from provisioner.local.hosts import HostFarm, HostSpec
+from provisioner.local.hosts import HostFarm, HostSpec, HostState, PowerState
 
 log = logging.getLogger(__name__)
 
-DesiredHosts = Callable[[], Iterable[HostSpec]]
+# Instance states whose host keeps its disk; running ones are served, others are gone.
+_POWERED = {"pending": PowerState.RUNNING, "running": PowerState.RUNNING}
+_POWERED_OFF = {"stopping": PowerState.STOPPED, "stopped": PowerState.STOPPED}
 
 
-def running_moto_instances() -> list[HostSpec]:
-    """Every running instance in this process's moto backends, as a host spec."""
+@dataclass(frozen=True)
+class DesiredHost:
+    """An instance that has a host: what the host should be, and whether it runs."""
+
+    spec: HostSpec
+    power: PowerState
+
+
+DesiredHosts = Callable[[], Iterable[DesiredHost]]
+
+
+def moto_instances() -> list[DesiredHost]:
+    """Every running or stopped instance in this process's moto backends, as a desired host."""
     from moto.ec2.models import ec2_backends  # the daemon serves moto in-process
 
-    specs = []
+    found = []
     for _account, regions in list(ec2_backends.items()):
         for _region, backend in list(regions.items()):
             for instance in backend.all_instances():
                 address = instance.private_ip
-                if instance.state != "running" or not instance.subnet_id or not address:
+                power = _POWERED.get(instance.state) or _POWERED_OFF.get(instance.state)
+                if power is None or not instance.subnet_id or not address:
                     continue
                 subnet = backend.get_subnet(instance.subnet_id)
                 config = parse_user_data(_decoded(instance.user_data))
-                specs.append(
-                    HostSpec(
-                        instance_id=instance.id,
-                        vpc_id=str(instance.vpc_id),
-                        subnet_id=instance.subnet_id,
-                        subnet_cidr=subnet.cidr_block,
-                        private_ip=address,
-                        hostname=config.hostname or f"ip-{address.replace('.', '-')}",
-                        authorized_keys=config.authorized_keys,
-                    )
+                spec = HostSpec(
+                    instance_id=instance.id,
+                    vpc_id=str(instance.vpc_id),
+                    subnet_id=instance.subnet_id,
+                    subnet_cidr=subnet.cidr_block,
+                    private_ip=address,
+                    hostname=config.hostname or f"ip-{address.replace('.', '-')}",
+                    authorized_keys=config.authorized_keys,
                 )
-    return specs
+                found.append(DesiredHost(spec, power))
+    return found
 
 
 def _decoded(user_data: object) -> str:
@@ -53,28 +67,35 @@ def _decoded(user_data: object) -> str:
 
 
 class Reconciler:
-    """Creates hosts for new running instances and removes hosts whose instance is gone."""
+    """Makes each instance's host match it: running, stopped (disk kept), or gone."""
 
     def __init__(self, farm: HostFarm, desired: DesiredHosts) -> None:
         self.farm = farm
         self.desired = desired
 
     def step(self) -> None:
-        """One pass: create missing hosts, remove stale ones, drop empty VPC namespaces."""
-        wanted = {spec.instance_id: spec for spec in self.desired()}
-        actual = self.farm.records()
-        for instance_id, record in actual.items():
-            if wanted.get(instance_id) != record.spec or not record.ready:
-                self.farm.remove(record.spec)
-        for instance_id, spec in wanted.items():
-            current = actual.get(instance_id)
-            if current is None or current.spec != spec or not current.ready:
+        """One pass: start, stop and remove hosts, then drop unused VPC namespaces."""
+        desired = {host.spec.instance_id: host for host in self.desired()}
+        for instance_id, record in self.farm.records().items():
+            host = desired.get(instance_id)
+            if host is None:
+                self.farm.remove(record.spec)  # terminated, or unknown to this cloud
+            elif host.power is PowerState.STOPPED:
+                if record.state is not HostState.STOPPED or record.spec != host.spec:
+                    self.farm.stop(host.spec)
+            elif record.spec != host.spec or record.state is HostState.BOOTING:
+                # Changed while running, or a boot that did not finish: boot it again.
+                self.farm.stop(host.spec)
+        running = [h.spec for h in desired.values() if h.power is PowerState.RUNNING]
+        for spec in running:
+            current = self.farm.record(spec.instance_id)
+            if current is None or not current.ready:
                 try:
                     self.farm.create(spec)
                 except Exception:
-                    log.exception("could not create the host of %s", instance_id)
-                    self.farm.remove(spec)
-        used = {self.farm.vpc_namespace(spec.vpc_id) for spec in wanted.values()}
+                    log.exception("could not start the host of %s", spec.instance_id)
+                    self.farm.stop(spec)
+        used = {self.farm.vpc_namespace(spec.vpc_id) for spec in running}
         for namespace in self.farm.vpc_namespaces() - used:
             self.farm.remove_vpc_namespace(namespace)
 

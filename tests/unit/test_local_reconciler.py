@@ -1,0 +1,99 @@
+"""The local cloud's reconcile loop, with an in-process farm: which host to start, stop, remove."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from provisioner.local.hosts import HostRecord, HostSpec, HostState, PowerState
+from provisioner.local.reconciler import DesiredHost, Reconciler
+
+SPEC = HostSpec(
+    instance_id="i-0123456789abcdef0",
+    vpc_id="vpc-1",
+    subnet_id="subnet-1",
+    subnet_cidr="10.9.1.0/24",
+    private_ip="10.9.1.5",
+    hostname="app-0",
+    authorized_keys=("ssh-ed25519 AAAA deploy",),
+)
+
+
+class FakeFarm:
+    """Records what the reconciler asks; keeps host records as the real farm does on disk."""
+
+    def __init__(self, *records: HostRecord) -> None:
+        self.hosts = {record.spec.instance_id: record for record in records}
+        self.calls: list[tuple[str, str]] = []
+
+    def records(self) -> dict[str, HostRecord]:
+        return dict(self.hosts)
+
+    def record(self, instance_id: str) -> HostRecord | None:
+        return self.hosts.get(instance_id)
+
+    def create(self, spec: HostSpec) -> None:
+        self.calls.append(("create", spec.instance_id))
+        self.hosts[spec.instance_id] = HostRecord(spec, HostState.READY)
+
+    def stop(self, spec: HostSpec) -> None:
+        self.calls.append(("stop", spec.instance_id))
+        self.hosts[spec.instance_id] = HostRecord(spec, HostState.STOPPED)
+
+    def remove(self, spec: HostSpec) -> None:
+        self.calls.append(("remove", spec.instance_id))
+        self.hosts.pop(spec.instance_id, None)
+
+    def vpc_namespace(self, vpc_id: str) -> str:
+        return f"ns-{vpc_id}"
+
+    def vpc_namespaces(self) -> set[str]:
+        return set()
+
+    def remove_vpc_namespace(self, name: str) -> None:
+        self.calls.append(("remove-vpc", name))
+
+
+def step(farm: FakeFarm, *desired: DesiredHost) -> list[tuple[str, str]]:
+    Reconciler(farm, lambda: list(desired)).step()  # type: ignore[arg-type]
+    return farm.calls
+
+
+def test_a_new_running_instance_gets_a_host() -> None:
+    farm = FakeFarm()
+    assert step(farm, DesiredHost(SPEC, PowerState.RUNNING)) == [("create", SPEC.instance_id)]
+
+
+def test_a_stopped_instance_keeps_its_host_powered_off_not_removed() -> None:
+    farm = FakeFarm(HostRecord(SPEC, HostState.READY))
+    assert step(farm, DesiredHost(SPEC, PowerState.STOPPED)) == [("stop", SPEC.instance_id)]
+    assert farm.hosts[SPEC.instance_id].state is HostState.STOPPED
+    assert step(farm, DesiredHost(SPEC, PowerState.STOPPED)) == [("stop", SPEC.instance_id)]
+
+
+def test_a_stopped_instance_that_starts_again_boots_the_same_host() -> None:
+    farm = FakeFarm(HostRecord(SPEC, HostState.STOPPED))
+    assert step(farm, DesiredHost(SPEC, PowerState.RUNNING)) == [("create", SPEC.instance_id)]
+
+
+def test_a_terminated_instance_loses_its_host() -> None:
+    farm = FakeFarm(HostRecord(SPEC, HostState.READY))
+    assert step(farm) == [("remove", SPEC.instance_id)]
+
+
+def test_a_running_host_whose_instance_changed_is_booted_again() -> None:
+    farm = FakeFarm(HostRecord(SPEC, HostState.READY))
+    changed = replace(SPEC, authorized_keys=("ssh-ed25519 BBBB other",))
+    calls = step(farm, DesiredHost(changed, PowerState.RUNNING))
+    assert calls == [("stop", SPEC.instance_id), ("create", SPEC.instance_id)]
+    assert farm.hosts[SPEC.instance_id].spec == changed
+
+
+def test_a_boot_left_unfinished_is_started_over() -> None:
+    farm = FakeFarm(HostRecord(SPEC, HostState.BOOTING))
+    calls = step(farm, DesiredHost(SPEC, PowerState.RUNNING))
+    assert calls == [("stop", SPEC.instance_id), ("create", SPEC.instance_id)]
+
+
+def test_a_ready_host_of_a_running_instance_is_left_alone() -> None:
+    farm = FakeFarm(HostRecord(SPEC, HostState.READY))
+    assert step(farm, DesiredHost(SPEC, PowerState.RUNNING)) == []

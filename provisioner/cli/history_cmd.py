@@ -10,9 +10,7 @@ from rich.table import Table
 
 from provisioner.cli.lifecycle_cmd import CloudOption, EnvArgument, JsonFlag, cloud_value
 from provisioner.cli.output import print_json, stdout
-from provisioner.cli.specs import compile_ref
-from provisioner.cli.wiring import environment_lock, open_session
-from provisioner.engine.events import NullSink
+from provisioner.cli.wiring import compile_for, environment_lock
 from provisioner.engine.history import find_run, list_runs, summarize
 from provisioner.paths import StatePaths
 
@@ -85,9 +83,7 @@ def unlock(
     """Remove an environment's run lock, left by a run that can no longer release it."""
     if not force:
         raise typer.BadParameter("unlocking needs --force", param_hint="--force")
-    compiled = compile_ref(environment)
-    if cloud is not None:
-        compiled = open_session(environment, NullSink(), cloud_override=cloud_value(cloud)).compiled
+    compiled = compile_for(environment, cloud_value(cloud))
     removed = environment_lock(compiled, StatePaths.discover()).force_unlock()
     name = compiled.environment.name
     if removed is None:

@@ -16,12 +16,13 @@ from provisioner.cli.errors import EXIT_CHANGES
 from provisioner.cli.output import print_json, stderr, stdout
 from provisioner.cli.plan_view import render_drift, render_plan, summary_line
 from provisioner.cli.progress import ProgressSink
-from provisioner.cli.wiring import open_session
+from provisioner.cli.wiring import compile_for, nothing_recorded, open_session
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.engine.events import NullSink
 from provisioner.engine.ports import EnvironmentOutputs
 from provisioner.engine.saved_plan import SavedPlan
 from provisioner.errors import ConfirmationError
+from provisioner.plan import Plan
 
 
 class CloudChoice(StrEnum):
@@ -88,7 +89,7 @@ def plan(
     --detailed-exitcode, 0 for no changes and 2 for changes), 1 on error.
     """
     session = open_session(
-        environment, NullSink(), cloud_override=cloud_value(cloud), parallelism=parallelism
+        compile_for(environment, cloud_value(cloud)), NullSink(), parallelism=parallelism
     )
     with session.recorded(lock=out is not None) as record:
         with _status(f"planning {session.compiled.environment.name}", as_json):
@@ -140,7 +141,7 @@ def up(
     """
     console = stderr if as_json else stdout
     session = open_session(
-        environment, NullSink(), cloud_override=cloud_value(cloud), parallelism=parallelism
+        compile_for(environment, cloud_value(cloud)), NullSink(), parallelism=parallelism
     )
     name = session.compiled.environment.name
     plan_file = SavedPlan.load(saved) if saved is not None else None
@@ -183,12 +184,21 @@ def down(
     cloud: CloudOption = None,
     parallelism: ParallelismOption = DEFAULT_PARALLELISM,
 ) -> None:
-    """Delete every resource of the environment, dependents first."""
+    """Delete every resource of the environment, dependents first.
+
+    When the state records nothing (never brought up here, or already down), that
+    is said, with exit 0, and nothing is started (not even the local cloud).
+    """
     console = stderr if as_json else stdout
-    session = open_session(
-        environment, NullSink(), cloud_override=cloud_value(cloud), parallelism=parallelism
-    )
-    name = session.compiled.environment.name
+    compiled = compile_for(environment, cloud_value(cloud))
+    name = compiled.environment.name
+    if nothing_recorded(compiled):
+        if as_json:
+            print_json({"plan": Plan(name).to_json(), "run": None, "recorded": 0})
+        else:
+            stdout.print(f"Nothing to delete in {escape(name)}: its state records no resources.")
+        return
+    session = open_session(compiled, NullSink(), parallelism=parallelism)
     with session.recorded(lock=True) as record:
         _note_recovered(session.orchestrator.recover(), console)
         with _status(f"planning the teardown of {name}", as_json):
@@ -225,7 +235,7 @@ def drift(
     playbooks in Ansible's check mode. Exit 0 for no drift, 2 for drift, 1 on
     error. `provision up` puts everything back.
     """
-    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
+    session = open_session(compile_for(environment, cloud_value(cloud)), NullSink())
     with session.recorded(lock=False) as record:
         with _status(f"checking {session.compiled.environment.name} for drift", as_json):
             found = session.orchestrator.drift(hosts=not no_hosts)
@@ -248,7 +258,7 @@ def _note_recovered(addresses: list[str], console: Console) -> None:
 
 def output(environment: EnvArgument, as_json: JsonFlag = False, cloud: CloudOption = None) -> None:
     """Print the environment's outputs: every VM's id and addresses, and the spec's outputs."""
-    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
+    session = open_session(compile_for(environment, cloud_value(cloud)), NullSink())
     outputs = session.orchestrator.outputs()
     if as_json:
         print_json(outputs.to_json())

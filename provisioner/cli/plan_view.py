@@ -31,6 +31,7 @@ def render_plan(plan: Plan, console: Console) -> None:
     """Each pending change with its property diffs, software task diffs, then the summary."""
     pending = plan.pending()
     software = [change for change in plan.software if change.action is not Action.NO_OP]
+    _render_gone(plan, console)
     if not plan.has_changes:
         console.print(f"[green]No changes.[/] {plan.environment} matches its spec.")
         _render_unpredictable(plan, console)
@@ -40,8 +41,31 @@ def render_plan(plan: Plan, console: Console) -> None:
         _render_change(change, console)
     for software_change in software:
         _render_software(software_change, console)
+    _render_outputs(plan, console)
     _render_unpredictable(plan, console)
     console.print(summary_line(plan))
+
+
+def _render_gone(plan: Plan, console: Console) -> None:
+    if not plan.gone:
+        return
+    console.print(
+        f"[yellow]note:[/] {len(plan.gone)} resources that the state records no longer exist "
+        "in the cloud (deleted outside provision, or forgotten by a restarted local cloud): "
+        f"{escape(', '.join(plan.gone))}. `up` creates them again."
+    )
+
+
+def _render_outputs(plan: Plan, console: Console) -> None:
+    """Changes to the environment's outputs, as Terraform lists them."""
+    if not plan.outputs:
+        return
+    console.print("  Changes to outputs:")
+    for change in plan.outputs:
+        console.print(
+            f"    [yellow]~ {escape(change.path)}[/]: {escape(_short(change.before))} "
+            f"-> {escape(_short(change.after))}"
+        )
 
 
 def summary_line(plan: Plan) -> str:
@@ -50,6 +74,8 @@ def summary_line(plan: Plan) -> str:
         f"Plan: {counts['create']} to create, {counts['update']} to update, "
         f"{counts['replace']} to replace, {counts['delete']} to delete."
     )
+    if plan.outputs:
+        line += f" {len(plan.outputs)} outputs change."
     if plan.software:
         hosts = plan.software_summary()
         line += (

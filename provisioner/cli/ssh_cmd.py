@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from provisioner.cli.lifecycle_cmd import CloudOption, EnvArgument, cloud_value
-from provisioner.cli.wiring import open_session
+from provisioner.cli.wiring import compile_for, open_session
 from provisioner.engine.events import NullSink
 from provisioner.errors import HostError
 from provisioner.hosts.ssh import run_ssh
@@ -30,7 +30,7 @@ def ssh(
 
     The exit code is the remote command's.
     """
-    session = open_session(environment, NullSink(), cloud_override=cloud_value(cloud))
+    session = open_session(compile_for(environment, cloud_value(cloud)), NullSink())
     outputs = session.orchestrator.outputs()
     vm = outputs.find_vm(host)
     key = outputs.private_keys.get(vm.key_pair) if vm.key_pair else None

@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 
 from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
-from provisioner.cloud.backend import CloudTarget, PulumiCloud
+from provisioner.cloud.backend import PROJECT, CloudTarget, PulumiCloud
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.cloud.s3_lock import S3Lock
+from provisioner.cloud.state_backend import resources_in_files
 from provisioner.engine.events import EventSink, LogMessage, NullSink
 from provisioner.engine.history import RunInfo, RunRecorder, TeeSink
 from provisioner.engine.locking import EnvironmentLock, FileLock, LockHolder, locked
@@ -74,7 +75,12 @@ class Session:
                     yield recorder
                     return
                 holder = LockHolder(
-                    info.host, info.pid, info.started_at, " ".join(info.command), info.id
+                    info.host,
+                    info.pid,
+                    info.started_at,
+                    " ".join(info.command),
+                    info.id,
+                    pid_started=info.pid_started,
                 )
                 with locked(self.lock, holder) as stale:
                     if stale is not None:
@@ -87,21 +93,35 @@ class Session:
                 process.terminate(grace_seconds=5)
 
 
-def open_session(
-    ref: str,
-    sink: EventSink,
-    *,
-    cloud_override: str | None = None,
-    parallelism: int = DEFAULT_PARALLELISM,
-) -> Session:
-    """Compile ENV (bad specs raise before anything is touched) and wire its backends.
-
-    `parallelism` bounds the cloud operations and the hosts configured at once.
-    """
+def compile_for(ref: str, cloud_override: str | None = None) -> CompiledEnvironment:
+    """Compile ENV (bad specs raise before anything is touched), on another cloud if asked."""
     compiled = compile_ref(ref)
     if cloud_override is not None and cloud_override != compiled.environment.cloud:
         environment = compiled.environment.model_copy(update={"cloud": cloud_override})
         compiled = CompiledEnvironment(compiled.source, environment, compiled.graph)
+    return compiled
+
+
+def nothing_recorded(compiled: CompiledEnvironment) -> bool:
+    """True if the environment's state is in files here and records no resource.
+
+    Tells "nothing to delete" without starting the local cloud. State in S3 cannot
+    be read without its cloud, so there the answer is False (go and look).
+    """
+    env = compiled.environment
+    return resources_in_files(env.state, StatePaths.discover(), PROJECT, env.name) == 0
+
+
+def open_session(
+    compiled: CompiledEnvironment,
+    sink: EventSink,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Session:
+    """Wire a compiled environment's backends (this starts the local cloud if it needs it).
+
+    `parallelism` bounds the cloud operations and the hosts configured at once.
+    """
     paths = StatePaths.discover()
     name = compiled.environment.name
     run_id = new_run_id()

@@ -15,13 +15,13 @@ from provisioner.cloud.aws.orphans import sweep
 from provisioner.cloud.drift import detect_drift
 from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
-from provisioner.cloud.pulumi_engine import EngineSettings, PulumiStack
+from provisioner.cloud.pulumi_engine import EngineSettings, PulumiStack, is_secret, is_unknown
 from provisioner.cloud.state_backend import backend_url
 from provisioner.engine.events import EventSink
 from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource, VmOutput
 from provisioner.graph import CompiledEnvironment, ResourceGraph
 from provisioner.paths import StatePaths
-from provisioner.plan import Action, Plan, ResourceChange
+from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY
 from provisioner.spec.addresses import Address
 from stacks.context import PART_SEPARATOR
@@ -34,6 +34,8 @@ from stacks.program import (
 )
 
 PROJECT = "provision"
+# Per VM, the exports the spec gives (the rest of a VM's exports come from the cloud).
+_VM_SPEC_FACTS = ("roles", "hostname", "subnet", "key_pair")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,9 @@ class PulumiCloud:
         self._stack = PulumiStack(PROJECT, env.name, build_program(compiled), settings)
 
     def preview(self, sink: EventSink) -> Plan:
-        planned = self._stack.plan(self.environment, refresh=True, sink=sink)
+        planned = self._stack.plan(
+            self.environment, refresh=True, sink=sink, outputs_diff=spec_output_changes
+        )
         return settle_unknowns(planned, self._graph)
 
     def preview_destroy(self, sink: EventSink) -> Plan:
@@ -184,7 +188,40 @@ def settle_unknowns(plan: Plan, graph: ResourceGraph) -> Plan:
         else:
             action = Action.UPDATE if real else Action.NO_OP
         settled[change.address] = replace(change, action=action, diff=real)
-    return Plan(plan.environment, tuple(settled[c.address] for c in plan.changes))
+    return replace(plan, changes=tuple(settled[c.address] for c in plan.changes))
+
+
+def spec_output_changes(
+    recorded: Mapping[str, Any], previewed: Mapping[str, Any]
+) -> tuple[PropertyChange, ...]:
+    """What changes in the outputs a spec defines, leaf by leaf, for people to read.
+
+    Its `outputs`, and each VM's spec-given facts (roles, host name, subnet, key
+    pair) of VMs that exist and stay. Values not known yet (of resources the plan
+    changes) are left out: the apply renews them anyway.
+    """
+    changes = [
+        PropertyChange(f"{SPEC_OUTPUTS}.{path}", before, after)
+        for path, before, after in _leaves(recorded.get(SPEC_OUTPUTS), previewed.get(SPEC_OUTPUTS))
+    ]
+    old_vms, new_vms = recorded.get(VMS_OUTPUT) or {}, previewed.get(VMS_OUTPUT) or {}
+    for address in sorted(set(old_vms) & set(new_vms)):
+        for fact in _VM_SPEC_FACTS:
+            before, after = old_vms[address].get(fact), new_vms[address].get(fact)
+            if before != after:
+                changes.append(PropertyChange(f"{VMS_OUTPUT}.{address}.{fact}", before, after))
+    return tuple(c for c in changes if not is_unknown(c.after) and not is_secret(c.after))
+
+
+def _leaves(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """(path, before, after) of each leaf that differs between two nested mappings."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            found += _leaves(old.get(key), new.get(key), path)
+        return found
+    return [] if old == new else [(prefix, old, new)]
 
 
 def _node_wave(address: str, wave: Mapping[Address, int]) -> int:

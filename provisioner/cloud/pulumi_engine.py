@@ -41,6 +41,8 @@ from provisioner.plan.model import KNOWN_AFTER_APPLY, SENSITIVE
 from provisioner.procs import is_running
 
 Program = Callable[[], None]
+# Compares a stack's recorded outputs with those a preview computed.
+OutputsDiff = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[PropertyChange, ...]]
 
 _SETUP_HINT = "run `make setup`, which builds or finds a Pulumi CLI matching the SDK"
 _OPS: dict[str, Action] = {
@@ -51,7 +53,8 @@ _OPS: dict[str, Action] = {
     "create-replacement": Action.REPLACE,
     "delete": Action.DELETE,
 }
-_SKIPPED_TYPES = ("pulumi:pulumi:Stack", "pulumi:providers:")
+_STACK_TYPE = "pulumi:pulumi:Stack"
+_SKIPPED_TYPES = (_STACK_TYPE, "pulumi:providers:")
 # Pulumi marks a secret value in serialized state with this key; it is no secret itself.
 _SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # noqa: S105
 SENSITIVE_KEYS = frozenset({"private_key", "passphrase"})
@@ -107,7 +110,15 @@ class StackResult:
 
 
 class PulumiStack:
-    """One stack of one project, driven through the Automation API with an inline program."""
+    """One stack of one project, driven through the Automation API with an inline program.
+
+    A refresh runs with the program (`--run-program`): resources are read during
+    step generation by the program's own providers. Without it, Pulumi refreshes
+    everything up front with providers loaded from the old state, which starts
+    the dynamic-provider plugin a second time for every preview and update (about
+    1.3 s of CPU each). Resources the program no longer declares are then not read
+    before they are deleted; our deletes take a resource already gone as deleted.
+    """
 
     def __init__(
         self, project: str, stack: str, program: Program, settings: EngineSettings
@@ -142,15 +153,34 @@ class PulumiStack:
         self._stack.workspace.program = program
 
     def plan(
-        self, environment: str, *, refresh: bool = True, sink: EventSink | None = None
+        self,
+        environment: str,
+        *,
+        refresh: bool = True,
+        sink: EventSink | None = None,
+        outputs_diff: OutputsDiff | None = None,
     ) -> Plan:
-        """The per-resource changes an `up` would make (after reading the live cloud)."""
+        """The per-resource changes an `up` would make (after reading the live cloud).
+
+        `outputs_diff` says which of the stack's outputs change, given the recorded
+        ones and those the preview computed (values not known yet are UNKNOWN).
+        """
         events = _Translator(sink or NullSink(), planning=True)
         with _translated_errors("preview", events):
             self._stack.preview(
-                refresh=refresh, on_event=events, color="never", parallel=self._parallel
+                refresh=refresh,
+                on_event=events,
+                color="never",
+                parallel=self._parallel,
+                run_program=refresh or None,
             )
-        return Plan(environment, tuple(events.changes()))
+        recorded, previewed = events.stack_outputs
+        return Plan(
+            environment,
+            tuple(events.changes()),
+            gone=events.gone(),
+            outputs=outputs_diff(recorded, previewed) if outputs_diff and previewed else (),
+        )
 
     def plan_destroy(self, environment: str, *, sink: EventSink | None = None) -> Plan:
         """What a destroy would delete."""
@@ -171,7 +201,11 @@ class PulumiStack:
         self._outputs = None
         with _translated_errors("up", events):
             result = self._stack.up(
-                refresh=refresh, on_event=events, color="never", parallel=self._parallel
+                refresh=refresh,
+                on_event=events,
+                color="never",
+                parallel=self._parallel,
+                run_program=refresh or None,
             )
         # The Automation API read the outputs after the update: keep them.
         self._outputs = _outputs(result.outputs)
@@ -251,8 +285,7 @@ class PulumiStack:
 
     def clear_pending_operations(self) -> list[str]:
         """Drop operations a killed run left pending; returns the addresses they were on."""
-        with _translated_errors("exporting state"):
-            exported = self._stack.export_stack()
+        exported = self._export()
         deployment: dict[str, Any] = dict(exported.deployment or {})
         pending = deployment.get("pending_operations") or []
         if not pending:
@@ -261,6 +294,7 @@ class PulumiStack:
         exported.deployment = deployment
         self._outputs = None
         with _translated_errors("importing repaired state"):
+            # Secrets stay encrypted for the same stack's key: they import as they were.
             self._stack.import_stack(exported)
         return sorted(address_of(op.get("resource", {}).get("urn", "")) for op in pending)
 
@@ -280,19 +314,38 @@ class PulumiStack:
     def outputs(self) -> dict[str, Any]:
         """The stack's current outputs, secrets decrypted (callers must not print them).
 
-        Read once per state of the stack: each read costs two CLI runs.
+        Read once per state of the stack.
         """
         if self._outputs is None:
-            with _translated_errors("reading outputs"):
-                self._outputs = _outputs(self._stack.outputs())
+            # One CLI run with the secrets shown; the Automation API's `outputs()` makes a
+            # second one only to learn which outputs are secret, which we know.
+            text = self._cli("reading outputs", "stack", "output", "--json", "--show-secrets")
+            self._outputs = dict(json.loads(text or "{}"))
         return dict(self._outputs)
 
     def resource_states(self) -> list[dict[str, Any]]:
-        """The resources recorded in state (type, urn, inputs, outputs), from an export."""
-        with _translated_errors("exporting state"):
-            deployment = self._stack.export_stack().deployment
+        """The resources recorded in state (type, urn, inputs, outputs), from an export.
+
+        Secret values stay encrypted (see `is_secret`): no reader here needs them.
+        """
+        deployment = self._export().deployment
         resources: list[dict[str, Any]] = (deployment or {}).get("resources", [])
         return resources
+
+    def _export(self) -> auto.Deployment:
+        """The stack's state as exported, secrets encrypted (no decryption to pay for)."""
+        state = json.loads(self._cli("exporting state", "stack", "export") or "{}")
+        return auto.Deployment(version=state.get("version"), deployment=state.get("deployment"))
+
+    def _cli(self, operation: str, *args: str) -> str:
+        """Run `pulumi ARGS --stack STACK` in the stack's workspace; its standard output."""
+        workspace = self._stack.workspace
+        env = {"PULUMI_HOME": str(self.settings.pulumi_home), **self.settings.engine_env()}
+        with _translated_errors(operation):
+            result = workspace.pulumi_command.run(
+                [*args, "--stack", self.stack_name], workspace.work_dir, env
+            )
+        return str(result.stdout)
 
 
 class _Translator:
@@ -302,6 +355,9 @@ class _Translator:
         self.sink = sink
         self.planning = planning
         self._changes: dict[str, ResourceChange] = {}
+        self._gone: set[str] = set()
+        # The stack's recorded outputs, and those the previewed program would export.
+        self.stack_outputs: tuple[Mapping[str, Any], Mapping[str, Any] | None] = ({}, None)
         self._started: dict[str, tuple[float, Action]] = {}
         self._errors: dict[str, str] = {}
         self.last_error: str | None = None
@@ -314,12 +370,26 @@ class _Translator:
             elif event.resource_pre_event is not None:
                 self._pre(event.resource_pre_event.metadata)
             elif event.res_outputs_event is not None:
+                if self.planning:
+                    self._planned_outputs(event.res_outputs_event.metadata)
                 self._finished(event.res_outputs_event.metadata, Status.DONE)
             elif event.res_op_failed_event is not None:
                 self._finished(event.res_op_failed_event.metadata, Status.FAILED)
 
     def changes(self) -> list[ResourceChange]:
         return sorted(self._changes.values(), key=lambda c: c.address)
+
+    def gone(self) -> tuple[str, ...]:
+        """Recorded resources that the preview's refresh found missing from the cloud."""
+        return tuple(sorted(self._gone))
+
+    def _planned_outputs(self, meta: auto.StepEventMetadata) -> None:
+        op = str(meta.op.value)
+        if op == "refresh" and meta.new is None and not meta.type.startswith(_SKIPPED_TYPES):
+            self._gone.add(address_of(meta.urn))
+        elif meta.type == _STACK_TYPE and op in ("same", "update") and meta.new is not None:
+            recorded = (meta.old.outputs if meta.old else None) or {}
+            self.stack_outputs = (recorded, meta.new.outputs or {})
 
     def _diagnostic(self, diagnostic: auto.DiagnosticEvent) -> None:
         if diagnostic.severity not in ("warning", "error"):
@@ -461,6 +531,17 @@ def masked(key: str, value: Any) -> Any:
 def is_secret(value: Any) -> bool:
     """True for a secret as exported state holds it: encrypted, so not comparable."""
     return isinstance(value, dict) and _SECRET_SIGNATURE in value
+
+
+def is_unknown(value: Any) -> bool:
+    """True if `value` is, or holds, a value that a preview does not know yet."""
+    if value == _UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(is_unknown(item) for item in value.values())
+    if isinstance(value, list):
+        return any(is_unknown(item) for item in value)
+    return False
 
 
 def _one_line(message: str) -> str:

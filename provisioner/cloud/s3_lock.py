@@ -12,7 +12,6 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 from botocore.exceptions import ClientError
 
 from provisioner.engine.locking import EnvironmentLockedError, LockHolder
@@ -30,6 +29,8 @@ class S3Lock:
         self.key = f"{parts.path.strip('/')}/.provision-locks/{environment}.json".lstrip("/")
         self.environment = environment
         endpoint = env.get("AWS_ENDPOINT_URL")
+        import boto3  # 0.3 s to import: only where S3 is used
+
         self._s3: Any = boto3.client(
             "s3",
             endpoint_url=require_loopback_url(endpoint) if endpoint else None,

@@ -36,7 +36,14 @@ BATCH_CAP = 1.5
 
 
 class _NodeFailedError(Exception):
-    """A software node did not succeed; the message says why."""
+    """A software node did not succeed; the message says why.
+
+    `collateral`: it failed only because another node of its batch did.
+    """
+
+    def __init__(self, message: str, *, collateral: bool = False) -> None:
+        super().__init__(message)
+        self.collateral = collateral
 
 
 class Configurator:
@@ -105,7 +112,11 @@ class Configurator:
         self.cloud_failed()  # anything never reported cannot be configured
         outcomes = self._walker.wait()
         errors = self._walker.errors
-        failed = [a for a in self.software_nodes if outcomes.get(a) is Outcome.FAILED]
+        failed = sorted(
+            (a for a in self.software_nodes if outcomes.get(a) is Outcome.FAILED),
+            # Name first a node that failed on its own, not one its batch took down with it.
+            key=lambda a: bool(getattr(errors.get(a), "collateral", False)),
+        )
         skipped = [a for a in self.software_nodes if outcomes.get(a) is Outcome.SKIPPED]
         if failed:
             first = failed[0]
@@ -160,7 +171,9 @@ class Configurator:
                 )
             )
             if not result.succeeded:
-                failures[address] = _NodeFailedError(result.error or "failed")
+                failures[address] = _NodeFailedError(
+                    result.error or "failed", collateral=result.collateral
+                )
         return failures
 
     def _target(self, node: SoftwareNode, vm: VmNode) -> HostTarget:

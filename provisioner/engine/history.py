@@ -34,7 +34,7 @@ from provisioner.engine.events import (
 from provisioner.errors import ProvisionError
 from provisioner.fsutil import atomic_write_json, read_json
 from provisioner.plan import Plan
-from provisioner.procs import is_running
+from provisioner.procs import is_running, start_ticks
 
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"
@@ -64,6 +64,8 @@ class RunInfo:
     pid: int
     started_at: str
     git_commit: str | None
+    # The process's start time (clock ticks since boot): with the pid, it names the process.
+    pid_started: int | None = None
 
     @classmethod
     def current(cls, run_id: str, environment: str, command: Sequence[str], cwd: Path) -> RunInfo:
@@ -76,6 +78,7 @@ class RunInfo:
             pid=os.getpid(),
             started_at=_now(),
             git_commit=_git_commit(cwd),
+            pid_started=start_ticks(os.getpid()),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -86,6 +89,7 @@ class RunInfo:
             "user": self.user,
             "host": self.host,
             "pid": self.pid,
+            "pid_started": self.pid_started,
             "started_at": self.started_at,
             "git_commit": self.git_commit,
         }
@@ -266,7 +270,9 @@ def summarize(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _died(record: Mapping[str, Any]) -> bool:
     """True if the run's process ran on this host and no longer exists."""
-    return record.get("host") == socket.gethostname() and not is_running(record.get("pid"))
+    return record.get("host") == socket.gethostname() and not is_running(
+        record.get("pid"), record.get("pid_started")
+    )
 
 
 def _seconds(started: Any, ended: Any) -> float | None:

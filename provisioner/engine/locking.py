@@ -31,17 +31,21 @@ class LockHolder:
     started_at: str
     command: str
     run_id: str
+    # The holder's process start time (clock ticks since boot): with the pid, it names the
+    # process, so a later process that was given the same pid is not taken for the holder.
+    pid_started: int | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> LockHolder | None:
         try:
-            return cls(**{k: data[k] for k in ("host", "pid", "started_at", "command", "run_id")})
-        except (KeyError, TypeError):
+            fields = {k: data[k] for k in ("host", "pid", "started_at", "command", "run_id")}
+            return cls(**fields, pid_started=data.get("pid_started"))
+        except (KeyError, TypeError, AttributeError):
             return None
 
     def is_dead_local_process(self) -> bool:
         """True if the holder ran on this host and its process is gone."""
-        return self.host == socket.gethostname() and not is_running(self.pid)
+        return self.host == socket.gethostname() and not is_running(self.pid, self.pid_started)
 
     def describe(self) -> str:
         return (

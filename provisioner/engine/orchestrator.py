@@ -85,13 +85,15 @@ class Orchestrator:
         # What the state held before this run: everything the plan does not create.
         existed = (
             {c.address for c in planned.changes if c.action is not Action.CREATE}
-            if planned.has_cloud_changes
+            if _needs_apply(planned)
             else None
         )
+        retired = self._retired_instances(planned)
         backend = self._host_backend()
         try:
             if backend is None:
                 outputs = self._phase("cloud", lambda: self._apply_cloud(planned, None, tracker))
+                self._forget_hosts(retired)
                 return ApplyResult(outputs)
             configurator = Configurator(
                 self.environment, self.graph, backend, tracker, parallelism=self.parallelism
@@ -109,6 +111,7 @@ class Orchestrator:
                         configurator.finish()
                     raise
                 configured = configurator.finish()
+            self._forget_hosts(retired)
             return ApplyResult(outputs, configured)
         except (ProvisionError, KeyboardInterrupt) as error:
             raise self._failed(error, tracker, configurator, rollback, existed) from error
@@ -182,6 +185,23 @@ class Orchestrator:
         """Delete everything, dependents before what they depend on; then forget the hosts."""
         instance_ids = [vm.id for vm in self.cloud.outputs().vms.values() if vm.id]
         self._phase("destroy", lambda: self.cloud.destroy(self.sink))
+        self._forget_hosts(instance_ids)
+
+    def _retired_instances(self, planned: Plan) -> list[str]:
+        """The instance ids of the VMs the plan deletes or replaces (scaled in, new image)."""
+        leaving = {
+            change.address
+            for change in planned.changes
+            if change.kind == ResourceKind.VM.value
+            and change.action in (Action.DELETE, Action.REPLACE)
+        }
+        if not leaving:
+            return []
+        recorded = self.cloud.outputs().vms
+        return [recorded[a].id for a in sorted(leaving) if a in recorded and recorded[a].id]
+
+    def _forget_hosts(self, instance_ids: list[str]) -> None:
+        """Wait until the hosts of deleted instances are gone, and unpin their host keys."""
         if self.hosts is not None and instance_ids:
             self.hosts.release(instance_ids)
 
@@ -192,9 +212,9 @@ class Orchestrator:
         self, planned: Plan, configurator: Configurator | None, sink: EventSink
     ) -> EnvironmentOutputs:
         if configurator is None:
-            return self.cloud.apply(sink) if planned.has_cloud_changes else self.cloud.outputs()
-        recorded = [] if planned.has_cloud_changes else self.cloud.ready_resources()
-        if planned.has_cloud_changes or not recorded:
+            return self.cloud.apply(sink) if _needs_apply(planned) else self.cloud.outputs()
+        recorded = [] if _needs_apply(planned) else self.cloud.ready_resources()
+        if _needs_apply(planned) or not recorded:
             # An apply reports each node as it becomes ready (and records them all).
             outputs = self.cloud.apply(sink, configurator.resource_ready)
             recorded = self.cloud.ready_resources()
@@ -227,6 +247,11 @@ class Orchestrator:
             self.sink.emit(
                 PhaseFinished(phase=phase, environment=self.environment, ok=ok, elapsed=elapsed)
             )
+
+
+def _needs_apply(planned: Plan) -> bool:
+    """Whether the cloud must be applied: resources change, or only the outputs do."""
+    return planned.has_cloud_changes or planned.has_output_changes
 
 
 class _ChangeTracker:

@@ -183,6 +183,8 @@ class ConfigureResult:
     skipped: int = 0
     unreachable: bool = False
     error: str | None = None
+    # Failed only because another host of the same run failed it (a timeout stops them all).
+    collateral: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -197,6 +199,7 @@ class ConfigureResult:
             "skipped": self.skipped,
             "unreachable": self.unreachable,
             "error": self.error,
+            "collateral": self.collateral,
         }
 
 

@@ -68,6 +68,8 @@ class PlaybookOutcome:
     tasks: tuple[TaskResult, ...]
     output_tail: str
     completed: frozenset[str] = frozenset()
+    # Host -> the task it had started and not finished when the run ended (a timeout).
+    unfinished: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -89,10 +91,15 @@ def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> Pla
 
     tasks: list[TaskResult] = []
     completed: set[str] = set()
+    running: dict[str, str] = {}  # host -> the task started on it and not ended yet
 
     def handle(event: dict[str, Any]) -> bool:
+        started = task_started(event)
+        if started is not None:
+            running[started[0]] = started[1]
         result = task_result(event, check=run.check)
         if result is not None:
+            running.pop(result.host, None)
             tasks.append(result)
             on_task(result)
         completed.update(completed_hosts(event))
@@ -124,7 +131,18 @@ def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> Pla
         tasks=tuple(tasks),
         output_tail=_tail(runner),
         completed=frozenset(completed),
+        unfinished=dict(running),
     )
+
+
+def task_started(event: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(host, task) if the event says a task started on a host."""
+    if event.get("event") != "runner_on_start":
+        return None
+    data = event.get("event_data") or {}
+    if not data.get("host"):
+        return None
+    return str(data["host"]), str(data.get("task") or "(unnamed task)")
 
 
 def completed_hosts(event: Mapping[str, Any]) -> set[str]:

@@ -62,20 +62,45 @@ class AnsibleHosts:
 
     def configure(self, targets: Sequence[HostTarget], sink: EventSink) -> list[ConfigureResult]:
         """Run the nodes' playbook on their VMs in one run; each task is reported as it ends."""
+        outcomes = self._run(targets, sink, check=False)
         results: list[ConfigureResult] = []
-        for target, outcome in zip(targets, self._run(targets, sink, check=False), strict=True):
+        for target, outcome in zip(targets, outcomes, strict=True):
             if isinstance(outcome, HostError):
                 results.append(ConfigureResult(error=str(outcome)))
             elif outcome.status == "timeout":
-                results.append(
-                    ConfigureResult(
-                        error=f"timed out after {self.settings.timeout}s "
-                        "(the spec's timeouts.software)"
-                    )
-                )
+                results.append(self._timed_out(target, outcome, targets, outcomes))
             else:
                 results.append(host_summary(outcome, target.vm.hostname))
         return results
+
+    def _timed_out(
+        self,
+        target: HostTarget,
+        outcome: PlaybookOutcome,
+        targets: Sequence[HostTarget],
+        outcomes: Sequence[PlaybookOutcome | HostError],
+    ) -> ConfigureResult:
+        """Why a node of a run that hit timeouts.software failed.
+
+        The run is killed as a whole: a host that hung in a task timed out; the
+        other hosts of its run were stopped with it, wherever they were.
+        """
+        limit = f"{self.settings.timeout}s (the spec's timeouts.software)"
+        hung_in = outcome.unfinished.get(target.vm.hostname)
+        if hung_in is not None:
+            return ConfigureResult(error=f"timed out after {limit} in task '{hung_in}'")
+        hung = [
+            str(other.node.address)
+            for other, shared in zip(targets, outcomes, strict=True)
+            if shared is outcome and other.vm.hostname in outcome.unfinished
+        ]
+        if not hung:
+            return ConfigureResult(error=f"timed out after {limit}")
+        return ConfigureResult(
+            error=f"stopped after {limit}: its playbook run, shared with {', '.join(hung)}, "
+            "was stopped when that timed out",
+            collateral=True,
+        )
 
     def check(self, targets: Sequence[HostTarget], sink: EventSink) -> list[tuple[TaskChange, ...]]:
         """What the playbook would change on each VM (Ansible's check mode, with diffs)."""

@@ -126,21 +126,35 @@ class SoftwareChange:
 
 @dataclass(frozen=True)
 class Plan:
-    """Every resource's planned action for one environment, and its software's."""
+    """Every resource's planned action for one environment, and its software's.
+
+    `gone`: resources the state records that the cloud no longer has (deleted
+    outside provision, or forgotten by a restarted local cloud); they are among
+    the changes as creates. `outputs`: the environment's outputs that change
+    (`outputs.NAME`, `vms.ADDRESS.roles`, ...), as Terraform lists changes to outputs.
+    """
 
     environment: str
     changes: tuple[ResourceChange, ...] = field(default_factory=tuple)
     software: tuple[SoftwareChange, ...] = field(default_factory=tuple)
+    gone: tuple[str, ...] = field(default_factory=tuple)
+    outputs: tuple[PropertyChange, ...] = field(default_factory=tuple)
 
     @property
     def has_changes(self) -> bool:
-        return self.has_cloud_changes or any(
-            change.action is not Action.NO_OP for change in self.software
+        return (
+            self.has_cloud_changes
+            or self.has_output_changes
+            or any(change.action is not Action.NO_OP for change in self.software)
         )
 
     @property
     def has_cloud_changes(self) -> bool:
         return any(change.action is not Action.NO_OP for change in self.changes)
+
+    @property
+    def has_output_changes(self) -> bool:
+        return bool(self.outputs)
 
     def summary(self) -> dict[str, int]:
         """Count of resources per action, every action listed."""
@@ -167,5 +181,7 @@ class Plan:
             "summary": self.summary(),
             "software": [change.to_json() for change in self.software],
             "software_summary": self.software_summary(),
+            "gone": list(self.gone),
+            "outputs": [change.to_json() for change in self.outputs],
             "has_changes": self.has_changes,
         }

@@ -247,3 +247,25 @@ def test_plan_checks_at_most_parallelism_hosts_in_one_call(dev: CompiledEnvironm
 
 def finished(events: list[Event]) -> list[ConfigureFinished]:
     return [e for e in events if isinstance(e, ConfigureFinished)]
+
+
+def test_the_error_names_a_node_that_failed_on_its_own_before_one_its_batch_stopped(
+    dev: CompiledEnvironment,
+) -> None:
+    class TimingOut(RecordingHosts):
+        def configure(self, targets: Sequence[HostTarget], sink: Any) -> list[ConfigureResult]:
+            super().configure(targets, sink)
+            return [
+                ConfigureResult(error="timed out in task 'x'")
+                if str(target.node.address) == "software.base@vm.web[1]"
+                else ConfigureResult(error="stopped with its batch", collateral=True)
+                for target in targets
+            ]
+
+    configurator = Configurator("dev", dev.graph, TimingOut(), ListSink(), settle=5.0, cap=5.0)
+    configurator.start()
+    for address in cloud_nodes(dev):
+        configurator.resource_ready(ready(address))
+    with pytest.raises(HostError) as failure:
+        configurator.finish()
+    assert str(failure.value).startswith("software.base@vm.web[1] failed: timed out in task 'x'")

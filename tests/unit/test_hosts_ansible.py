@@ -9,11 +9,17 @@ from typing import Any
 
 import pytest
 
-from provisioner.engine.events import TaskStatus
+from provisioner.engine.events import NullSink, TaskStatus
 from provisioner.engine.ports import HostTarget, SshRoute
 from provisioner.graph.nodes import SoftwareNode, VmNode
-from provisioner.hosts.ansible import PlaybookOutcome, TaskResult, completed_hosts, task_result
-from provisioner.hosts.backend import host_summary
+from provisioner.hosts.ansible import (
+    PlaybookOutcome,
+    TaskResult,
+    completed_hosts,
+    task_result,
+    task_started,
+)
+from provisioner.hosts.backend import AnsibleHosts, AnsibleSettings, host_summary
 from provisioner.hosts.inventory import extra_vars, inventory_for, merged_inventory
 from provisioner.hosts.ssh import private_key_file, ssh_command, ssh_options
 from provisioner.spec.addresses import Address
@@ -226,3 +232,30 @@ def test_a_shared_run_is_summed_up_per_host(
     )
     result = host_summary(outcome, host)
     assert (result.succeeded, result.changed, result.error) == (succeeded, changed, error)
+
+
+def test_a_started_task_is_known_until_it_ends() -> None:
+    started = {"event": "runner_on_start", "event_data": {"host": "web-1", "task": "Hang"}}
+    assert task_started(started) == ("web-1", "Hang")
+    assert task_started({"event": "runner_on_ok", "event_data": {"host": "web-1"}}) is None
+
+
+def target_on(index: int) -> HostTarget:
+    vm = VmNode(Address.vm("web", index), roles=("hang",), key_pair=None)
+    node = SoftwareNode(Address.software("hang", vm.address), role="hang", playbook="hang.yml")
+    return HostTarget(node, vm, f"i-{index}", f"10.20.1.{index + 4}", {})
+
+
+def test_a_run_that_times_out_names_the_hanging_host_and_stops_the_others_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = AnsibleSettings("dev", tmp_path, tmp_path, tmp_path, tmp_path / "kh", timeout=8)
+    hosts = AnsibleHosts(settings, reach=None)  # type: ignore[arg-type]
+    timed_out = PlaybookOutcome("timeout", 254, (), "", unfinished={"web-1": "Hang here"})
+    monkeypatch.setattr(hosts, "_run", lambda targets, sink, check: [timed_out, timed_out])
+    stopped, hung = hosts.configure([target_on(0), target_on(1)], NullSink())
+    assert hung.error == ("timed out after 8s (the spec's timeouts.software) in task 'Hang here'")
+    assert not hung.collateral
+    assert stopped.collateral and stopped.error is not None
+    assert stopped.error.startswith("stopped after 8s (the spec's timeouts.software)")
+    assert "shared with software.hang@vm.web[1]" in stopped.error

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from provisioner.cloud.backend import settle_unknowns
+from provisioner.cli.plan_view import render_plan
+from provisioner.cloud.backend import settle_unknowns, spec_output_changes
 from provisioner.graph import compile_source
 from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY
@@ -111,3 +113,56 @@ def test_a_network_part_settles_after_its_siblings() -> None:
         "network.main/public-routes": Action.NO_OP,
         "sg.web": Action.NO_OP,
     }
+
+
+PREVIEW_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # Pulumi's placeholder in previews
+
+
+def vm_outputs(roles: list[str], private_ip: str = "10.20.1.4") -> dict[str, object]:
+    return {"id": "i-1", "private_ip": private_ip, "roles": roles, "hostname": "web-0"}
+
+
+def test_output_changes_list_spec_outputs_and_vm_roles_leaf_by_leaf() -> None:
+    recorded = {
+        "outputs": {"url": "http://a/", "same": "x"},
+        "vms": {"vm.web[0]": vm_outputs(["base"]), "vm.web[1]": vm_outputs(["base"])},
+    }
+    previewed = {
+        "outputs": {"url": "http://b/", "same": "x", "new": "y"},
+        "vms": {"vm.web[0]": vm_outputs(["base", "web"])},  # vm.web[1] leaves: not an output diff
+    }
+    changes = spec_output_changes(recorded, previewed)
+    assert [(c.path, c.before, c.after) for c in changes] == [
+        ("outputs.new", None, "y"),
+        ("outputs.url", "http://a/", "http://b/"),
+        ("vms.vm.web[0].roles", ["base"], ["base", "web"]),
+    ]
+    plan = Plan("dev", outputs=changes)
+    assert plan.has_changes and plan.has_output_changes and not plan.has_cloud_changes
+    assert plan.to_json()["outputs"][2]["path"] == "vms.vm.web[0].roles"
+
+
+def test_outputs_not_known_before_apply_or_given_by_the_cloud_are_not_output_changes() -> None:
+    recorded = {"outputs": {"db": "10.20.2.4"}, "vms": {"vm.db[0]": vm_outputs(["db"])}}
+    previewed = {
+        "outputs": {"db": PREVIEW_UNKNOWN},  # its VM is replaced: the apply renews it anyway
+        "vms": {"vm.db[0]": vm_outputs(["db"], private_ip=PREVIEW_UNKNOWN)},
+    }
+    assert spec_output_changes(recorded, previewed) == ()
+
+
+def test_a_plan_names_the_resources_the_cloud_lost_and_the_outputs_that_change() -> None:
+    plan = Plan(
+        "dev",
+        (change("network.main", Action.CREATE),),
+        gone=("network.main",),
+        outputs=(PropertyChange("vms.vm.web[0].roles", ["base"], ["base", "web"]),),
+    )
+    console = Console(record=True, width=200)
+    render_plan(plan, console)
+    text = console.export_text()
+    assert "1 resources that the state records no longer exist in the cloud" in text
+    assert "network.main. `up` creates them again." in text
+    assert '~ vms.vm.web[0].roles: ["base"] -> ["base", "web"]' in text
+    assert "1 outputs change." in text
+    assert plan.to_json()["gone"] == ["network.main"]

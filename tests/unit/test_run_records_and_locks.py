@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from provisioner.engine.locking import EnvironmentLockedError, FileLock, LockHol
 from provisioner.engine.saved_plan import SavedPlan, StalePlanError
 from provisioner.errors import ProvisionError
 from provisioner.plan import Action, Plan, ResourceChange
+from provisioner.procs import start_ticks
 from provisioner.spec.model import TimeoutsSpec
 
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----"
@@ -136,3 +138,26 @@ def test_timeouts_accept_seconds_or_a_unit(given: object, seconds: int) -> None:
 def test_timeouts_reject_what_is_not_a_positive_duration(given: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         TimeoutsSpec.model_validate({"software": given})
+
+
+def test_a_process_that_reuses_a_dead_holders_pid_is_not_taken_for_it() -> None:
+    """pids are reused (32768 of them here); the start time tells the processes apart."""
+    alive = start_ticks(os.getpid())
+    assert alive is not None
+    reused = LockHolder(
+        socket.gethostname(), os.getpid(), "2026-01-01T00:00:00Z", "up", "r9", alive - 1
+    )
+    assert reused.is_dead_local_process()
+    itself = LockHolder(
+        socket.gethostname(), os.getpid(), "2026-01-01T00:00:00Z", "up", "r9", alive
+    )
+    assert not itself.is_dead_local_process()
+    assert LockHolder.from_json(json.loads(json.dumps(asdict(reused)))) == reused
+
+
+def test_a_run_whose_pid_was_reused_still_shows_as_killed() -> None:
+    info = RunInfo.current("r1", "dev", ["provision", "up", "dev"], Path.cwd())
+    assert info.pid_started == start_ticks(os.getpid())
+    record = {**info.to_json(), "outcome": "running"}
+    assert summarize(record)["outcome"] == "running"  # this very process still runs
+    assert summarize({**record, "pid_started": info.pid_started - 1})["outcome"] == "killed"

@@ -24,14 +24,17 @@ format: setup ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Two workers, a test module each at a time (modules share their environment in order).
+PARALLEL := -n 2 --dist loadfile --no-loadscope-reorder
+
 test: setup lint ## Setup, lint, then unit and integration tests on the real parts
-	$(BIN)/pytest tests/unit tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest tests/integration tests/unit $(PARALLEL) $(PYTEST_ARGS)
 
 unit: setup ## Unit tests only (fast, pure)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-integration: setup ## Integration tests only (Pulumi CLI, moto server)
-	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+integration: setup ## Integration tests only (Pulumi CLI, moto server, namespace hosts, sshd)
+	$(BIN)/pytest tests/integration $(PARALLEL) $(PYTEST_ARGS)
 
 up: setup ## Bring ENV (default dev) up on its cloud; dev runs on the local cloud
 	$(BIN)/provision up $(ENV) --yes

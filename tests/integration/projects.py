@@ -1,4 +1,10 @@
-"""A copy of the repository's environments and playbooks, run with the real `provision` CLI."""
+"""A scratch project (environments, playbooks, state folder) driven with the real `provision` CLI.
+
+Each test module makes its own project in a temporary folder, with a spec of its
+own and therefore a local cloud of its own; what it checks it reads from the
+outside: the cloud through boto3, the hosts over SSH, the state file, the run
+records.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +21,77 @@ import boto3
 import yaml
 
 from provisioner.local.control import LocalCloud
+from provisioner.local.hosts import HostFarm
+from provisioner.local.record import LocalPaths
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVISION = str(Path(sys.executable).parent / "provision")
+REGION = "us-east-1"
+
+# A role in one task: a file named after the role's `mark` variable, for checking over SSH
+# that the role ran on a host (cheap: the suite runs many of these).
+MARK_PLAYBOOK = """\
+- name: mark
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: A file says this role ran here
+      ansible.builtin.copy:
+        dest: "/srv/mark-{{ mark }}"
+        content: "{{ mark }} on {{ inventory_hostname }} in {{ provision_environment }}\\n"
+        mode: "0644"
+"""
+
+# (describe call, response key, id key) of every kind the providers make, bar instances.
+_TAGGED_KINDS = (
+    ("describe_vpcs", "Vpcs", "VpcId"),
+    ("describe_subnets", "Subnets", "SubnetId"),
+    ("describe_security_groups", "SecurityGroups", "GroupId"),
+    ("describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
+    ("describe_route_tables", "RouteTables", "RouteTableId"),
+    ("describe_key_pairs", "KeyPairs", "KeyPairId"),
+)
 
 
 class Project:
-    """A copy of the repository's environments and playbooks with its own state folder."""
+    """A project folder with the repository's playbooks and its own state folder."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        shutil.copytree(ROOT / "environments", root / "environments")
+        (root / "environments").mkdir(parents=True, exist_ok=True)
         shutil.copytree(ROOT / "playbooks", root / "playbooks")
+        (root / "playbooks" / "mark.yml").write_text(MARK_PLAYBOOK)
         self.state = root / ".provision"
         self.extra_env: dict[str, str] = {}
 
-    def teardown(self, environment: str) -> None:
-        """Delete the environment (whatever state it is in) and stop this project's local cloud."""
-        self.extra_env = {}
-        self.run("down", environment, "--yes", expect=None)
-        LocalCloud(self.state / "local").stop()
+    # -- running the CLI ------------------------------------------------------------------
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, "PROVISION_STATE_DIR": str(self.state), **self.extra_env}
         env.pop("CI", None)
         return env
+
+    def run(
+        self, *args: str, expect: int | None = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`provision ARGS` to its end; asserts its exit code unless `expect` is None."""
+        result = subprocess.run(
+            [PROVISION, *args],
+            cwd=self.root,
+            env=env or self.env(),
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if expect is not None:
+            assert result.returncode == expect, result.stdout + result.stderr
+        return result
+
+    def run_json(self, *args: str, expect: int = 0) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads(self.run(*args, "--json", expect=expect).stdout)
+        return report
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start `provision ARGS` without waiting; its output is line-buffered text."""
@@ -48,76 +101,162 @@ class Project:
             env=self.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             text=True,
             bufsize=1,
         )
 
-    def write_spec(self, name: str, text: str) -> None:
+    def kill_at(self, marker: str, *args: str) -> str:
+        """Start `provision ARGS`, SIGKILL it as soon as it prints `marker`; what it printed."""
+        process = self.start(*args)
+        assert process.stdout is not None
+        seen: list[str] = []
+        for line in process.stdout:
+            seen.append(line)
+            if marker in line:
+                process.kill()
+                break
+        process.wait(timeout=60)
+        process.stdout.close()
+        assert any(marker in line for line in seen), "".join(seen)
+        return "".join(seen)
+
+    def ssh(self, environment: str, host: str, *command: str) -> str:
+        """Run `command` on a host over the project's SSH route; its output."""
+        return self.run("ssh", environment, host, "--", *command).stdout
+
+    def teardown(self, *environments: str) -> None:
+        """Delete the environments (whatever state they are in); stop the local cloud."""
+        self.extra_env = {}
+        for environment in environments:
+            self.run("down", environment, "--yes", expect=None)
+        LocalCloud(self.state / "local").stop()
+
+    # -- specs and playbooks --------------------------------------------------------------
+
+    def write_spec(self, name: str, spec: str | dict[str, Any]) -> None:
+        text = spec if isinstance(spec, str) else yaml.safe_dump(spec, sort_keys=False)
         (self.root / "environments" / f"{name}.yaml").write_text(text)
 
-    def state_ids(self, environment: str) -> set[str]:
-        """The cloud ids the environment's Pulumi state records (file backend)."""
-        path = self.state / "state" / ".pulumi" / "stacks" / "provision" / f"{environment}.json"
-        if not path.exists():
-            return set()
-        resources = json.loads(path.read_text())["checkpoint"]["latest"].get("resources") or []
-        return {
-            str(r["id"])
-            for r in resources
-            if r.get("id") and not str(r.get("type", "")).startswith("pulumi:")
-        }
-
-    def tagged_ids(self, environment: str) -> set[str]:
-        """Every live cloud resource tagged as the environment's."""
-        ec2 = self.ec2()
-        filters = [{"Name": "tag:provision:env", "Values": [environment]}]
-        found = {
-            i["InstanceId"]
-            for r in ec2.describe_instances(Filters=filters)["Reservations"]
-            for i in r["Instances"]
-            if i["State"]["Name"] not in ("terminated", "shutting-down")
-        }
-        for describe, key, id_key in (
-            ("describe_vpcs", "Vpcs", "VpcId"),
-            ("describe_subnets", "Subnets", "SubnetId"),
-            ("describe_security_groups", "SecurityGroups", "GroupId"),
-            ("describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
-            ("describe_route_tables", "RouteTables", "RouteTableId"),
-            ("describe_key_pairs", "KeyPairs", "KeyPairId"),
-        ):
-            found |= {item[id_key] for item in getattr(ec2, describe)(Filters=filters)[key]}
-        return found
-
-    def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [PROVISION, *args],
-            cwd=self.root,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
+    def spec(self, name: str) -> dict[str, Any]:
+        data: dict[str, Any] = yaml.safe_load(
+            (self.root / "environments" / f"{name}.yaml").read_text()
         )
-        if expect is not None:
-            assert result.returncode == expect, result.stdout + result.stderr
-        return result
+        return data
 
-    def plan(self) -> dict[str, Any]:
-        plan: dict[str, Any] = json.loads(self.run("plan", "dev", "--json", "--no-hosts").stdout)
-        return plan
+    def write_playbook(self, name: str, text: str) -> None:
+        (self.root / "playbooks" / name).write_text(text)
 
-    def edit_base(self, change: Any) -> None:
-        path = self.root / "environments" / "base.yaml"
-        spec = yaml.safe_load(path.read_text())
-        change(spec)
-        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    # -- looking from the outside ---------------------------------------------------------
 
     def ec2(self) -> Any:
         endpoint = LocalCloud(self.state / "local").endpoint()
         return boto3.client(
             "ec2",
             endpoint_url=endpoint,
-            region_name="us-east-1",
+            region_name=REGION,
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
+
+    def farm(self) -> HostFarm:
+        return HostFarm(LocalPaths(self.state / "local").hosts)
+
+    def wait_for_hosts(self, count: int, timeout: float = 15.0) -> int:
+        """The number of ready hosts once it is `count` (or when `timeout` ran out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = sum(1 for record in self.farm().records().values() if record.ready)
+            if ready == count or time.monotonic() > deadline:
+                return ready
+            time.sleep(0.2)
+
+    def state_ids(self, environment: str) -> set[str]:
+        """The cloud ids the environment's Pulumi state records (file backend)."""
+        return {str(r["id"]) for r in self.state_resources(environment) if r.get("id")}
+
+    def state_resources(self, environment: str) -> list[dict[str, Any]]:
+        """The cloud resources in the environment's Pulumi state file (not the stack)."""
+        path = self.state / "state" / ".pulumi" / "stacks" / "provision" / f"{environment}.json"
+        if not path.exists():
+            return []
+        resources = json.loads(path.read_text())["checkpoint"]["latest"].get("resources") or []
+        return [r for r in resources if not str(r.get("type", "")).startswith("pulumi:")]
+
+    def tagged_ids(self, environment: str) -> set[str]:
+        """Every live cloud resource tagged as the environment's."""
+        ec2 = self.ec2()
+        filters = [{"Name": "tag:provision:env", "Values": [environment]}]
+        found = {instance["InstanceId"] for instance in found_instances(ec2, filters)}
+        for describe, key, id_key in _TAGGED_KINDS:
+            found |= {item[id_key] for item in getattr(ec2, describe)(Filters=filters)[key]}
+        return found
+
+    def instances(self, environment: str, *, ec2: Any = None) -> dict[str, dict[str, Any]]:
+        """The environment's live instances by address (`vm.web[0]`)."""
+        filters = [{"Name": "tag:provision:env", "Values": [environment]}]
+        return {
+            tag(instance, "provision:address"): instance
+            for instance in found_instances(ec2 or self.ec2(), filters)
+        }
+
+    def known_hosts(self, environment: str) -> Path:
+        return self.state / "ssh" / environment / "known_hosts"
+
+    def pinned(self, environment: str, instance_id: str) -> list[str]:
+        """The host keys pinned for an instance (`ssh-keygen -F`), one line each."""
+        found = subprocess.run(
+            ["ssh-keygen", "-F", instance_id, "-f", str(self.known_hosts(environment))],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return [line for line in found.stdout.splitlines() if line and not line.startswith("#")]
+
+    def runs(self, environment: str) -> list[Path]:
+        """The environment's run folders, oldest first."""
+        folder = self.state / "runs" / environment
+        return sorted(folder.iterdir()) if folder.is_dir() else []
+
+    def events(self, run: Path, kind: str | None = None) -> list[dict[str, Any]]:
+        """A run's recorded events (of one type, if given)."""
+        lines = (run / "events.jsonl").read_text().splitlines()
+        found = [json.loads(line) for line in lines if line.strip()]
+        return [event for event in found if kind is None or event["type"] == kind]
+
+    def marked_processes(self, environment: str) -> list[int]:
+        """Live processes that carry the marker of one of the environment's runs."""
+        runs = {folder.name for folder in self.runs(environment)}
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if "\nState:\tZ" in status:
+                continue  # a zombie is dead; reaping it is its parent's business
+            marks = {
+                item.split(b"=", 1)[1].decode(errors="replace")
+                for item in environ
+                if item.startswith(b"PROVISION_RUN_ID=")
+            }
+            if marks & runs:
+                found.append(int(entry.name))
+        return found
+
+
+def found_instances(ec2: Any, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Instances matching `filters` that are not terminated or going."""
+    return [
+        instance
+        for reservation in ec2.describe_instances(Filters=filters)["Reservations"]
+        for instance in reservation["Instances"]
+        if instance["State"]["Name"] not in ("terminated", "shutting-down")
+    ]
+
+
+def tag(resource: dict[str, Any], key: str) -> str:
+    return next((t["Value"] for t in resource.get("Tags", []) if t["Key"] == key), "")

@@ -1,105 +1,107 @@
-"""`kill -9` at any point of `up`, then `up` again: the full environment, nothing orphaned.
+"""`kill -9` of `up` at any point, chained: each run is killed at the next point.
 
-Each kill point is a line of `up`'s progress output; the run is killed with
-SIGKILL as soon as it prints it. The next `up` must complete without manual
-steps: it stops what the dead run left running, clears Pulumi's pending
-operations and dead locks, and deletes cloud resources the state never recorded.
+Every run after the first begins by recovering from the one before it (stopping
+its leftovers, clearing Pulumi's pending operations and dead locks, deleting the
+resources the state never recorded), then gets further and is killed in turn.
+The kill points cover the cloud phase and the first configuration of each role.
+The last run must finish the environment with nothing orphaned, and the web page
+must answer with the database's answer.
 """
 
 from __future__ import annotations
 
-import time
+import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from provisioner.hosts.backend import shared_connections_dir
-from provisioner.local.hosts import HostFarm
-from provisioner.local.record import LocalPaths
 from tests.integration.projects import Project
 
 pytestmark = pytest.mark.integration
 
-DEV_RESOURCES = 11
-# (line that triggers the kill, whether the environment is first taken down)
-KILL_POINTS = [
-    ("key.deploy: create ...", True),
-    ("subnet.public-a: create done", True),
-    ("vm.db[0]: create ...", True),
-    ("software.base@vm.db[0]: configure ...", False),
-    ("software.db@vm.db[0]: configure ...", False),
-    ("software.web@vm.web[1]: configure ...", False),
-]
+ENV = "crash"
+SPEC = """\
+name: crash
+cloud: local
+region: us-east-1
+networks:
+  main: {cidr: 10.64.0.0/16}
+subnets:
+  public-a: {network: main, cidr: 10.64.1.0/24, public: true}
+  private-a: {network: main, cidr: 10.64.2.0/24}
+security_groups:
+  web:
+    network: main
+    ingress: [{protocol: tcp, ports: 8080, cidr: 10.64.0.0/16}]
+  db:
+    network: main
+    ingress: [{protocol: tcp, ports: 5432, group: web}]
+key_pairs:
+  deploy: {}
+roles:
+  base: {playbook: base.yml}
+  db: {playbook: db.yml, vars: {db_port: 5432, db_data_dir: /var/lib/kvdb}}
+  web:
+    playbook: web.yml
+    after: [db]
+    vars: {db_host: "${vm.db[0].private_ip}", db_port: 5432}
+vms:
+  web: {count: 1, instance_type: t3.micro, image: ami-12c6146b, subnet: public-a,
+        security_groups: [web], key_pair: deploy, roles: [base, web]}
+  db: {count: 1, instance_type: t3.micro, image: ami-12c6146b, subnet: private-a,
+       security_groups: [db], key_pair: deploy, roles: [base, db]}
+"""
+# vpc, gateway, route table, 2 subnets, 2 groups, key pair, 2 instances
+RESOURCES = 10
+# Each run is killed when it prints one of these, in this order; the chain starts from
+# nothing. The configure points are each role's first run on a host that is new.
+KILL_POINTS = (
+    "key.deploy: create ...",
+    "subnet.public-a: create done",
+    "vm.db[0]: create ...",
+    "software.base@vm.db[0]: configure ...",
+    "software.db@vm.db[0]: configure ...",
+    "software.web@vm.web[0]: configure ...",
+)
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("crash"))
+    project.write_spec(ENV, SPEC)
     yield project
-    project.teardown("dev")
+    project.teardown(ENV)
 
 
-def kill_at(project: Project, marker: str) -> str:
-    """Start `up`, SIGKILL it when it prints `marker`; return what it printed."""
-    process = project.start("up", "dev", "--yes")
-    assert process.stdout is not None
-    seen: list[str] = []
-    for line in process.stdout:
-        seen.append(line)
-        if marker in line:
-            process.kill()
-            break
-    process.wait(timeout=60)
-    process.stdout.close()
-    assert any(marker in line for line in seen), "".join(seen)
-    return "".join(seen)
-
-
-def leftover_processes(project: Project) -> list[int]:
-    """Processes still carrying the marker of one of this project's runs."""
-    runs = {folder.name for folder in (project.state / "runs" / "dev").iterdir()}
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for item in environ:
-            if item.startswith(b"PROVISION_RUN_ID=") and item.split(b"=", 1)[1].decode() in runs:
-                found.append(int(entry.name))
-    return found
-
-
-@pytest.mark.parametrize(("marker", "from_scratch"), KILL_POINTS, ids=[m for m, _ in KILL_POINTS])
-def test_up_after_a_kill_reaches_the_full_environment_with_nothing_orphaned(
-    project: Project, marker: str, from_scratch: bool
+def test_up_recovers_from_a_kill_at_each_point_and_finishes_with_nothing_orphaned(
+    project: Project,
 ) -> None:
-    if from_scratch:
-        project.run("down", "dev", "--yes")
-    kill_at(project, marker)
+    for marker in KILL_POINTS:
+        project.kill_at(marker, "up", ENV, "--yes")
 
-    recovered = project.run("up", "dev", "--yes")
+    recovered = project.run("up", ENV, "--yes")
     assert "Applied." in recovered.stdout
 
-    state = project.state_ids("dev")
-    assert len(state) == DEV_RESOURCES
-    assert project.tagged_ids("dev") == state
-    farm = HostFarm(LocalPaths(project.state / "local").hosts)
-    deadline = time.monotonic() + 15
-    while len(farm.records()) != 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert len(farm.records()) == 3
-    assert leftover_processes(project) == []
-    runs = [folder.name for folder in (project.state / "runs" / "dev").iterdir()]
-    assert [run for run in runs if shared_connections_dir(run).exists()] == []
-    page = project.run("ssh", "dev", "web-0", "--", "curl", "-sf", "http://127.0.0.1:8080/").stdout
+    state = project.state_ids(ENV)
+    assert len(state) == RESOURCES
+    assert project.tagged_ids(ENV) == state
+    assert project.wait_for_hosts(2) == 2
+    assert project.marked_processes(ENV) == []
+    leftover_sockets = [r for r in project.runs(ENV) if shared_connections_dir(r.name).exists()]
+    assert leftover_sockets == []
+    # Every role is fully configured: base on both hosts, the db answering the web page.
+    page = project.ssh(ENV, "web-0", "curl", "-sf", "http://127.0.0.1:8080/")
     assert "db db-0 says hit" in page
+    for host in ("web-0", "db-0"):
+        assert f"crash / {host}" in project.ssh(ENV, host, "cat", "/etc/motd")
+    # Each killed run is recorded as such.
+    history = json.loads(project.run("history", ENV, "--json", "--limit", "100").stdout)
+    outcomes = [run["outcome"] for run in reversed(history)]
+    assert outcomes == ["killed"] * len(KILL_POINTS) + ["succeeded"]
 
 
 def test_down_after_the_recoveries_leaves_nothing(project: Project) -> None:
-    project.run("down", "dev", "--yes")
-    assert project.tagged_ids("dev") == set()
-    assert HostFarm(LocalPaths(project.state / "local").hosts).records() == {}
+    project.run("down", ENV, "--yes")
+    assert project.tagged_ids(ENV) == set()
+    assert project.farm().records() == {}

@@ -1,7 +1,7 @@
 """`provision drift` on the local cloud: out-of-band changes of every kind, read in bulk.
 
-The environment is base's cloud with one VM and no roles, so there is nothing to
-configure and the hosts take no part. The tests run in order on it, in a project
+The environment has dev's network layout with one VM and no roles, so there is
+nothing to configure and the hosts take no part. The tests run in order on it, in a project
 copied to a temporary folder with its own state folder (and so its own local cloud).
 """
 
@@ -19,15 +19,31 @@ pytestmark = pytest.mark.integration
 
 ENV = "drifty"
 SPEC = """\
-# The cloud of base without hosts to configure: one VM, no roles.
-extends: base
+# A public and a private subnet, two groups (one naming the other), a key pair, one VM.
 name: drifty
 cloud: local
-roles: null
+region: us-east-1
+networks:
+  main: {cidr: 10.20.0.0/16}
+subnets:
+  public-a: {network: main, cidr: 10.20.1.0/24, public: true}
+  private-a: {network: main, cidr: 10.20.2.0/24}
+security_groups:
+  web:
+    network: main
+    ingress:
+      - {protocol: tcp, ports: 80, cidr: 0.0.0.0/0}
+      - {protocol: tcp, ports: 22, cidr: 10.20.0.0/16}
+  db:
+    network: main
+    ingress:
+      - {protocol: tcp, ports: 5432, group: web}
+      - {protocol: tcp, ports: 22, cidr: 10.20.0.0/16}
+key_pairs:
+  deploy: {type: ed25519}
 vms:
-  web: {count: 1, roles: []}
-  db: null
-outputs: null
+  web: {count: 1, instance_type: t3.micro, image: ami-12c6146b, subnet: public-a,
+        security_groups: [web], key_pair: deploy}
 """
 
 

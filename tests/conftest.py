@@ -1,6 +1,6 @@
 """The order in which the suite's modules are handed to the workers.
 
-`make test` runs two pytest-xdist workers with `--dist loadfile`: each module
+`make test` runs three pytest-xdist workers with `--dist loadfile`: each module
 runs whole on one worker (its tests share one environment, in order), and
 modules are handed out in collection order to whichever worker is free. The
 integration modules that take longest go first, so that no long one starts
@@ -14,21 +14,21 @@ import pytest
 
 LONGEST_FIRST = (
     "tests/integration/test_hosts.py",
-    "tests/integration/test_crash_recovery.py",
-    "tests/integration/test_cloud_faults.py",
-    "tests/integration/test_live_changes.py",
     "tests/integration/test_guarantees.py",
-    "tests/integration/test_cli_lifecycle.py",
-    "tests/integration/test_local_cloud_lifecycle.py",
+    "tests/integration/test_crash_recovery.py",
+    "tests/integration/test_live_changes.py",
     "tests/integration/test_cloud_lifecycle.py",
-    "tests/integration/test_parallelism.py",
+    "tests/integration/test_local_cloud_lifecycle.py",
+    "tests/integration/test_cloud_faults.py",
+    "tests/integration/test_cli_lifecycle.py",
     "tests/integration/test_failed_runs.py",
+    "tests/integration/test_parallelism.py",
     "tests/integration/test_crash_teardown.py",
     "tests/integration/test_drift.py",
     "tests/integration/test_state_backends.py",
     "tests/integration/test_host_fanout.py",
-    "tests/integration/test_local_cloud.py",
     "tests/integration/test_pulumi_engine_roundtrip.py",
+    "tests/integration/test_local_cloud.py",
 )
 
 

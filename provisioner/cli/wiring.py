@@ -17,6 +17,7 @@ from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.backend import PROJECT, CloudTarget, PulumiCloud
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
+from provisioner.cloud.pulumi_engine import interrupt_engines
 from provisioner.cloud.s3_lock import S3Lock
 from provisioner.cloud.state_backend import resources_in_files
 from provisioner.engine.events import EventSink, LogMessage, NullSink
@@ -89,7 +90,9 @@ class Session:
         finally:
             self.close()
             # Nothing this run started outlives it (a plugin whose engine died, say).
-            for process in processes_with_env(RUN_ID_ENV, self.run_dir.name):
+            leftovers = processes_with_env(RUN_ID_ENV, self.run_dir.name)
+            interrupt_engines([process.pid for process in leftovers])
+            for process in leftovers:
                 process.terminate(grace_seconds=5)
 
 
@@ -159,6 +162,8 @@ def environment_lock(compiled: CompiledEnvironment, paths: StatePaths) -> Enviro
 def reap(stale: LockHolder) -> str:
     """Stop what a killed run left running (Pulumi, its providers, Ansible, SSH masters)."""
     leftovers = processes_with_env(RUN_ID_ENV, stale.run_id)
+    # Pulumi first, as Ctrl-C would: it writes its checkpoint before it exits.
+    interrupt_engines([process.pid for process in leftovers])
     for process in leftovers:
         process.terminate(grace_seconds=5)
     shutil.rmtree(shared_connections_dir(stale.run_id), ignore_errors=True)

@@ -17,7 +17,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from provisioner.engine.events import (
 from provisioner.errors import CloudError, ToolMissingError
 from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY, SENSITIVE
-from provisioner.procs import is_running
+from provisioner.procs import is_running, start_ticks
 
 Program = Callable[[], None]
 # Compares a stack's recorded outputs with those a preview computed.
@@ -137,6 +137,7 @@ class PulumiStack:
             ),
             pulumi_command=_command(cli),
         )
+        repair_interrupted_writes(settings.backend_url, project, stack)
         with _translated_errors(f"opening stack {project}/{stack}"):
             self._stack = auto.create_or_select_stack(
                 stack_name=stack, project_name=project, program=program, opts=options
@@ -206,6 +207,7 @@ class PulumiStack:
                 color="never",
                 parallel=self._parallel,
                 run_program=refresh or None,
+                show_secrets=False,  # its summary needs no decrypted config
             )
         # The Automation API read the outputs after the update: keep them.
         self._outputs = _outputs(result.outputs)
@@ -215,7 +217,7 @@ class PulumiStack:
         """Read every resource back from the cloud into state."""
         self._outputs = None
         with _translated_errors("refresh"):
-            result = self._stack.refresh(color="never")
+            result = self._stack.refresh(color="never", show_secrets=False)
         return StackResult(summary=_summary(result.summary), outputs=self.outputs())
 
     def destroy(
@@ -238,7 +240,11 @@ class PulumiStack:
         self._outputs = None
         with _translated_errors("destroy", events):
             result = self._stack.destroy(
-                on_event=events, color="never", target=targets, parallel=self._parallel
+                on_event=events,
+                color="never",
+                target=targets,
+                parallel=self._parallel,
+                show_secrets=False,
             )
         return StackResult(summary=_summary(result.summary), outputs={})
 
@@ -248,18 +254,7 @@ class PulumiStack:
         Pulumi finishes the steps in flight, records them, releases its lock and
         exits; after `grace_seconds` it is killed. Returns how many were stopped.
         """
-        children = [pid for pid in _children(os.getpid()) if _is_pulumi_cli(pid)]
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)
-        deadline = time.monotonic() + grace_seconds
-        while any(is_running(pid) for pid in children) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for pid in children:
-            if is_running(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        return len(children)
+        return interrupt_engines(_children(os.getpid()), grace_seconds=grace_seconds)
 
     def remove_dead_locks(self) -> int:
         """Remove this stack's Pulumi locks whose process died on this host (file state only).
@@ -434,6 +429,49 @@ class _Translator:
                 error=self._errors.get(address) if status is Status.FAILED else None,
             )
         )
+
+
+def interrupt_engines(pids: Iterable[int], *, grace_seconds: float = 60.0) -> int:
+    """Stop the `pulumi` CLI processes among `pids` as Ctrl-C would (SIGINT); returns how many.
+
+    Pulumi then finishes the steps in flight, writes its checkpoint, releases its
+    lock and exits. Killed outright instead, it may be writing that checkpoint: see
+    `repair_interrupted_writes`. After `grace_seconds` it is killed all the same.
+    """
+    engines = [(pid, start_ticks(pid)) for pid in pids if _is_pulumi_cli(pid)]
+    for pid, _ in engines:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + grace_seconds
+    while any(is_running(*engine) for engine in engines) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid, started in engines:
+        if is_running(pid, started):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return len(engines)
+
+
+def repair_interrupted_writes(backend_url: str, project: str, stack: str) -> list[Path]:
+    """Remove the stack's attribute files that a killed write left empty (file state only).
+
+    The file backend (gocloud's fileblob) writes a checkpoint atomically, but the
+    `.attrs` file beside it in place; a process killed in between leaves it empty,
+    and every later operation fails with "failed to load checkpoint: EOF". A
+    missing attribute file is read as "no attributes", so removing it is safe.
+    """
+    parts = urlsplit(backend_url)
+    if parts.scheme != "file":
+        return []
+    folder = Path(parts.path) / ".pulumi" / "stacks" / project
+    removed = []
+    for path in folder.glob(f"{stack}.json*.attrs"):
+        try:
+            json.loads(path.read_text())
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _children(parent: int) -> list[int]:

@@ -128,8 +128,9 @@ class Project:
     def teardown(self, *environments: str) -> None:
         """Delete the environments (whatever state they are in); stop the local cloud."""
         self.extra_env = {}
-        for environment in environments:
-            self.run("down", environment, "--yes", expect=None)
+        downs = [self.start("down", environment, "--yes") for environment in environments]
+        for down in downs:  # at once: environments have a lock each
+            down.communicate(timeout=600)
         LocalCloud(self.state / "local").stop()
 
     # -- specs and playbooks --------------------------------------------------------------
@@ -214,9 +215,11 @@ class Project:
         return [line for line in found.stdout.splitlines() if line and not line.startswith("#")]
 
     def runs(self, environment: str) -> list[Path]:
-        """The environment's run folders, oldest first."""
+        """The folders of the environment's recorded runs (plan, up, down, drift), oldest first."""
         folder = self.state / "runs" / environment
-        return sorted(folder.iterdir()) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        return sorted(run for run in folder.iterdir() if (run / "run.json").exists())
 
     def events(self, run: Path, kind: str | None = None) -> list[dict[str, Any]]:
         """A run's recorded events (of one type, if given)."""
@@ -226,7 +229,8 @@ class Project:
 
     def marked_processes(self, environment: str) -> list[int]:
         """Live processes that carry the marker of one of the environment's runs."""
-        runs = {folder.name for folder in self.runs(environment)}
+        folder = self.state / "runs" / environment
+        runs = {run.name for run in folder.iterdir()} if folder.is_dir() else set()  # ssh too
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():

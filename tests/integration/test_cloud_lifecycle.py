@@ -12,6 +12,7 @@ state folder and so its own local-cloud daemon.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,16 +177,14 @@ def test_up_creates_exactly_the_expected_resources_with_their_wiring(project: Pr
 
 
 def test_output_lists_every_vm_and_never_a_private_key(project: Project) -> None:
-    outputs = project.run_json("output", ENV)
+    shown = project.run("output", ENV, "--json").stdout
+    outputs = json.loads(shown)
     vms = outputs["vms"]
     assert sorted(vms) == ["vm.db[0]", "vm.web[0]", "vm.web[1]"]
     assert vms["vm.db[0]"]["roles"] == ["base", "db"]
     assert outputs["outputs"]["db_address"] == vms["vm.db[0]"]["private_ip"]
-    for args in (
-        ("output", ENV, "--json"),
-        ("output", ENV),
-        ("plan", ENV, "--json", "--no-hosts"),
-    ):
+    assert "PRIVATE KEY" not in shown
+    for args in (("output", ENV), ("plan", ENV, "--json", "--no-hosts")):
         assert "PRIVATE KEY" not in project.run(*args).stdout
     state_files = list((project.state / "state").rglob("*.json"))
     assert state_files and all("PRIVATE KEY" not in f.read_text() for f in state_files)
@@ -206,8 +205,8 @@ def test_spec_edits_plan_the_right_actions_and_up_applies_them(project: Project)
     spec["security_groups"]["web"]["ingress"][0]["ports"] = 8080
     spec["subnets"]["private-a"]["cidr"] = "10.20.4.0/24"
     project.write_spec(ENV, spec)
-    project.run("plan", ENV, "--no-hosts", "--detailed-exitcode", expect=2)
-    actions = plan_actions(project)
+    plan = project.run_json("plan", ENV, "--no-hosts", "--detailed-exitcode", expect=2)
+    actions = {change["address"]: change["action"] for change in plan["changes"]}
     assert actions["subnet.private-b"] == "create"
     assert actions["sg.web"] == "update"
     assert actions["subnet.private-a"] == "replace"

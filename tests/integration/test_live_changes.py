@@ -111,58 +111,51 @@ def test_roles_added_removed_and_renamed_on_a_running_vm(project: Project) -> No
     [roles] = [o for o in plan["outputs"] if o["path"] == "vms.vm.app[0].roles"]
     assert (roles["before"], roles["after"]) == (["mark"], ["mark", "extra"])
 
-    up(project, count=1, roles=("mark", "extra"))
+    added = up(project, count=1, roles=("mark", "extra"))
     assert "extra on app-0" in project.ssh(ENV, "app-0", "cat", "/srv/mark-extra")
-    assert project.run_json("output", ENV)["vms"]["vm.app[0]"]["roles"] == ["mark", "extra"]
+    assert added["vms"]["vm.app[0]"]["roles"] == ["mark", "extra"]  # the recorded outputs
 
-    removed = up(project, count=1, roles=("mark",))
-    assert sorted(removed["configured"]) == ["software.mark@vm.app[0]"]
-    assert project.run_json("output", ENV)["vms"]["vm.app[0]"]["roles"] == ["mark"]
-    # Ansible has no undo: what a removed role did stays on the host.
-    assert "extra on app-0" in project.ssh(ENV, "app-0", "cat", "/srv/mark-extra")
-
-    renamed = up(project, count=1, roles=("stamp",))
-    assert sorted(renamed["configured"]) == ["software.stamp@vm.app[0]"]
-    assert renamed["configured"]["software.stamp@vm.app[0]"]["succeeded"]
-    assert project.run_json("output", ENV)["vms"]["vm.app[0]"]["roles"] == ["stamp"]
+    # `extra` removed and `mark` renamed `stamp` (the same playbook), in one change.
+    changed = up(project, count=1, roles=("stamp",))
+    assert sorted(changed["configured"]) == ["software.stamp@vm.app[0]"]
+    assert changed["configured"]["software.stamp@vm.app[0]"]["succeeded"]
+    assert changed["vms"]["vm.app[0]"]["roles"] == ["stamp"]
+    assert project.run_json("output", ENV)["vms"]["vm.app[0]"]["roles"] == ["stamp"]  # recorded
     [run] = project.runs(ENV)[-1:]
     started = {e["address"] for e in project.events(run, "ConfigureStarted")}
     assert started == {"software.stamp@vm.app[0]"}
+    # Ansible has no undo: what a removed role did stays on the host.
+    assert "extra on app-0" in project.ssh(ENV, "app-0", "cat", "/srv/mark-extra")
 
 
-def test_a_security_group_rule_changes_in_place(project: Project) -> None:
+def test_a_rule_and_an_instance_type_change_in_place_and_the_vm_keeps_its_disk_and_key(
+    project: Project,
+) -> None:
     ec2 = project.ec2()
     filters = [
         {"Name": "tag:provision:env", "Values": [ENV]},
         {"Name": "tag:provision:address", "Values": ["sg.app"]},
     ]
     [before] = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
-    project.write_spec(ENV, spec(count=1, roles=("stamp",), port=8081))
-    plan = project.run_json("plan", ENV, "--no-hosts")
-    assert {c["address"]: c["action"] for c in plan["changes"] if c["action"] != "no-op"} == {
-        "sg.app": "update"
-    }
-    up(project, count=1, roles=("stamp",), port=8081)
-    [after] = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
-    assert after["GroupId"] == before["GroupId"]
-    assert sorted(p["FromPort"] for p in before["IpPermissions"]) == [22, 8080]
-    assert sorted(p["FromPort"] for p in after["IpPermissions"]) == [22, 8081]
-
-
-def test_an_instance_type_change_keeps_the_vm_its_files_and_its_host_key(
-    project: Project,
-) -> None:
     [instance_id] = instance_ids(project).values()
     project.ssh(ENV, "app-0", "sh", "-c", "echo survives > /root/kept")
     pinned = project.pinned(ENV, instance_id)
     assert pinned
-    project.write_spec(ENV, spec(count=1, roles=("stamp",), port=8081, instance_type="t3.small"))
+    changed = {"count": 1, "roles": ("stamp",), "port": 8081, "instance_type": "t3.small"}
+    project.write_spec(ENV, spec(**changed))
     plan = project.run_json("plan", ENV, "--no-hosts")
-    [change] = [c for c in plan["changes"] if c["action"] != "no-op"]
-    assert (change["address"], change["action"]) == ("vm.app[0]", "update")
-    assert [p["path"] for p in change["diff"]] == ["instance_type"]
+    pending = {c["address"]: c for c in plan["changes"] if c["action"] != "no-op"}
+    assert {address: c["action"] for address, c in pending.items()} == {
+        "sg.app": "update",
+        "vm.app[0]": "update",
+    }
+    assert [p["path"] for p in pending["vm.app[0]"]["diff"]] == ["instance_type"]
 
-    up(project, count=1, roles=("stamp",), port=8081, instance_type="t3.small")
+    up(project, **changed)
+    [after] = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
+    assert after["GroupId"] == before["GroupId"]
+    assert sorted(p["FromPort"] for p in before["IpPermissions"]) == [22, 8080]
+    assert sorted(p["FromPort"] for p in after["IpPermissions"]) == [22, 8081]
     [instance] = project.instances(ENV).values()
     assert (instance["InstanceId"], instance["InstanceType"]) == (instance_id, "t3.small")
     # A stop and a start: the disk and the host key are the instance's, as with EBS.

@@ -1,8 +1,8 @@
 """How many cloud operations run at once: all that the graph allows, or `--parallelism`.
 
-A proxy in front of the local cloud holds every `RunInstances` back for a
-moment and records when each arrived and was answered, so the overlap of
-creates is measured at the cloud's door.
+A proxy in front of the local cloud holds every `RunInstances` (or
+`TerminateInstances`) back for a moment and records when each arrived and was
+answered, so the overlap of creates (or deletes) is measured at the cloud's door.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.integration.projects import Project
 
 pytestmark = pytest.mark.integration
 
-VMS = 6
+VMS = 5  # one more than the 4 threads of pulumi.dynamic's own provider server
 SPEC = f"""\
 name: wide
 cloud: local
@@ -58,16 +58,16 @@ def most_at_once(requests: list[DelayedRequest]) -> int:
     return peak
 
 
-def creates_in_flight(project: Project, *extra: str) -> int:
-    held = Faults(latency=1.0, latency_actions=frozenset({"RunInstances"}))
+def most_in_flight(project: Project, action: str, *command: str) -> int:
+    """Run `provision COMMAND` with every `action` call held back 1 s; the most at once."""
+    held = Faults(latency=1.0, latency_actions=frozenset({action}))
     with FaultProxy(LocalCloud(project.state / "local").endpoint(), held) as proxy:
         project.extra_env = {"PROVISION_LOCAL_ENDPOINT": proxy.endpoint}
         try:
-            project.run("up", "wide", "--yes", *extra)
+            project.run(*command)
         finally:
             project.extra_env = {}
         delayed = list(proxy.counts.delayed)
-    project.run("down", "wide", "--yes")
     assert len(delayed) == VMS
     return most_at_once(delayed)
 
@@ -75,11 +75,14 @@ def creates_in_flight(project: Project, *extra: str) -> int:
 def test_independent_vms_are_created_all_at_once_beyond_pulumis_four_provider_threads(
     project: Project,
 ) -> None:
-    assert creates_in_flight(project) == VMS
+    assert most_in_flight(project, "RunInstances", "up", "wide", "--yes") == VMS
 
 
-@pytest.mark.parametrize(("parallelism", "expected"), [("1", 1), ("3", 3)])
-def test_parallelism_bounds_the_creates_in_flight(
-    project: Project, parallelism: str, expected: int
-) -> None:
-    assert creates_in_flight(project, "--parallelism", parallelism) == expected
+def test_parallelism_bounds_the_deletes_in_flight(project: Project) -> None:
+    command = ("down", "wide", "--yes", "--parallelism", "3")
+    assert most_in_flight(project, "TerminateInstances", *command) == 3
+
+
+def test_parallelism_bounds_the_creates_in_flight(project: Project) -> None:
+    command = ("up", "wide", "--yes", "--parallelism", "1")
+    assert most_in_flight(project, "RunInstances", *command) == 1

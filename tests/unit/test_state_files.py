@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+from provisioner.cloud.pulumi_engine import repair_interrupted_writes
 from provisioner.cloud.state_backend import resources_in_files
 from provisioner.paths import StatePaths
 
@@ -46,3 +47,18 @@ def test_a_file_url_in_the_spec_is_read_where_it_points(tmp_path: Path) -> None:
     write_checkpoint(elsewhere, "dev", [{"urn": "a"}], zipped=False)
     url = elsewhere.pulumi_state.as_uri()
     assert resources_in_files(url, StatePaths(tmp_path), "provision", "dev") == 1
+
+
+def test_an_attribute_file_a_killed_write_left_empty_is_removed_and_good_ones_kept(
+    tmp_path: Path,
+) -> None:
+    paths = StatePaths(tmp_path)
+    write_checkpoint(paths, "dev", [], zipped=False)
+    folder = paths.pulumi_state / ".pulumi" / "stacks" / "provision"
+    (folder / "dev.json.attrs").write_text("")
+    (folder / "dev.json.bak.attrs").write_text('{"user.cache_control": ""}')
+    (folder / "prod.json.attrs").write_text("")  # another stack's: not this one's business
+    removed = repair_interrupted_writes(paths.pulumi_state.as_uri(), "provision", "dev")
+    assert removed == [folder / "dev.json.attrs"]
+    assert (folder / "dev.json.bak.attrs").exists() and (folder / "prod.json.attrs").exists()
+    assert repair_interrupted_writes("s3://bucket/prefix", "provision", "dev") == []

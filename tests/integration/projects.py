@@ -42,6 +42,14 @@ MARK_PLAYBOOK = """\
         mode: "0644"
 """
 
+# What `Project.leftovers` says of an environment of which nothing is left.
+NOTHING_LEFT: dict[str, object] = {
+    "tagged": set(),
+    "hosts": set(),
+    "namespaces": [],
+    "processes": [],
+}
+
 # (describe call, response key, id key) of every kind the providers make, bar instances.
 _TAGGED_KINDS = (
     ("describe_vpcs", "Vpcs", "VpcId"),
@@ -186,12 +194,39 @@ class Project:
 
     def tagged_ids(self, environment: str) -> set[str]:
         """Every live cloud resource tagged as the environment's."""
+        return {resource["id"] for resource in self.tagged(environment)}
+
+    def tagged(self, environment: str) -> list[dict[str, str]]:
+        """Every live cloud resource tagged as the environment's: its id, and its tags."""
         ec2 = self.ec2()
         filters = [{"Name": "tag:provision:env", "Values": [environment]}]
-        found = {instance["InstanceId"] for instance in found_instances(ec2, filters)}
+        found = [
+            {"id": instance["InstanceId"], **tags_of(instance)}
+            for instance in found_instances(ec2, filters)
+        ]
         for describe, key, id_key in _TAGGED_KINDS:
-            found |= {item[id_key] for item in getattr(ec2, describe)(Filters=filters)[key]}
+            found += [
+                {"id": item[id_key], **tags_of(item)}
+                for item in getattr(ec2, describe)(Filters=filters)[key]
+            ]
         return found
+
+    def leftovers(self, environment: str) -> dict[str, object]:
+        """What is left of the environment after it was torn down; all empty when nothing is.
+
+        Cloud resources tagged for it, ready hosts, host folders, namespaces of this
+        project's local cloud, processes of its runs.
+        """
+        self.wait_for_hosts(0)
+        namespaces = subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=True
+        ).stdout
+        return {
+            "tagged": self.tagged_ids(environment),
+            "hosts": set(self.farm().records()),
+            "namespaces": [n for n in namespaces.split() if n.startswith(self.farm().prefix)],
+            "processes": self.marked_processes(environment),
+        }
 
     def instances(self, environment: str, *, ec2: Any = None) -> dict[str, dict[str, Any]]:
         """The environment's live instances by address (`vm.web[0]`)."""
@@ -260,6 +295,10 @@ def found_instances(ec2: Any, filters: list[dict[str, Any]]) -> list[dict[str, A
         for instance in reservation["Instances"]
         if instance["State"]["Name"] not in ("terminated", "shutting-down")
     ]
+
+
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    return {str(t["Key"]): str(t["Value"]) for t in resource.get("Tags", [])}
 
 
 def tag(resource: dict[str, Any], key: str) -> str:

@@ -282,31 +282,6 @@ def assert_no_delete_met_a_dependency(mutations: list[Mutation]) -> None:
     assert not [r for r in refused if r[1] == "DependencyViolation"], refused
 
 
-def live_in_cloud(project: Project, environment: str) -> list[dict[str, str]]:
-    """Every live resource tagged for `environment`: its id and tags, counted from the cloud."""
-    ec2 = project.ec2()
-    filters = [{"Name": "tag:provision:env", "Values": [environment]}]
-    found = [
-        {"id": i["InstanceId"], **{t["Key"]: t["Value"] for t in i.get("Tags", [])}}
-        for r in ec2.describe_instances(Filters=filters)["Reservations"]
-        for i in r["Instances"]
-        if i["State"]["Name"] not in ("terminated", "shutting-down")
-    ]
-    for describe, key, id_key in (
-        ("describe_vpcs", "Vpcs", "VpcId"),
-        ("describe_subnets", "Subnets", "SubnetId"),
-        ("describe_security_groups", "SecurityGroups", "GroupId"),
-        ("describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
-        ("describe_route_tables", "RouteTables", "RouteTableId"),
-        ("describe_key_pairs", "KeyPairs", "KeyPairId"),
-    ):
-        found += [
-            {"id": item[id_key], **{t["Key"]: t["Value"] for t in item.get("Tags", [])}}
-            for item in getattr(ec2, describe)(Filters=filters)[key]
-        ]
-    return found
-
-
 def events(run: Path, kind: str) -> list[dict[str, Any]]:
     lines = (run / "events.jsonl").read_text().splitlines()
     return [event for event in map(json.loads, lines) if event["type"] == kind]
@@ -336,7 +311,7 @@ def test_a_rollback_under_lost_answers_leaves_nothing(
     # (Pulumi starts no step after a failure); the network always comes first.
     assert "network.main" in made
     assert set(made) <= ADDRESSES - {"vm.front[0]", "vm.front[1]", "vm.back[0]"}
-    assert live_in_cloud(project, ENV) == []
+    assert project.tagged(ENV) == []
     assert project.state_ids(ENV) == set()
 
 
@@ -370,7 +345,7 @@ def test_up_with_lost_answers_makes_each_resource_exactly_once(
     assert any(action.startswith(("Create", "RunInstances")) for action in lost), lost
     assert sum(live.counts.not_found.values()) >= 3, live.counts.not_found
 
-    found = live_in_cloud(project, ENV)
+    found = project.tagged(ENV)
     addresses = sorted(resource["provision:address"] for resource in found)
     assert addresses == sorted(ADDRESSES)  # each exactly once
     assert {resource["id"] for resource in found} == project.state_ids(ENV)
@@ -446,7 +421,7 @@ def test_down_under_lost_answers_leaves_nothing(
     phase, before = torn_down
     assert set(before) == ADDRESSES
     assert sum(phase.counts.lost.values()) >= 3, phase.counts.lost
-    assert live_in_cloud(project, ENV) == []
+    assert project.tagged(ENV) == []
     assert project.state_ids(ENV) == set()
 
 
@@ -486,5 +461,5 @@ def test_a_vm_that_never_runs_fails_up_within_its_timeout(timed_out: Phase) -> N
 
 def test_a_vm_that_never_runs_is_rolled_back(project: Project, timed_out: Phase) -> None:
     assert "rolled back the" in timed_out.result.stderr
-    assert live_in_cloud(project, TIMED) == []
+    assert project.tagged(TIMED) == []
     assert project.state_ids(TIMED) == set()

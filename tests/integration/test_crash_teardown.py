@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.projects import MARK_PLAYBOOK, Project
+from tests.integration.projects import MARK_PLAYBOOK, NOTHING_LEFT, Project
 
 pytestmark = pytest.mark.integration
 
@@ -53,13 +53,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project.teardown(ENV)
 
 
-def assert_nothing_left(project: Project) -> None:
-    assert project.tagged_ids(ENV) == set()
-    assert project.wait_for_hosts(0) == 0
-    assert project.farm().records() == {}
-    assert project.marked_processes(ENV) == []
-
-
 def test_a_down_killed_midway_is_finished_by_the_next_down(project: Project) -> None:
     project.run("up", ENV, "--yes")
     assert len(project.state_ids(ENV)) == 8
@@ -68,7 +61,7 @@ def test_a_down_killed_midway_is_finished_by_the_next_down(project: Project) -> 
     assert project.tagged_ids(ENV), "the kill came before the teardown was done"
 
     project.run("down", ENV, "--yes")
-    assert_nothing_left(project)
+    assert project.leftovers(ENV) == NOTHING_LEFT
 
 
 def test_a_rollback_killed_midway_is_finished_by_the_next_down(project: Project) -> None:
@@ -79,4 +72,4 @@ def test_a_rollback_killed_midway_is_finished_by_the_next_down(project: Project)
     assert project.tagged_ids(ENV), "the kill came before the rollback was done"
 
     project.run("down", ENV, "--yes")
-    assert_nothing_left(project)
+    assert project.leftovers(ENV) == NOTHING_LEFT

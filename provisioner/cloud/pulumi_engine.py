@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
 from pulumi import automation as auto
 from semver import VersionInfo
 
@@ -36,6 +37,7 @@ from provisioner.engine.events import (
     Status,
 )
 from provisioner.errors import CloudError, ToolMissingError
+from provisioner.fsutil import atomic_write_text
 from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY, SENSITIVE
 from provisioner.procs import is_running, start_ticks
@@ -128,9 +130,14 @@ class PulumiStack:
         settings.pulumi_home.mkdir(parents=True, exist_ok=True)
         cli = find_pulumi_cli()
         repair_interrupted_writes(settings.backend_url, project, stack)
+        # The Automation API would make a working folder in the system temp folder
+        # for every run and never remove it; each stack has one of its own instead.
+        work_dir = settings.pulumi_home / "work" / stack
+        work_dir.mkdir(parents=True, exist_ok=True)
         with _translated_errors(f"opening stack {project}/{stack}"):
             workspace = _Workspace(
                 stack_in_files(settings.backend_url, project, stack),
+                work_dir=str(work_dir),
                 pulumi_home=str(settings.pulumi_home),
                 env_vars=settings.engine_env(),
                 project_settings=auto.ProjectSettings(
@@ -490,6 +497,19 @@ class _Workspace(auto.LocalWorkspace):
     def select_stack(self, stack_name: str) -> None:
         if self._known is None or not self._known.is_file():
             super().select_stack(stack_name)
+
+    def save_project_settings(self, settings: auto.ProjectSettings) -> None:
+        """Write Pulumi.yaml atomically, and only when it changes.
+
+        A `plan` may open the stack while an `up` of it runs in the same folder:
+        the CLI must never read a half-written project file.
+        """
+        path = Path(self.work_dir) / "Pulumi.yaml"
+        text = yaml.safe_dump(settings.to_dict(), sort_keys=True)
+        with contextlib.suppress(OSError):
+            if path.read_text(encoding="utf-8") == text:
+                return
+        atomic_write_text(path, text)
 
 
 def stack_in_files(backend_url: str, project: str, stack: str) -> Path | None:

@@ -109,3 +109,16 @@ def test_two_environments_come_up_together_on_one_local_cloud_that_both_start(
         assert f"{name} on app-0" in project.ssh(name, "app-0", "cat", f"/srv/mark-{name}")
     # Both found no local cloud running; one started it, the other used it.
     assert log.read_text().count("moto server listening") == started_before + 1
+
+
+def test_runs_leave_no_working_folders_behind(project: Project) -> None:
+    """The Automation API's working folder goes with the run, not into the temp folder."""
+    scratch = project.root / "tmp"
+    scratch.mkdir()
+    env = {**project.env(), "TMPDIR": str(scratch)}
+    project.run("plan", "left", "--detailed-exitcode", env=env)
+    project.run("up", "right", "--yes", env=env)
+    assert sorted(p.name for p in scratch.iterdir()) == []
+    # One working folder per stack, reused by every run.
+    work = project.state / "pulumi-home" / "work"
+    assert {p.name for p in work.iterdir()} == {"left", "right", "staging", "prod"}

@@ -17,7 +17,7 @@ from provisioner.graph import compile_source
 from provisioner.local.control import LocalCloud
 from provisioner.local.faultproxy import FaultProxy, Faults
 from provisioner.spec import resolve_environment
-from provisioner.spec.addresses import ResourceKind
+from provisioner.spec.kinds.software import SOFTWARE
 
 # PF2 and PF6 compare two runs of a few seconds each, where one slow moment moves a
 # ratio by 20 %; they are cheap, so they take twice the paired runs of the others.
@@ -58,10 +58,8 @@ def cloud_nodes(project: BenchProject, environment: str) -> tuple[int, int]:
     """ENV's cloud node count, and how many of them its longest dependency chain holds."""
     path = project.root / "environments" / f"{environment}.yaml"
     graph = compile_source(resolve_environment(str(path), path.parent)).graph
-    cloud = [a for a in graph.addresses() if a.kind is not ResourceKind.SOFTWARE]
-    chain = sum(
-        1 for wave in graph.waves() if any(a.kind is not ResourceKind.SOFTWARE for a in wave)
-    )
+    cloud = [a for a in graph.addresses() if a.kind is not SOFTWARE]
+    chain = sum(1 for wave in graph.waves() if any(a.kind is not SOFTWARE for a in wave))
     return len(cloud), chain
 
 

@@ -6,7 +6,7 @@ import pulumi
 import yaml
 
 from provisioner.cloud.aws.instance import Instance
-from provisioner.graph.nodes import VmNode
+from provisioner.graph.kinds.vm import VmNode
 from stacks.context import ProgramContext, logical_name
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from provisioner.cloud.aws.key_pair import KeyPair
-from provisioner.graph.nodes import KeyPairNode
+from provisioner.graph.kinds.key_pair import KeyPairNode
 from stacks.context import ProgramContext, logical_name
 
 

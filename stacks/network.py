@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pulumi
 
 from provisioner.cloud.aws.vpc import InternetGateway, RouteTable, Vpc
-from provisioner.graph.nodes import NetworkNode, SubnetNode
-from provisioner.spec.addresses import ResourceKind
+from provisioner.graph.kinds.network import NetworkNode
+from provisioner.graph.kinds.subnet import SubnetNode
+from provisioner.spec.kinds.subnet import SUBNET
 from stacks.context import ProgramContext, logical_name
 
 GATEWAY = "internet-gateway"
@@ -32,7 +33,7 @@ def declare(node: NetworkNode, ctx: ProgramContext) -> DeclaredNetwork:
     )
     has_public = any(
         isinstance(sub, SubnetNode) and sub.public and sub.network == node.address
-        for sub in ctx.graph.of_kind(ResourceKind.SUBNET)
+        for sub in ctx.graph.of_kind(SUBNET)
     )
     table = None
     if has_public:

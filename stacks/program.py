@@ -13,16 +13,19 @@ import pulumi
 
 from provisioner.engine.ports import OnReady, ReadyResource
 from provisioner.graph import CompiledEnvironment, Node
-from provisioner.graph.nodes import (
-    KeyPairNode,
-    NetworkNode,
-    SecurityGroupNode,
-    SubnetNode,
-    VmNode,
-)
+from provisioner.graph.kinds.key_pair import KeyPairNode
+from provisioner.graph.kinds.network import NetworkNode
+from provisioner.graph.kinds.security_group import SecurityGroupNode
+from provisioner.graph.kinds.subnet import SubnetNode
+from provisioner.graph.kinds.vm import VmNode
 from provisioner.spec.addresses import Address, ResourceKind
+from provisioner.spec.kinds import spec_kind
+from provisioner.spec.kinds.key_pair import KEY_PAIR
+from provisioner.spec.kinds.network import NETWORK
+from provisioner.spec.kinds.security_group import SECURITY_GROUP
+from provisioner.spec.kinds.subnet import SUBNET
+from provisioner.spec.kinds.vm import VM
 from provisioner.spec.references import (
-    ATTRIBUTES,
     Reference,
     find_expressions,
     parse_reference,
@@ -38,11 +41,11 @@ PRIVATE_KEYS_OUTPUT = "ssh_private_keys"
 
 # Output attribute of each kind's resource for a `${kind.name.attribute}` reference.
 _ATTRIBUTES: dict[ResourceKind, dict[str, str]] = {
-    ResourceKind.NETWORK: {"id": "vpc_id", "cidr": "cidr_block"},
-    ResourceKind.SUBNET: {"id": "subnet_id", "cidr": "cidr_block"},
-    ResourceKind.SECURITY_GROUP: {"id": "group_id"},
-    ResourceKind.KEY_PAIR: {"name": "key_name", "public_key": "public_key"},
-    ResourceKind.VM: {"id": "instance_id", "private_ip": "private_ip", "public_ip": "public_ip"},
+    NETWORK: {"id": "vpc_id", "cidr": "cidr_block"},
+    SUBNET: {"id": "subnet_id", "cidr": "cidr_block"},
+    SECURITY_GROUP: {"id": "group_id"},
+    KEY_PAIR: {"name": "key_name", "public_key": "public_key"},
+    VM: {"id": "instance_id", "private_ip": "private_ip", "public_ip": "public_ip"},
 }
 
 
@@ -73,7 +76,7 @@ def build_program(
             pulumi.Output.secret(
                 {
                     str(node.address): ctx.resources[node.address].private_key
-                    for node in compiled.graph.of_kind(ResourceKind.KEY_PAIR)
+                    for node in compiled.graph.of_kind(KEY_PAIR)
                 }
             ),
         )
@@ -99,14 +102,14 @@ def _attributes(address: Address, ctx: ProgramContext) -> dict[str, Any]:
     """The node's readable attributes (those `${...}` may reference), as outputs."""
     return {
         attribute: _attribute(Reference(address, attribute), ctx)
-        for attribute in sorted(ATTRIBUTES[address.kind])
+        for attribute in sorted(spec_kind(address.kind).attributes)
     }
 
 
 def _report_when_ready(
     address: Address, attributes: dict[str, Any], ctx: ProgramContext, on_ready: OnReady
 ) -> None:
-    secret = ctx.resources[address].private_key if address.kind is ResourceKind.KEY_PAIR else None
+    secret = ctx.resources[address].private_key if address.kind is KEY_PAIR else None
 
     def report(values: list[Any]) -> None:
         on_ready(ReadyResource(address, values[0], private_key=values[1]))
@@ -116,7 +119,7 @@ def _report_when_ready(
 
 def _vm_outputs(ctx: ProgramContext) -> dict[str, Any]:
     outputs = {}
-    for node in ctx.graph.of_kind(ResourceKind.VM):
+    for node in ctx.graph.of_kind(VM):
         assert isinstance(node, VmNode)
         vm = ctx.resources[node.address]
         outputs[str(node.address)] = {
@@ -154,11 +157,11 @@ def _spec_outputs(outputs: dict[str, str], ctx: ProgramContext) -> pulumi.Output
 
 def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
     target = reference.target
-    if target.kind is ResourceKind.VM and reference.attribute == "hostname":
+    if target.kind is VM and reference.attribute == "hostname":
         node = ctx.graph.node(target)
         assert isinstance(node, VmNode)
         return node.hostname
-    if target.kind is ResourceKind.SUBNET and reference.attribute == "availability_zone":
+    if target.kind is SUBNET and reference.attribute == "availability_zone":
         node = ctx.graph.node(target)
         assert isinstance(node, SubnetNode)
         return node.availability_zone

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 
 from provisioner.cloud.aws.security_group import SELF_GROUP, SecurityGroup
-from provisioner.graph.nodes import Rule, SecurityGroupNode
+from provisioner.graph.kinds.security_group import Rule, SecurityGroupNode
 from stacks.context import ProgramContext, logical_name
 from stacks.network import DeclaredNetwork
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from provisioner.cloud.aws.subnet import Subnet
-from provisioner.graph.nodes import SubnetNode
+from provisioner.graph.kinds.subnet import SubnetNode
 from stacks.context import ProgramContext, logical_name
 from stacks.network import DeclaredNetwork
 

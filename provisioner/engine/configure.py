@@ -23,9 +23,12 @@ from provisioner.engine.events import ConfigureFinished, ConfigureStarted, Event
 from provisioner.engine.ports import ConfigureResult, HostBackend, HostTarget, ReadyResource
 from provisioner.errors import HostError, ProvisionError
 from provisioner.graph import ResourceGraph
-from provisioner.graph.nodes import SoftwareNode, VmNode
+from provisioner.graph.kinds.software import SoftwareNode
+from provisioner.graph.kinds.vm import VmNode
 from provisioner.plan import Action, Plan, SoftwareChange, TaskOutlook
-from provisioner.spec.addresses import Address, ResourceKind
+from provisioner.spec.addresses import Address
+from provisioner.spec.kinds.software import SOFTWARE
+from provisioner.spec.kinds.vm import VM
 from provisioner.spec.references import Reference, substitute
 
 MAX_PARALLEL_HOSTS = 32
@@ -67,9 +70,9 @@ class Configurator:
         self._ready: dict[Address, ReadyResource] = {}
         self._results: dict[str, ConfigureResult] = {}
         self._lock = threading.Lock()
-        self.cloud_nodes = [a for a in graph.addresses() if a.kind is not ResourceKind.SOFTWARE]
-        self.software_nodes = [a for a in graph.addresses() if a.kind is ResourceKind.SOFTWARE]
-        vms = sum(1 for _ in graph.of_kind(ResourceKind.VM))
+        self.cloud_nodes = [a for a in graph.addresses() if a.kind is not SOFTWARE]
+        self.software_nodes = [a for a in graph.addresses() if a.kind is SOFTWARE]
+        vms = sum(1 for _ in graph.of_kind(VM))
         # `workers` bounds the hosts being configured at once, over every batch.
         workers = host_workers(vms, parallelism)
         self._walker: Walker[Address] = Walker(
@@ -97,7 +100,7 @@ class Configurator:
             return [
                 str(resource.attributes["id"])
                 for address, resource in self._ready.items()
-                if address.kind is ResourceKind.VM and str(address) in addresses
+                if address.kind is VM and str(address) in addresses
             ]
 
     def cloud_failed(self) -> None:
@@ -182,7 +185,7 @@ class Configurator:
         return host_target(node, vm, ready)
 
     def _skipped(self, address: Address) -> None:
-        if address.kind is not ResourceKind.SOFTWARE:
+        if address.kind is not SOFTWARE:
             return
         node = self.graph.node(address)
         assert isinstance(node, SoftwareNode)
@@ -235,7 +238,7 @@ def plan_software(
         for change in cloud_plan.changes
         if change.action in (Action.CREATE, Action.REPLACE, Action.DELETE)
     }
-    nodes = [node for node in graph.of_kind(ResourceKind.SOFTWARE)]
+    nodes = [node for node in graph.of_kind(SOFTWARE)]
     checkable: dict[tuple[str, str], list[tuple[SoftwareNode, VmNode]]] = {}
     planned: dict[str, SoftwareChange] = {}
     for node in nodes:
@@ -243,9 +246,7 @@ def plan_software(
         vm = graph.node(node.host)
         assert isinstance(vm, VmNode)
         references_ready = all(
-            d in ready
-            for d in graph.dependencies(node.address)
-            if d.kind is not ResourceKind.SOFTWARE
+            d in ready for d in graph.dependencies(node.address) if d.kind is not SOFTWARE
         )
         if str(vm.address) in renewed or vm.address not in ready or not references_ready:
             planned[str(node.address)] = SoftwareChange(

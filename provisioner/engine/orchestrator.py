@@ -22,7 +22,8 @@ from provisioner.engine.ports import ApplyResult, CloudBackend, EnvironmentOutpu
 from provisioner.errors import HostError, ProvisionError, RunFailedError
 from provisioner.graph import ResourceGraph
 from provisioner.plan import Action, Plan
-from provisioner.spec.addresses import ResourceKind
+from provisioner.spec.kinds.software import SOFTWARE
+from provisioner.spec.kinds.vm import VM
 
 T = TypeVar("T")
 
@@ -192,8 +193,7 @@ class Orchestrator:
         leaving = {
             change.address
             for change in planned.changes
-            if change.kind == ResourceKind.VM.value
-            and change.action in (Action.DELETE, Action.REPLACE)
+            if change.kind == VM.value and change.action in (Action.DELETE, Action.REPLACE)
         }
         if not leaving:
             return []
@@ -226,7 +226,7 @@ class Orchestrator:
 
     def _host_backend(self) -> HostBackend | None:
         """The host backend, if there is one and the graph has software to configure."""
-        if any(True for _ in self.graph.of_kind(ResourceKind.SOFTWARE)):
+        if any(True for _ in self.graph.of_kind(SOFTWARE)):
             return self.hosts
         return None
 

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 from provisioner.engine.events import EventSink
 from provisioner.errors import HostError
-from provisioner.graph.nodes import SoftwareNode, VmNode
+from provisioner.graph.kinds.software import SoftwareNode
+from provisioner.graph.kinds.vm import VmNode
 from provisioner.plan import Plan, TaskChange
 from provisioner.spec.addresses import Address
 

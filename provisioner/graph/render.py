@@ -7,17 +7,9 @@ import subprocess
 from pathlib import Path
 
 from provisioner.errors import ProvisionError, ToolMissingError
+from provisioner.graph.kinds import GRAPH_KINDS, graph_kind
 from provisioner.graph.resource_graph import EdgeReason, ResourceGraph
-from provisioner.spec.addresses import ResourceKind
 
-KIND_COLOURS: dict[ResourceKind, str] = {
-    ResourceKind.NETWORK: "#4e79a7",
-    ResourceKind.SUBNET: "#76b7b2",
-    ResourceKind.SECURITY_GROUP: "#f28e2b",
-    ResourceKind.KEY_PAIR: "#edc948",
-    ResourceKind.VM: "#59a14f",
-    ResourceKind.SOFTWARE: "#b07aa1",
-}
 _EDGE_STYLES: dict[EdgeReason, str] = {
     EdgeReason.CONTAINS: "solid",
     EdgeReason.USES: "solid",
@@ -56,15 +48,16 @@ def to_dot(graph: ResourceGraph) -> str:
     for number, wave in enumerate(graph.waves()):
         lines.append(f"  subgraph wave{number} {{ rank=same;")
         for address in wave:
-            colour = KIND_COLOURS[address.kind]
+            colour = graph_kind(address.kind).colour
             lines.append(f'    "{address}" [fillcolor="{colour}"];')
         lines.append("  }")
     for edge in graph.edges():
         style = _EDGE_STYLES[edge.reason]
         lines.append(f'  "{edge.source}" -> "{edge.target}" [style={style}];')
     lines.append('  subgraph cluster_legend { label=kinds; fontsize=10; color="#bbbbbb";')
-    for kind, colour in KIND_COLOURS.items():
-        lines.append(f'    "legend {kind.value}" [label="{kind.value}", fillcolor="{colour}"];')
+    for kind in GRAPH_KINDS:
+        name, colour = kind.spec.kind.value, kind.colour
+        lines.append(f'    "legend {name}" [label="{name}", fillcolor="{colour}"];')
     lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -41,19 +41,6 @@ class GraphError(ProvisionError):
     """The graph breaks an invariant (a cycle, a dangling edge)."""
 
 
-# Kinds a node may depend on, besides its own kind where noted.
-_ALLOWED_DEPENDENCIES: dict[ResourceKind, frozenset[ResourceKind]] = {
-    ResourceKind.NETWORK: frozenset(),
-    ResourceKind.SUBNET: frozenset({ResourceKind.NETWORK}),
-    ResourceKind.SECURITY_GROUP: frozenset({ResourceKind.NETWORK, ResourceKind.SECURITY_GROUP}),
-    ResourceKind.KEY_PAIR: frozenset(),
-    ResourceKind.VM: frozenset(
-        {ResourceKind.SUBNET, ResourceKind.SECURITY_GROUP, ResourceKind.KEY_PAIR}
-    ),
-    ResourceKind.SOFTWARE: frozenset(ResourceKind),
-}
-
-
 class ResourceGraph:
     """The environment's resources and their dependencies."""
 
@@ -145,7 +132,7 @@ class ResourceGraph:
             shown = "; ".join(" -> ".join(map(str, [*c, c[0]])) for c in found)
             raise GraphError(f"dependency cycle: {shown}")
         for source, target in self._graph.edges:
-            if source.kind not in _ALLOWED_DEPENDENCIES[target.kind]:
+            if not target.kind.may_depend_on(source.kind):
                 raise GraphError(f"{target} ({target.kind.value}) cannot depend on {source}")
 
     def to_json(self) -> dict[str, Any]:

@@ -277,9 +277,22 @@ class AnsibleHosts:
         }
 
 
+# A Unix socket's path holds at most 107 bytes. Ansible names a control socket with a
+# 10-character hash in its folder, and ssh adds a 17-character temporary suffix.
+_SOCKET_PATH_MAX = 107
+_SOCKET_NAME = 1 + 10 + 17
+
+
 def shared_connections_dir(run_id: str) -> Path:
-    """Where one run's SSH control sockets live (known by run id, so a later run can clean up)."""
-    return Path(tempfile.gettempdir()) / f"provision-ssh-{run_id}"
+    """Where one run's SSH control sockets live (known by run id, so a later run can clean up).
+
+    In the temp folder, unless its path is too long for a socket path (a deep
+    TMPDIR): then in /tmp.
+    """
+    folder = Path(tempfile.gettempdir()) / f"provision-ssh-{run_id}"
+    if len(str(folder).encode()) + _SOCKET_NAME > _SOCKET_PATH_MAX:
+        folder = Path("/tmp") / folder.name  # noqa: S108 - the short fallback
+    return folder
 
 
 def _concurrently(work: Callable[[T], None], items: Sequence[T]) -> None:

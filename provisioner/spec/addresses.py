@@ -3,37 +3,92 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 
 
-class ResourceKind(StrEnum):
-    """Kinds of graph nodes, in dependency order."""
+class Addressing(Enum):
+    """How the addresses of a kind name one resource."""
 
-    NETWORK = "network"
-    SUBNET = "subnet"
-    SECURITY_GROUP = "sg"
-    KEY_PAIR = "key"
-    VM = "vm"
-    SOFTWARE = "software"
-
-    @property
-    def rank(self) -> int:
-        return _RANKS[self]
+    NAMED = "named"  # network.main
+    INDEXED = "indexed"  # vm.web[0]: one of a group's `count` instances
+    HOSTED = "hosted"  # software.web@vm.web[0]: a role on one VM
 
 
-_RANKS = {kind: rank for rank, kind in enumerate(ResourceKind)}
+@dataclass(frozen=True, eq=False)
+class ResourceKind:
+    """A kind of graph node (`vm`), declared once, by its spec module.
+
+    A kind says which kinds its nodes may depend on, and is ranked after them:
+    kinds sort by rank, then name. Declared kinds are unique, so they compare by
+    identity.
+    """
+
+    value: str
+    depends_on: frozenset[ResourceKind] = frozenset()
+    on_itself: bool = False  # its nodes may depend on others of the same kind
+    on_any: bool = False  # its nodes may depend on nodes of every kind (software)
+    addressing: Addressing = Addressing.NAMED
+    rank: int = 0
+
+    @classmethod
+    def declare(
+        cls,
+        value: str,
+        *,
+        depends_on: tuple[ResourceKind, ...] = (),
+        on_itself: bool = False,
+        on_any: bool = False,
+        addressing: Addressing = Addressing.NAMED,
+    ) -> ResourceKind:
+        """Declare a kind; the kinds it depends on are declared before it."""
+        if value in _DECLARED:
+            raise ValueError(f"resource kind '{value}' is declared twice")
+        # A kind whose nodes may depend on any other sorts after every other.
+        rank = _ANY_RANK if on_any else 1 + max((k.rank for k in depends_on), default=-1)
+        kind = cls(value, frozenset(depends_on), on_itself, on_any, addressing, rank)
+        _DECLARED[value] = kind
+        return kind
+
+    @classmethod
+    def named(cls, value: str) -> ResourceKind:
+        """The kind called `value`; ValueError naming the known ones if there is none."""
+        _load_declarations()
+        found = _DECLARED.get(value)
+        if found is None:
+            known = ", ".join(kind.value for kind in cls.all())
+            raise ValueError(f"unknown resource kind '{value}' (one of {known})")
+        return found
+
+    @classmethod
+    def all(cls) -> list[ResourceKind]:
+        """Every declared kind, each after the kinds it may depend on."""
+        _load_declarations()
+        return sorted(_DECLARED.values(), key=lambda kind: (kind.rank, kind.value))
+
+    def may_depend_on(self, other: ResourceKind) -> bool:
+        """Whether a node of this kind may depend on a node of `other`."""
+        if self.on_any or other in self.depends_on:
+            return True
+        return other is self and self.on_itself
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"ResourceKind({self.value!r})"
 
 
-# Spec sections that declare resources, and the kind of address each one gets.
-SECTION_KINDS: dict[str, ResourceKind] = {
-    "networks": ResourceKind.NETWORK,
-    "subnets": ResourceKind.SUBNET,
-    "security_groups": ResourceKind.SECURITY_GROUP,
-    "key_pairs": ResourceKind.KEY_PAIR,
-    "vms": ResourceKind.VM,
-}
+_DECLARED: dict[str, ResourceKind] = {}
+_ANY_RANK = 1_000
+
+
+def _load_declarations() -> None:
+    """Import the spec's kind modules, which declare every kind."""
+    importlib.import_module("provisioner.spec.kinds")
+
 
 _ADDRESS = re.compile(
     r"^(?P<kind>[a-z]+)\.(?P<name>[a-z0-9][a-z0-9-]*)(\[(?P<index>\d+)\])?(@(?P<host>.+))?$"
@@ -54,7 +109,7 @@ class Address:
     index: int | None = None
     host: Address | None = None
     _text: str = field(init=False, repr=False, compare=False)
-    _key: tuple[int, str, int, str] = field(init=False, repr=False, compare=False)
+    _key: tuple[int, str, str, int, str] = field(init=False, repr=False, compare=False)
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -63,7 +118,8 @@ class Address:
             text += f"[{self.index}]"
         if self.host is not None:
             text += f"@{self.host}"
-        key = (self.kind.rank, self.name, -1 if self.index is None else self.index, str(self.host))
+        index = -1 if self.index is None else self.index
+        key = (self.kind.rank, self.kind.value, self.name, index, str(self.host))
         object.__setattr__(self, "_text", text)
         object.__setattr__(self, "_key", key)
         object.__setattr__(self, "_hash", hash(text))  # addresses key every graph lookup
@@ -84,7 +140,7 @@ class Address:
             return NotImplemented
         return self.sort_key() < other.sort_key()
 
-    def sort_key(self) -> tuple[int, str, int, str]:
+    def sort_key(self) -> tuple[int, str, str, int, str]:
         """Kind order first, then name, index and host: a stable total order."""
         return self._key
 
@@ -94,23 +150,11 @@ class Address:
         match = _ADDRESS.match(text.strip())
         if match is None:
             raise ValueError(f"'{text}' is not an address such as vm.web[0]")
-        try:
-            kind = ResourceKind(match["kind"])
-        except ValueError:
-            kinds = ", ".join(k.value for k in ResourceKind)
-            raise ValueError(f"unknown resource kind '{match['kind']}' (one of {kinds})") from None
+        kind = ResourceKind.named(match["kind"])
         host = cls.parse(match["host"]) if match["host"] else None
-        if (kind is ResourceKind.SOFTWARE) != (host is not None):
+        if (kind.addressing is Addressing.HOSTED) != (host is not None):
             raise ValueError(f"'{text}': only software addresses carry '@host'")
         index = int(match["index"]) if match["index"] is not None else None
-        if (kind is ResourceKind.VM) != (index is not None):
+        if (kind.addressing is Addressing.INDEXED) != (index is not None):
             raise ValueError(f"'{text}': VM addresses, and only they, carry an [index]")
         return cls(kind, match["name"], index, host)
-
-    @classmethod
-    def vm(cls, group: str, index: int) -> Address:
-        return cls(ResourceKind.VM, group, index)
-
-    @classmethod
-    def software(cls, role: str, host: Address) -> Address:
-        return cls(ResourceKind.SOFTWARE, role, None, host)

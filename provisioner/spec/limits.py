@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.spec.diagnostics import Diagnostic, FieldPath
+from provisioner.spec.diagnostics import Diagnostic
+from provisioner.spec.kinds import SECTIONS
 from provisioner.spec.yamldoc import LocatedDocument
 
 DEFAULT_MAX_RESOURCES = 10_000
@@ -23,9 +24,6 @@ DEFAULT_MAX_RESOURCES = 10_000
 # while a 9-level alias bomb (10**9 values) is refused after reading only its own few
 # hundred events: at the default limit, past 1,000,000 values.
 YAML_VALUES_PER_RESOURCE = 100
-
-# Sections whose every item is one graph node; VM groups are counted separately.
-_ONE_NODE_SECTIONS = ("networks", "subnets", "security_groups", "key_pairs")
 
 
 @dataclass(frozen=True)
@@ -45,25 +43,21 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-@dataclass(frozen=True)
-class _Share:
-    """The resources one part of the spec makes: a VM group, or a whole one-node section."""
-
-    path: FieldPath
-    what: str
-    resources: int
-
-
 def check_resource_limit(
     data: Mapping[str, Any], doc: LocatedDocument, limits: Limits
 ) -> list[Diagnostic]:
     """Problems if the spec would make more resources than `limits` allow; [] otherwise.
 
     Works on the merged YAML data, before validation drops broken items, so a huge
-    `count` is reported even when the same VM group has other problems. A VM group
-    makes `count x (1 + its distinct declared roles)` nodes, every other item one.
+    `count` is reported even when the same VM group has other problems. Each kind
+    says what its items make (a VM group: `count x (1 + its distinct declared roles)`).
     """
-    shares = [*_section_shares(data), *_vm_group_shares(data)]
+    shares = [
+        share
+        for section, spec in SECTIONS.items()
+        if isinstance(items := data.get(section), dict)
+        for share in spec.shares(section, items, data)
+    ]
     total = sum(share.resources for share in shares)
     if total <= limits.max_resources:
         return []
@@ -79,42 +73,3 @@ def check_resource_limit(
         )
         for share in blamed
     ]
-
-
-def _section_shares(data: Mapping[str, Any]) -> list[_Share]:
-    shares = []
-    for section in _ONE_NODE_SECTIONS:
-        items = data.get(section)
-        if isinstance(items, dict) and items:
-            label = section.replace("_", " ")
-            shares.append(_Share((section,), f"{len(items)} {label}", len(items)))
-    return shares
-
-
-def _vm_group_shares(data: Mapping[str, Any]) -> list[_Share]:
-    groups = data.get("vms")
-    roles = data.get("roles")
-    declared_roles = set(roles) if isinstance(roles, dict) else set()
-    if not isinstance(groups, dict):
-        return []
-    shares = []
-    for name, group in groups.items():
-        if not isinstance(group, dict):
-            continue
-        count = _count(group.get("count", 1))
-        listed = group.get("roles")
-        on_each = (
-            {role for role in listed if isinstance(role, str) and role in declared_roles}
-            if isinstance(listed, list)
-            else set()
-        )
-        path: FieldPath = ("vms", name, "count") if "count" in group else ("vms", name)
-        shares.append(_Share(path, f"{count} VMs", count * (1 + len(on_each))))
-    return shares
-
-
-def _count(value: Any) -> int:
-    """A VM group's count as the graph would use it; one the schema rejects makes no VMs."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0

@@ -5,23 +5,19 @@ Every problem is collected; nothing stops at the first one.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from provisioner.errors import ConfigurationError
 from provisioner.spec.checks import CheckContext, check_environment
 from provisioner.spec.diagnostics import Diagnostic, FieldPath, SpecError
+from provisioner.spec.kinds import SECTIONS
 from provisioner.spec.limits import DEFAULT_LIMITS, Limits, check_resource_limit
-from provisioner.spec.model import (
-    NAME_PATTERN,
-    SECTION_MODELS,
-    Environment,
-    EnvironmentHeader,
-    TimeoutsSpec,
-)
+from provisioner.spec.model import NAME_PATTERN, Environment, EnvironmentHeader, TimeoutsSpec
 from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays, scan_folder
 from provisioner.spec.schema_errors import MISSING_FIELD, suggest, to_diagnostics
 from provisioner.spec.yamldoc import LocatedDocument
@@ -98,14 +94,14 @@ def check_source(source: EnvironmentSource, limits: Limits = DEFAULT_LIMITS) -> 
     data: dict[str, Any] = {**_DEFAULTS, "name": source.name, **doc.data}
     over_limit = check_resource_limit(data, doc, limits)
     diagnostics.extend(over_limit)
-    header = _validate(EnvironmentHeader, data, (), doc, diagnostics)
+    header = _validate(_header_model(), data, (), doc, diagnostics)
     sections: dict[str, dict[str, Any]] = {}
     declared: dict[str, frozenset[str]] = {}
-    for section, model in SECTION_MODELS.items():
+    for section, spec in SECTIONS.items():
         raw = data.get(section)
         items = raw if isinstance(raw, dict) else {}
         declared[section] = frozenset(items)
-        sections[section] = _validate_items(section, model, items, doc, diagnostics)
+        sections[section] = _validate_items(section, spec.model, items, doc, diagnostics)
     environment = Environment.model_construct(
         name=header.name if header else source.name,
         cloud=header.cloud if header else "local",
@@ -114,12 +110,7 @@ def check_source(source: EnvironmentSource, limits: Limits = DEFAULT_LIMITS) -> 
         state=header.state if header else None,
         outputs=header.outputs if header else {},
         timeouts=header.timeouts if header else TimeoutsSpec(),
-        networks=sections["networks"],
-        subnets=sections["subnets"],
-        security_groups=sections["security_groups"],
-        key_pairs=sections["key_pairs"],
-        vms=sections["vms"],
-        roles=sections["roles"],
+        resources=sections,
     )
     context = CheckContext(doc=doc, declared=declared, playbooks_dir=source.playbooks_dir)
     diagnostics.extend(check_environment(environment, context))
@@ -203,14 +194,19 @@ def _empty(source: EnvironmentSource) -> Environment:
         region="",
         tags={},
         state=None,
-        networks={},
-        subnets={},
-        security_groups={},
-        key_pairs={},
-        vms={},
-        roles={},
         outputs={},
+        timeouts=TimeoutsSpec(),
+        resources={section: {} for section in SECTIONS},
     )
+
+
+@functools.cache
+def _header_model() -> type[EnvironmentHeader]:
+    """The top level: the header's fields and one mapping per kind's section."""
+    sections: dict[str, Any] = {
+        section: (dict[str, Any], Field(default_factory=dict)) for section in SECTIONS
+    }
+    return create_model("EnvironmentHeader", __base__=EnvironmentHeader, **sections)
 
 
 def _playbooks_dir(file: Path) -> Path:

@@ -16,7 +16,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    model_validator,
 )
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -87,83 +86,6 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class NetworkSpec(SpecModel):
-    """A VPC."""
-
-    cidr: Cidr
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class SubnetSpec(SpecModel):
-    """A subnet of a network; public subnets get an internet route."""
-
-    network: str
-    cidr: Cidr
-    availability_zone: str | None = None
-    public: bool = False
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-Protocol = Literal["tcp", "udp", "icmp", "all"]
-
-
-class RuleSpec(SpecModel):
-    """A security-group rule: a protocol and ports, from (or to) a CIDR or another group."""
-
-    protocol: Protocol = "tcp"
-    ports: PortRange | None = None
-    cidr: Cidr | None = None
-    group: str | None = None
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _one_peer(self) -> RuleSpec:
-        if (self.cidr is None) == (self.group is None):
-            raise ValueError("a rule needs exactly one of 'cidr' or 'group'")
-        if self.protocol in ("tcp", "udp") and self.ports is None:
-            raise ValueError(f"a {self.protocol} rule needs 'ports'")
-        return self
-
-
-class SecurityGroupSpec(SpecModel):
-    """A security group in a network."""
-
-    network: str
-    description: str = ""
-    ingress: list[RuleSpec] = Field(default_factory=list)
-    egress: list[RuleSpec] = Field(
-        default_factory=lambda: [RuleSpec(protocol="all", cidr=ipaddress.IPv4Network("0.0.0.0/0"))]
-    )
-
-
-class KeyPairSpec(SpecModel):
-    """An SSH key pair created by the cloud; its private key is a secret."""
-
-    type: Literal["ed25519", "rsa"] = "ed25519"
-
-
-class VmGroupSpec(SpecModel):
-    """`count` identical VMs, addressed as vm.NAME[0] ... vm.NAME[count-1]."""
-
-    count: int = Field(1, ge=0, strict=True)
-    instance_type: str
-    image: str
-    subnet: str
-    security_groups: list[str] = Field(default_factory=list)
-    key_pair: str | None = None
-    roles: list[str] = Field(default_factory=list)
-    vars: dict[str, Any] = Field(default_factory=dict)
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class RoleSpec(SpecModel):
-    """A software role: a playbook under playbooks/, its variables, and roles it runs after."""
-
-    playbook: str
-    vars: dict[str, Any] = Field(default_factory=dict)
-    after: list[str] = Field(default_factory=list)
-
-
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -199,50 +121,37 @@ class TimeoutsSpec(SpecModel):
 
 
 class EnvironmentHeader(SpecModel):
-    """The top level of a spec; each section's items are validated one by one."""
+    """The top level of a spec besides its resource sections.
+
+    The loader extends it with one field per kind's section (a mapping of raw
+    items, each validated on its own), so an unknown top-level key is an error.
+    """
 
     name: Name
     cloud: Literal["local", "aws"]
     region: str
     tags: dict[str, str] = Field(default_factory=dict)
     state: str | None = None
-    networks: dict[str, Any] = Field(default_factory=dict)
-    subnets: dict[str, Any] = Field(default_factory=dict)
-    security_groups: dict[str, Any] = Field(default_factory=dict)
-    key_pairs: dict[str, Any] = Field(default_factory=dict)
-    vms: dict[str, Any] = Field(default_factory=dict)
-    roles: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
     timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
 
 
-SECTION_MODELS: dict[str, type[SpecModel]] = {
-    "networks": NetworkSpec,
-    "subnets": SubnetSpec,
-    "security_groups": SecurityGroupSpec,
-    "key_pairs": KeyPairSpec,
-    "vms": VmGroupSpec,
-    "roles": RoleSpec,
-}
-
-
 class Environment(SpecModel):
-    """A validated environment. Built by the loader from items that passed validation."""
+    """A validated environment. Built by the loader from items that passed validation.
+
+    `resources` holds each section's valid items by name; a kind's `SpecKind.items`
+    reads its own, typed.
+    """
 
     name: str
     cloud: Literal["local", "aws"]
     region: str
     tags: dict[str, str]
     state: str | None
-    networks: dict[str, NetworkSpec]
-    subnets: dict[str, SubnetSpec]
-    security_groups: dict[str, SecurityGroupSpec]
-    key_pairs: dict[str, KeyPairSpec]
-    vms: dict[str, VmGroupSpec]
-    roles: dict[str, RoleSpec]
     outputs: dict[str, str]
     timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
+    resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
-    def availability_zone(self, subnet: SubnetSpec) -> str:
-        """The subnet's zone, defaulting to the region's first zone."""
-        return subnet.availability_zone or f"{self.region}a"
+    def with_section(self, section: str, items: dict[str, Any]) -> Environment:
+        """A copy with `section`'s items replaced."""
+        return self.model_copy(update={"resources": {**self.resources, section: items}})

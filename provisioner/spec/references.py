@@ -10,19 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.spec.addresses import Address, ResourceKind
+from provisioner.spec.addresses import Address
 from provisioner.spec.diagnostics import FieldPath
+from provisioner.spec.kinds import spec_kind
 
 _EXPRESSION = re.compile(r"\$\{([^}]*)\}")
-
-# Attributes a reference may read, per kind. Secrets (private keys) are not readable.
-ATTRIBUTES: dict[ResourceKind, frozenset[str]] = {
-    ResourceKind.NETWORK: frozenset({"id", "cidr"}),
-    ResourceKind.SUBNET: frozenset({"id", "cidr", "availability_zone"}),
-    ResourceKind.SECURITY_GROUP: frozenset({"id"}),
-    ResourceKind.KEY_PAIR: frozenset({"name", "public_key"}),
-    ResourceKind.VM: frozenset({"id", "private_ip", "public_ip", "hostname"}),
-}
 
 
 @dataclass(frozen=True)
@@ -42,8 +34,8 @@ def parse_reference(expression: str) -> Reference:
     if not dot or not head:
         raise ValueError(f"'${{{expression}}}' is not a reference such as ${{vm.db[0].private_ip}}")
     target = Address.parse(head)
-    allowed = ATTRIBUTES.get(target.kind)
-    if allowed is None:
+    allowed = spec_kind(target.kind).attributes
+    if not allowed:
         raise ValueError(f"'{target.kind.value}' resources cannot be referenced")
     if attribute not in allowed:
         raise ValueError(

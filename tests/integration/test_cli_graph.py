@@ -49,7 +49,7 @@ def test_graph_text_lists_the_waves_and_the_critical_path() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "dev: 15 resources, 27 dependencies, 7 waves"
-    assert lines[2:5] == ["wave 1:", "  network.main", "  key.deploy"]
+    assert lines[2:5] == ["wave 1:", "  key.deploy", "  network.main"]
     assert "software.web@vm.web[0]" in lines[-1]
 
 

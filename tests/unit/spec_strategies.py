@@ -7,16 +7,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from provisioner.spec.model import (
-    Environment,
-    KeyPairSpec,
-    NetworkSpec,
-    RoleSpec,
-    RuleSpec,
-    SecurityGroupSpec,
-    SubnetSpec,
-    VmGroupSpec,
-)
+from provisioner.spec.kinds.key_pair import KeyPairSpec
+from provisioner.spec.kinds.network import NetworkSpec
+from provisioner.spec.kinds.security_group import RuleSpec, SecurityGroupSpec
+from provisioner.spec.kinds.software import RoleSpec
+from provisioner.spec.kinds.subnet import SubnetSpec
+from provisioner.spec.kinds.vm import VmGroupSpec
+from provisioner.spec.model import Environment
 
 
 @st.composite
@@ -87,11 +84,13 @@ def environments(draw: st.DrawFn, max_vm_groups: int = 4) -> Environment:
         region="us-east-1",
         tags={},
         state=None,
-        networks=networks,
-        subnets=subnets,
-        security_groups=groups,
-        key_pairs=keys,
-        vms=vms,
-        roles=roles,
         outputs={},
+        resources={
+            "networks": networks,
+            "subnets": subnets,
+            "security_groups": groups,
+            "key_pairs": keys,
+            "vms": vms,
+            "roles": roles,
+        },
     )

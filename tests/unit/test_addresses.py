@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.spec.addresses import Address, ResourceKind
+from provisioner.graph.kinds.software import software_address
+from provisioner.graph.kinds.vm import vm_address
+from provisioner.spec.addresses import Address
+from provisioner.spec.kinds.key_pair import KEY_PAIR
+from provisioner.spec.kinds.network import NETWORK
+from provisioner.spec.kinds.security_group import SECURITY_GROUP
+from provisioner.spec.kinds.subnet import SUBNET
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("network.main", Address(ResourceKind.NETWORK, "main")),
-        ("subnet.public-a", Address(ResourceKind.SUBNET, "public-a")),
-        ("sg.web", Address(ResourceKind.SECURITY_GROUP, "web")),
-        ("key.deploy", Address(ResourceKind.KEY_PAIR, "deploy")),
-        ("vm.web[1]", Address.vm("web", 1)),
-        ("software.web@vm.web[1]", Address.software("web", Address.vm("web", 1))),
+        ("network.main", Address(NETWORK, "main")),
+        ("subnet.public-a", Address(SUBNET, "public-a")),
+        ("sg.web", Address(SECURITY_GROUP, "web")),
+        ("key.deploy", Address(KEY_PAIR, "deploy")),
+        ("vm.web[1]", vm_address("web", 1)),
+        ("software.web@vm.web[1]", software_address("web", vm_address("web", 1))),
     ],
 )
 def test_addresses_round_trip_through_text(text: str, expected: Address) -> None:
@@ -41,11 +47,11 @@ def test_malformed_addresses_are_rejected_with_the_reason(text: str, reason: str
 
 def test_addresses_sort_by_kind_then_name_then_index() -> None:
     shuffled = [
-        Address.vm("web", 10),
-        Address.software("base", Address.vm("db", 0)),
-        Address.vm("web", 2),
-        Address(ResourceKind.SUBNET, "a"),
-        Address(ResourceKind.NETWORK, "z"),
+        vm_address("web", 10),
+        software_address("base", vm_address("db", 0)),
+        vm_address("web", 2),
+        Address(SUBNET, "a"),
+        Address(NETWORK, "z"),
     ]
     assert [str(a) for a in sorted(shuffled)] == [
         "network.z",

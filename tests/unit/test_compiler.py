@@ -24,12 +24,12 @@ def edges(compiled: CompiledEnvironment, reason: EdgeReason) -> set[tuple[str, s
 
 def test_dev_has_one_node_per_resource_and_role_instance(dev: CompiledEnvironment) -> None:
     assert [str(a) for a in dev.graph.addresses()] == [
+        "key.deploy",
         "network.main",
-        "subnet.private-a",
-        "subnet.public-a",
         "sg.db",
         "sg.web",
-        "key.deploy",
+        "subnet.private-a",
+        "subnet.public-a",
         "vm.db[0]",
         "vm.web[0]",
         "vm.web[1]",

@@ -23,7 +23,10 @@ from provisioner.errors import HostError
 from provisioner.graph import CompiledEnvironment, compile_source
 from provisioner.plan import Action, Plan, ResourceChange, TaskChange, TaskOutlook
 from provisioner.spec import resolve_environment
-from provisioner.spec.addresses import Address, ResourceKind
+from provisioner.spec.addresses import Address
+from provisioner.spec.kinds.key_pair import KEY_PAIR
+from provisioner.spec.kinds.software import SOFTWARE
+from provisioner.spec.kinds.vm import VM
 
 ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
 IPS = {"vm.db[0]": "10.20.2.10", "vm.web[0]": "10.20.1.10", "vm.web[1]": "10.20.1.11"}
@@ -85,16 +88,16 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
 
 def ready(address: str) -> ReadyResource:
     parsed = Address.parse(address)
-    if parsed.kind is ResourceKind.VM:
+    if parsed.kind is VM:
         attributes = {"id": f"i-{parsed.name}{parsed.index}", "private_ip": IPS[address]}
         return ReadyResource(parsed, attributes)
-    if parsed.kind is ResourceKind.KEY_PAIR:
+    if parsed.kind is KEY_PAIR:
         return ReadyResource(parsed, {"name": "dev-deploy"}, private_key="KEY MATERIAL")
     return ReadyResource(parsed, {"id": f"id-{parsed.name}"})
 
 
 def cloud_nodes(dev: CompiledEnvironment) -> list[str]:
-    return [str(a) for a in dev.graph.addresses() if a.kind is not ResourceKind.SOFTWARE]
+    return [str(a) for a in dev.graph.addresses() if a.kind is not SOFTWARE]
 
 
 def test_a_vms_roles_start_as_soon_as_it_is_ready_before_other_vms_are(

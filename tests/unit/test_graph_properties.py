@@ -7,6 +7,7 @@ import itertools
 from hypothesis import given, settings
 
 from provisioner.graph import compile_environment
+from provisioner.spec.kinds.vm import VMS
 from provisioner.spec.model import Environment
 
 from .spec_strategies import environments
@@ -34,12 +35,13 @@ def test_compilation_is_deterministic(env: Environment) -> None:
 def test_addresses_are_unique_and_one_per_declared_resource(env: Environment) -> None:
     graph = compile_environment(env)
     rendered = [str(address) for address in graph.addresses()]
+    sections = env.resources
     expected = (
-        len(env.networks)
-        + len(env.subnets)
-        + len(env.security_groups)
-        + len(env.key_pairs)
-        + sum(vm.count * (1 + len(vm.roles)) for vm in env.vms.values())
+        len(sections["networks"])
+        + len(sections["subnets"])
+        + len(sections["security_groups"])
+        + len(sections["key_pairs"])
+        + sum(vm.count * (1 + len(vm.roles)) for vm in VMS.items(env).values())
     )
     assert len(set(rendered)) == len(rendered) == expected
 

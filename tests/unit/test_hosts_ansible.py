@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 
 from provisioner.engine.events import NullSink, TaskStatus
 from provisioner.engine.ports import HostTarget, SshRoute
-from provisioner.graph.nodes import SoftwareNode, VmNode
+from provisioner.graph.kinds.software import SoftwareNode, software_address
+from provisioner.graph.kinds.vm import VmNode, vm_address
 from provisioner.hosts.ansible import (
     PlaybookOutcome,
     TaskResult,
@@ -19,10 +21,14 @@ from provisioner.hosts.ansible import (
     task_result,
     task_started,
 )
-from provisioner.hosts.backend import AnsibleHosts, AnsibleSettings, host_summary
+from provisioner.hosts.backend import (
+    AnsibleHosts,
+    AnsibleSettings,
+    host_summary,
+    shared_connections_dir,
+)
 from provisioner.hosts.inventory import extra_vars, inventory_for, merged_inventory
 from provisioner.hosts.ssh import private_key_file, ssh_command, ssh_options
-from provisioner.spec.addresses import Address
 
 ROUTE = SshRoute(
     address="10.20.1.4",
@@ -31,8 +37,8 @@ ROUTE = SshRoute(
     remote_temp="/run/provision-host/ansible-tmp",
     python_interpreter="/usr/bin/python3",
 )
-VM = VmNode(Address.vm("web-tier", 0), roles=("base", "web"), key_pair=None)
-NODE = SoftwareNode(Address.software("web", VM.address), role="web", playbook="web.yml")
+VM = VmNode(vm_address("web-tier", 0), roles=("base", "web"), key_pair=None)
+NODE = SoftwareNode(software_address("web", VM.address), role="web", playbook="web.yml")
 TARGET = HostTarget(
     node=NODE,
     vm=VM,
@@ -164,9 +170,9 @@ def test_events_that_are_nottask_results_are_ignored() -> None:
 
 
 def test_one_inventory_holds_several_hosts_each_with_its_own_route_and_key() -> None:
-    other_vm = VmNode(Address.vm("web-tier", 1), roles=("base", "web"), key_pair=None)
+    other_vm = VmNode(vm_address("web-tier", 1), roles=("base", "web"), key_pair=None)
     other = HostTarget(
-        node=SoftwareNode(Address.software("web", other_vm.address), role="web"),
+        node=SoftwareNode(software_address("web", other_vm.address), role="web"),
         vm=other_vm,
         instance_id="i-0def",
         private_ip="10.20.1.5",
@@ -241,8 +247,8 @@ def test_a_started_task_is_known_until_it_ends() -> None:
 
 
 def target_on(index: int) -> HostTarget:
-    vm = VmNode(Address.vm("web", index), roles=("hang",), key_pair=None)
-    node = SoftwareNode(Address.software("hang", vm.address), role="hang", playbook="hang.yml")
+    vm = VmNode(vm_address("web", index), roles=("hang",), key_pair=None)
+    node = SoftwareNode(software_address("hang", vm.address), role="hang", playbook="hang.yml")
     return HostTarget(node, vm, f"i-{index}", f"10.20.1.{index + 4}", {})
 
 
@@ -259,3 +265,13 @@ def test_a_run_that_times_out_names_the_hanging_host_and_stops_the_others_with_i
     assert stopped.collateral and stopped.error is not None
     assert stopped.error.startswith("stopped after 8s (the spec's timeouts.software)")
     assert "shared with software.hang@vm.web[1]" in stopped.error
+
+
+def test_shared_connections_live_in_the_temp_folder_unless_its_path_is_too_long_for_a_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", "/var/tmp")
+    assert shared_connections_dir("r1") == Path("/var/tmp/provision-ssh-r1")
+    deep = "/tmp/" + "/".join(["a-rather-long-folder-name"] * 4)
+    monkeypatch.setattr(tempfile, "tempdir", deep)
+    assert shared_connections_dir("r1") == Path("/tmp/provision-ssh-r1")

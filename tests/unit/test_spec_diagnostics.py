@@ -19,6 +19,8 @@ import pytest
 from provisioner.graph import compile_source
 from provisioner.spec import Diagnostic, SpecError, resolve_environment
 from provisioner.spec.diagnostics import format_path
+from provisioner.spec.kinds.subnet import SUBNETS
+from provisioner.spec.kinds.vm import VMS
 
 PROVISION = Path(sys.executable).parent / "provision"
 
@@ -702,7 +704,7 @@ CASES = [
         6,
         7,
         "roles.web.vars.thing",
-        "unknown resource kind 'notakind' (one of network, subnet, sg, key, vm, software)",
+        "unknown resource kind 'notakind' (one of key, network, sg, subnet, vm, software)",
     ),
     case(
         "reference-that-is-not-an-address",
@@ -1339,10 +1341,10 @@ def test_an_overlay_deep_merges_over_its_base(project: Path) -> None:
         },
     )
     environment = compile_spec(project, "dev").environment
-    front = environment.subnets["front"]
+    front = SUBNETS.items(environment)["front"]
     assert str(front.cidr) == "10.0.9.0/24"
     assert (front.network, front.availability_zone) == ("main", "us-east-1a")
-    web = environment.vms["web"]
+    web = VMS.items(environment)["web"]
     assert (web.count, web.instance_type, web.roles) == (3, "t3.micro", ["base", "web"])
     assert environment.name == "dev"
 

@@ -21,6 +21,7 @@ from provisioner.errors import ConfigurationError
 from provisioner.graph import compile_source
 from provisioner.spec import SpecError, resolve_environment
 from provisioner.spec.diagnostics import format_path
+from provisioner.spec.kinds.vm import VMS
 from provisioner.spec.limits import DEFAULT_LIMITS, Limits
 from provisioner.spec.loader import check_source
 from provisioner.spec.yamldoc import read_yaml
@@ -209,7 +210,7 @@ def test_a_yaml_alias_bomb_is_refused_at_the_alias_quickly_and_in_little_memory(
 def test_a_small_alias_tree_within_the_bound_is_read_and_shared(project: Path) -> None:
     spec = write(project, alias_bomb(4))  # about 11,000 values
     compiled = compile_source(resolve_environment(str(spec), project))
-    lol4 = compiled.environment.vms["web"].vars["lol4"]
+    lol4 = VMS.items(compiled.environment)["web"].vars["lol4"]
     assert len(lol4) == 10 and lol4[0][0][0] == ["lol"] * 10
 
 
@@ -245,7 +246,7 @@ def test_anchors_aliases_and_merge_keys_still_build_the_spec(project: Path) -> N
         """
     )
     environment = compile_source(resolve_environment(str(write(project, text)), project))
-    vms = environment.environment.vms
+    vms = VMS.items(environment.environment)
     assert {name: (g.count, g.instance_type, g.roles) for name, g in vms.items()} == {
         "web": (2, "t3.micro", ["web"]),
         "api": (1, "t3.micro", ["web"]),

@@ -1,0 +1,51 @@
+"""What the graph layer knows of a resource kind: how its spec items become nodes and edges.
+
+Each kind's module under `provisioner/graph/kinds/` declares one `GraphKind`; the
+compiler runs every kind's `build` in kind order and adds what it yields, the
+way Terraform's graph transformers each add their part to one graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from provisioner.graph.nodes import Node
+from provisioner.graph.resource_graph import Edge, EdgeReason
+from provisioner.spec.addresses import Address
+from provisioner.spec.diagnostics import FieldPath
+from provisioner.spec.kind import SpecKind
+from provisioner.spec.model import Environment
+from provisioner.spec.references import find_expressions, parse_reference
+
+# A kind's nodes, and edges into them, from a valid environment. An edge may name a
+# node that does not exist (a dangling name in a partial spec): it is then dropped.
+Build = Callable[[Environment], Iterable[Node | Edge]]
+
+
+@dataclass(frozen=True)
+class GraphKind:
+    """One resource kind in the graph: its spec declaration, its builder, its colour in drawings."""
+
+    spec: SpecKind[Any]
+    build: Build
+    colour: str
+
+
+def tags(env: Environment, extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment's tags, then the item's own."""
+    return {**env.tags, **extra}
+
+
+def reference_edges(value: object, path: FieldPath, consumers: Iterable[Address]) -> Iterator[Edge]:
+    """An edge from each resource a `${...}` in `value` reads to each consumer of the value."""
+    targets = list(consumers)
+    for where, expression in find_expressions(value, path):
+        try:
+            source = parse_reference(expression).target
+        except ValueError:
+            continue  # already reported by the spec checks
+        for target in targets:
+            if source != target:
+                yield Edge(source, target, EdgeReason.REFERENCE, where)

@@ -1,0 +1,30 @@
+"""key.NAME: an SSH key pair made by the cloud."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from provisioner.graph.kind import GraphKind
+from provisioner.graph.nodes import Node
+from provisioner.spec.addresses import Address
+from provisioner.spec.kinds.key_pair import KEY_PAIR, KEY_PAIRS
+from provisioner.spec.model import Environment
+
+
+@dataclass(frozen=True, eq=False)
+class KeyPairNode(Node):
+    key_type: str = "ed25519"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"type": self.key_type}
+
+
+def _build(env: Environment) -> Iterator[KeyPairNode]:
+    pairs = KEY_PAIRS.items(env)
+    for name in sorted(pairs):
+        yield KeyPairNode(Address(KEY_PAIR, name), dict(env.tags), pairs[name].type)
+
+
+KEY_PAIR_GRAPH = GraphKind(KEY_PAIRS, _build, colour="#edc948")

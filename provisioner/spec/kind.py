@@ -1,0 +1,120 @@
+"""What the spec layer knows of a resource kind: its section, its schema, its checks.
+
+Each kind's module under `provisioner/spec/kinds/` declares one `SpecKind`; the
+loader, the checks, the reference parser and the resource limit work from those
+declarations alone, so a new kind is one module here (and one per layer above).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
+
+from provisioner.spec.addresses import ResourceKind
+from provisioner.spec.diagnostics import Diagnostic, FieldPath
+from provisioner.spec.model import Environment, SpecModel
+from provisioner.spec.schema_errors import suggest
+from provisioner.spec.yamldoc import LocatedDocument
+
+M = TypeVar("M", bound=SpecModel)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What the checks need besides the environment itself."""
+
+    doc: LocatedDocument
+    declared: Mapping[str, frozenset[str]]  # section -> every declared name, valid or not
+    playbooks_dir: Path
+
+    def problem(self, path: FieldPath, message: str) -> Diagnostic:
+        return Diagnostic(self.doc.locate(path), path, message)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A field whose value names items of another section (one name, or a list of names)."""
+
+    field: str
+    section: str
+    what: str  # "subnet", "security group": how the message names the target
+
+
+@dataclass(frozen=True)
+class Share:
+    """The resources one part of the spec makes: a VM group, or a whole section."""
+
+    path: FieldPath
+    what: str
+    resources: int
+
+
+Check = Callable[[Environment, CheckContext], Iterator[Diagnostic]]
+# The resources a section makes, from its raw (unvalidated) items and the whole raw spec.
+Shares = Callable[[str, Mapping[str, Any], Mapping[str, Any]], list[Share]]
+
+
+def one_per_item(section: str, items: Mapping[str, Any], _spec: Mapping[str, Any]) -> list[Share]:
+    """Each item of the section is one resource."""
+    if not items:
+        return []
+    return [Share((section,), f"{len(items)} {section.replace('_', ' ')}", len(items))]
+
+
+def no_resources(_section: str, _items: Mapping[str, Any], _spec: Mapping[str, Any]) -> list[Share]:
+    """The section's items make no resources by themselves (they are counted elsewhere)."""
+    return []
+
+
+@dataclass(frozen=True)
+class SpecKind(Generic[M]):
+    """One resource kind as the spec declares it.
+
+    - `section`: the top-level key of its items, validated one by one with `model`;
+    - `attributes`: what `${kind.name.attribute}` may read, `secrets` those of them
+      that are secret (masked wherever they are shown);
+    - `links`: fields naming items of other sections (checked to exist);
+    - `references_in`: fields whose values may hold `${...}`;
+    - `check`: its own cross-item checks;
+    - `count`: how many instances an item makes, for kinds addressed by index
+      (an item is then a `noun`, such as "VM group");
+    - `shares`: how many resources its raw items make, for the resource limit;
+    - `smallest`: an item cut to the fewest nodes with the same dependencies.
+    """
+
+    kind: ResourceKind
+    section: str
+    model: type[M]
+    attributes: frozenset[str] = frozenset()
+    secrets: frozenset[str] = frozenset()
+    links: tuple[Link, ...] = ()
+    references_in: tuple[str, ...] = ()
+    check: Check | None = None
+    count: Callable[[M], int] | None = None
+    noun: str = ""
+    shares: Shares = one_per_item
+    smallest: Callable[[M], M] | None = None
+
+    def items(self, env: Environment) -> Mapping[str, M]:
+        """The environment's valid items of this kind, by name."""
+        return cast("Mapping[str, M]", env.resources.get(self.section, {}))
+
+
+def dangling(
+    ctx: CheckContext, path: FieldPath, section: str, what: str, name: str
+) -> Iterator[Diagnostic]:
+    """A problem if no item of `section` is called `name` (valid or not)."""
+    names = ctx.declared.get(section, frozenset())
+    if name not in names:
+        yield ctx.problem(path, f"unknown {what} '{name}'{suggest(name, names)}")
+
+
+def duplicates(ctx: CheckContext, path: FieldPath, names: Iterable[str]) -> Iterator[Diagnostic]:
+    """A problem for each name listed again."""
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            yield ctx.problem((*path, index), f"'{name}' is listed twice")
+        seen.add(name)

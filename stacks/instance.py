@@ -7,7 +7,9 @@ import yaml
 
 from provisioner.cloud.aws.instance import Instance
 from provisioner.graph.kinds.vm import VmNode
+from provisioner.spec.kinds.vm import VM
 from stacks.context import ProgramContext, logical_name
+from stacks.kind import StackKind
 
 
 def cloud_config(hostname: str, public_key: str | None) -> str:
@@ -40,3 +42,6 @@ def declare(node: VmNode, ctx: ProgramContext) -> Instance:
     )
     ctx.resources[node.address] = instance
     return instance
+
+
+VM_STACK = StackKind(VM, declare, from_node={"hostname": lambda node: node.hostname})

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from provisioner.cloud.aws.key_pair import KeyPair
 from provisioner.graph.kinds.key_pair import KeyPairNode
+from provisioner.spec.kinds.key_pair import KEY_PAIR
 from stacks.context import ProgramContext, logical_name
+from stacks.kind import StackKind
 
 
 def declare(node: KeyPairNode, ctx: ProgramContext) -> KeyPair:
@@ -18,3 +20,7 @@ def declare(node: KeyPairNode, ctx: ProgramContext) -> KeyPair:
     )
     ctx.resources[node.address] = pair
     return pair
+
+
+# The private key is handed to the hosts layer when the key pair is ready, never shown.
+KEY_PAIR_STACK = StackKind(KEY_PAIR, declare, secret_output="private_key")  # noqa: S106

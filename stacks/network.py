@@ -9,8 +9,10 @@ import pulumi
 from provisioner.cloud.aws.vpc import InternetGateway, RouteTable, Vpc
 from provisioner.graph.kinds.network import NetworkNode
 from provisioner.graph.kinds.subnet import SubnetNode
+from provisioner.spec.kinds.network import NETWORK
 from provisioner.spec.kinds.subnet import SUBNET
 from stacks.context import ProgramContext, logical_name
+from stacks.kind import StackKind
 
 GATEWAY = "internet-gateway"
 PUBLIC_ROUTES = "public-routes"
@@ -57,3 +59,6 @@ def declare(node: NetworkNode, ctx: ProgramContext) -> DeclaredNetwork:
     ctx.resources[node.address] = vpc
     ctx.parts[str(node.address)] = declared
     return declared
+
+
+NETWORK_STACK = StackKind(NETWORK, declare)

@@ -11,19 +11,12 @@ from typing import Any
 
 import pulumi
 
+from provisioner.cloud.aws.kind import cloud_kind
 from provisioner.engine.ports import OnReady, ReadyResource
-from provisioner.graph import CompiledEnvironment, Node
-from provisioner.graph.kinds.key_pair import KeyPairNode
-from provisioner.graph.kinds.network import NetworkNode
-from provisioner.graph.kinds.security_group import SecurityGroupNode
-from provisioner.graph.kinds.subnet import SubnetNode
+from provisioner.graph import CompiledEnvironment
 from provisioner.graph.kinds.vm import VmNode
-from provisioner.spec.addresses import Address, ResourceKind
+from provisioner.spec.addresses import Address
 from provisioner.spec.kinds import spec_kind
-from provisioner.spec.kinds.key_pair import KEY_PAIR
-from provisioner.spec.kinds.network import NETWORK
-from provisioner.spec.kinds.security_group import SECURITY_GROUP
-from provisioner.spec.kinds.subnet import SUBNET
 from provisioner.spec.kinds.vm import VM
 from provisioner.spec.references import (
     Reference,
@@ -31,22 +24,13 @@ from provisioner.spec.references import (
     parse_reference,
     substitute,
 )
-from stacks import instance, key_pair, network, security_group, subnet
 from stacks.context import ProgramContext
+from stacks.kind import stack_kinds
 
 VMS_OUTPUT = "vms"
 SPEC_OUTPUTS = "outputs"
 RESOURCES_OUTPUT = "resources"
 PRIVATE_KEYS_OUTPUT = "ssh_private_keys"
-
-# Output attribute of each kind's resource for a `${kind.name.attribute}` reference.
-_ATTRIBUTES: dict[ResourceKind, dict[str, str]] = {
-    NETWORK: {"id": "vpc_id", "cidr": "cidr_block"},
-    SUBNET: {"id": "subnet_id", "cidr": "cidr_block"},
-    SECURITY_GROUP: {"id": "group_id"},
-    KEY_PAIR: {"name": "key_name", "public_key": "public_key"},
-    VM: {"id": "instance_id", "private_ip": "private_ip", "public_ip": "public_ip"},
-}
 
 
 def build_program(
@@ -61,9 +45,12 @@ def build_program(
     def program() -> None:
         env = compiled.environment
         ctx = ProgramContext(env.name, env.region, compiled.graph, env.timeouts)
+        declared_by = stack_kinds()
         for wave in compiled.graph.waves():
             for address in wave:
-                _declare(compiled.graph.node(address), ctx)
+                # Software nodes are configured on the hosts, not by Pulumi.
+                if address.kind in declared_by:
+                    declared_by[address.kind].declare(compiled.graph.node(address), ctx)
         attributes = {str(address): _attributes(address, ctx) for address in ctx.resources}
         if on_ready is not None and not pulumi.runtime.is_dry_run():
             for address in ctx.resources:
@@ -75,27 +62,14 @@ def build_program(
             PRIVATE_KEYS_OUTPUT,
             pulumi.Output.secret(
                 {
-                    str(node.address): ctx.resources[node.address].private_key
-                    for node in compiled.graph.of_kind(KEY_PAIR)
+                    str(address): secret
+                    for address in ctx.resources
+                    if (secret := _secret_of(address, ctx)) is not None
                 }
             ),
         )
 
     return program
-
-
-def _declare(node: Node, ctx: ProgramContext) -> None:
-    if isinstance(node, NetworkNode):
-        network.declare(node, ctx)
-    elif isinstance(node, SubnetNode):
-        subnet.declare(node, ctx)
-    elif isinstance(node, SecurityGroupNode):
-        security_group.declare(node, ctx)
-    elif isinstance(node, KeyPairNode):
-        key_pair.declare(node, ctx)
-    elif isinstance(node, VmNode):
-        instance.declare(node, ctx)
-    # Software nodes are configured by the hosts backend, not by Pulumi.
 
 
 def _attributes(address: Address, ctx: ProgramContext) -> dict[str, Any]:
@@ -109,7 +83,7 @@ def _attributes(address: Address, ctx: ProgramContext) -> dict[str, Any]:
 def _report_when_ready(
     address: Address, attributes: dict[str, Any], ctx: ProgramContext, on_ready: OnReady
 ) -> None:
-    secret = ctx.resources[address].private_key if address.kind is KEY_PAIR else None
+    secret = _secret_of(address, ctx)
 
     def report(values: list[Any]) -> None:
         on_ready(ReadyResource(address, values[0], private_key=values[1]))
@@ -156,13 +130,15 @@ def _spec_outputs(outputs: dict[str, str], ctx: ProgramContext) -> pulumi.Output
 
 
 def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
-    target = reference.target
-    if target.kind is VM and reference.attribute == "hostname":
-        node = ctx.graph.node(target)
-        assert isinstance(node, VmNode)
-        return node.hostname
-    if target.kind is SUBNET and reference.attribute == "availability_zone":
-        node = ctx.graph.node(target)
-        assert isinstance(node, SubnetNode)
-        return node.availability_zone
-    return getattr(ctx.resources[target], _ATTRIBUTES[target.kind][reference.attribute])
+    """What `${...}` reads: a value the spec gives (from the node), or an output of the cloud."""
+    target, attribute = reference.target, reference.attribute
+    declared = stack_kinds()[target.kind]
+    if attribute in declared.from_node:
+        return declared.attribute_of_node(ctx.graph.node(target), attribute)
+    return getattr(ctx.resources[target], cloud_kind(target.kind).attributes[attribute])
+
+
+def _secret_of(address: Address, ctx: ProgramContext) -> Any:
+    """The secret output a ready resource hands over (a key pair's private key), if any."""
+    name = stack_kinds()[address.kind].secret_output
+    return getattr(ctx.resources[address], name) if name is not None else None

@@ -8,7 +8,9 @@ import pulumi
 
 from provisioner.cloud.aws.security_group import SELF_GROUP, SecurityGroup
 from provisioner.graph.kinds.security_group import Rule, SecurityGroupNode
+from provisioner.spec.kinds.security_group import SECURITY_GROUP
 from stacks.context import ProgramContext, logical_name
+from stacks.kind import StackKind
 from stacks.network import DeclaredNetwork
 
 
@@ -52,3 +54,6 @@ def _rule(node: SecurityGroupNode, rule: Rule, ctx: ProgramContext) -> pulumi.Ou
             "description": rule.description,
         }
     )
+
+
+SECURITY_GROUP_STACK = StackKind(SECURITY_GROUP, declare)

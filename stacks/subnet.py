@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from provisioner.cloud.aws.subnet import Subnet
 from provisioner.graph.kinds.subnet import SubnetNode
+from provisioner.spec.kinds.subnet import SUBNET
 from stacks.context import ProgramContext, logical_name
+from stacks.kind import StackKind
 from stacks.network import DeclaredNetwork
 
 
@@ -24,3 +26,9 @@ def declare(node: SubnetNode, ctx: ProgramContext) -> Subnet:
     )
     ctx.resources[node.address] = subnet
     return subnet
+
+
+# The zone is the spec's (or the region's first), known before the subnet exists.
+SUBNET_STACK = StackKind(
+    SUBNET, declare, from_node={"availability_zone": lambda node: node.availability_zone}
+)

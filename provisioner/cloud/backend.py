@@ -100,7 +100,7 @@ class PulumiCloud:
         return detect_drift(
             self.environment,
             self._stack.resource_states(),
-            lambda region: clients.ec2_for(self._target_env, region),
+            lambda service, region: clients.client_for(self._target_env, service, region),
             self._region,
         )
 
@@ -120,7 +120,11 @@ class PulumiCloud:
         if not pending:
             return []
         known = {str(r.get("id")) for r in self._stack.resource_states() if r.get("id")}
-        swept = sweep(clients.ec2_for(self._target_env, self._region), self.environment, known)
+        swept = sweep(
+            lambda service: clients.client_for(self._target_env, service, self._region),
+            self.environment,
+            known,
+        )
         return pending + [f"orphan {resource_id}" for resource_id in swept]
 
     def outputs(self) -> EnvironmentOutputs:

@@ -33,16 +33,19 @@ State = Mapping[str, Any]  # one resource of an exported deployment
 
 
 def detect_drift(
-    environment: str, states: Iterable[State], ec2_for: Callable[[str], Any], region: str
+    environment: str,
+    states: Iterable[State],
+    client_for: Callable[[str, str], Any],
+    region: str,
 ) -> Plan:
-    """Drift of the resources in `states`, read live with `ec2_for(region)` clients.
+    """Drift of the resources in `states`, read live with `client_for(service, region)` clients.
 
     `region` is the one for resources that do not record their own.
     """
     resources = {str(state["urn"]): state for state in states if _readable(state)}
     recorded = [_recorded(urn, state, region) for urn, state in resources.items()]
     try:
-        live = read_live(recorded, ec2_for)
+        live = read_live(recorded, client_for)
     except (BotoCoreError, ClientError) as error:
         raise CloudError(f"reading the live cloud failed: {error}") from error
     return Plan(environment, tuple(drift_changes(resources, live)))

@@ -35,7 +35,7 @@ def main() -> None:
     region = os.environ.get("AWS_REGION")
     if region:
         # Loading the EC2 service model takes a while; do it while the engine still plans.
-        threading.Thread(target=clients.ec2, args=(region,), daemon=True).start()
+        threading.Thread(target=clients.client, args=("ec2", region), daemon=True).start()
     runpy.run_module("pulumi.dynamic.__main__", run_name="__main__", alter_sys=True)
 
 

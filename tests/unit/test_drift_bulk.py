@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from provisioner.cloud.aws.base import CHUNK, Ec2Provider
+from provisioner.cloud.aws.ec2 import CHUNK, Ec2Provider
 from provisioner.cloud.aws.instance import InstanceProvider
 from provisioner.cloud.aws.key_pair import KeyPairProvider
-from provisioner.cloud.aws.live import PROVIDERS, provider_of
+from provisioner.cloud.aws.kind import providers
+from provisioner.cloud.aws.live import provider_of
 from provisioner.cloud.aws.security_group import SecurityGroupProvider
 from provisioner.cloud.aws.subnet import SubnetProvider, associations_by_subnet
 from provisioner.cloud.aws.vpc import InternetGatewayProvider, RouteTableProvider, VpcProvider
@@ -19,6 +20,8 @@ from provisioner.cloud.drift import detect_drift, drift_changes, property_drift
 from provisioner.errors import CloudError
 from provisioner.plan import Action, PropertyChange, ResourceChange
 from provisioner.plan.model import SENSITIVE
+
+EC2_PROVIDERS = [p for p in providers() if issubclass(p, Ec2Provider)]
 
 TAGS = [{"Key": "Name", "Value": "dev-x"}, {"Key": "provision:env", "Value": "dev"}]
 LIVE_TAGS = {"Name": "dev-x", "provision:env": "dev"}
@@ -235,11 +238,11 @@ def test_a_recorded_resource_is_read_by_the_provider_whose_id_output_holds_its_i
 
 
 def test_every_provider_has_its_own_listing_and_id_output() -> None:
-    assert len({p.id_output for p in PROVIDERS}) == len(PROVIDERS)
-    assert len({p.listing.operation for p in PROVIDERS}) == len(PROVIDERS)
+    assert len({p.id_output for p in EC2_PROVIDERS}) == len(EC2_PROVIDERS)
+    assert len({p.listing.operation for p in EC2_PROVIDERS}) == len(EC2_PROVIDERS)
 
 
-LISTINGS = {p.listing.operation: p.listing for p in PROVIDERS}
+LISTINGS = {p.listing.operation: p.listing for p in EC2_PROVIDERS}
 
 
 class FakeEc2:
@@ -328,7 +331,7 @@ def test_subnets_and_their_associations_take_one_describe_each() -> None:
 def test_a_single_read_goes_through_the_bulk_reader() -> None:
     ec2 = FakeEc2({"describe_vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.9.0.0/16"}]})
     provider = VpcProvider()
-    provider.ec2 = lambda _props: ec2  # type: ignore[method-assign]
+    provider.client = lambda _props: ec2  # type: ignore[method-assign]
     recorded = {"cidr_block": "10.0.0.0/16", "region": "r", "tags": {"a": "b"}, "vpc_id": "vpc-1"}
 
     read = provider.read("vpc-1", recorded)
@@ -462,7 +465,7 @@ def test_detect_drift_reads_each_type_once_per_region_and_skips_the_stack_and_pr
         state("network.far", "vpc-9", {"vpc_id": "vpc-9", "region": "elsewhere"}),
     ]
 
-    plan = detect_drift("dev", states, clients.__getitem__, "r")
+    plan = detect_drift("dev", states, lambda _service, region: clients[region], "r")
 
     assert [(c.address, c.action) for c in plan.changes] == [
         ("network.far", Action.DELETE),
@@ -491,6 +494,6 @@ def test_a_cloud_that_refuses_the_read_is_a_cloud_error() -> None:
         detect_drift(
             "dev",
             [state("network.main", "vpc-1", {"vpc_id": "vpc-1"})],
-            lambda _r: Refusing({}),
+            lambda _service, _region: Refusing({}),
             "r",
         )

@@ -433,7 +433,7 @@ class FakeEc2:
 @pytest.fixture
 def fake_ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEc2]:
     fake = FakeEc2()
-    monkeypatch.setattr(clients, "_shared", lambda region, retrying: fake)
+    monkeypatch.setattr(clients, "_shared", lambda service, region, retrying: fake)
     monkeypatch.setenv("PROVISION_RUN_ID", "run-1")
     yield fake
 
@@ -495,7 +495,7 @@ def test_the_orphan_sweep_deletes_what_the_state_lacks_even_while_ids_are_new(
     props = {"key_name": "dev-deploy", "key_type": "ed25519", "region": "us-east-1", "tags": TAGS}
     pair = KeyPairProvider().create(props).id
     fake_ec2.unknown[orphan] = 2  # new: its delete meets NotFound twice while it is listed
-    assert sorted(sweep(fake_ec2, "dev", {known})) == sorted([orphan, pair])
+    assert sorted(sweep(lambda _service: fake_ec2, "dev", {known})) == sorted([orphan, pair])
     assert list(fake_ec2.vpcs) == [known] and fake_ec2.key_pairs == {}
 
 

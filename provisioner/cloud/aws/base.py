@@ -1,20 +1,18 @@
-"""What every boto3-backed dynamic provider shares: diffs, bulk reads, tags, retries, creates.
+"""What every boto3-backed dynamic provider shares: its property table, diffs, clients, reads.
 
-A provider class declares its `inputs` and which of them force a replacement;
-`diff` then compares exactly those, so output-only properties (ids, addresses)
-never show up as changes.
+A provider names its boto3 `service` and declares one property table (`Prop`
+flags by property name). From the table come the inputs it compares (so
+output-only properties such as ids never show up as changes), the inputs that
+force a replacement, the outputs that stay known in a preview (`STABLE`), the
+outputs held as secrets, and what an update keeps of the old outputs.
 
-Reading is done in bulk: a provider declares how its type is listed by id (a
-`Listing`) and maps one described object to its live outputs (`live`).
-`read_many` reads any number of resources with one filtered describe per `CHUNK`
-ids; Pulumi's per-resource `read` is `read_many` of one id, so both go through
-the same mapping.
+Reading is done in bulk: `read_many` reads any number of resources (one request
+per batch where the service allows), through the same mapping from a described
+object to live outputs (`live`) that Pulumi's per-resource `read` uses.
 
-Creating and deleting go through exactly_once.py: a provider declares its
-`resource_type` (for TagSpecifications), whether its create API takes a
-`ClientToken`, and which errors of a re-sent create mean that an earlier attempt
-made the resource; the lookup by create token and the check that a deleted
-resource is gone use its `listing`.
+Deleting is `remove(client, id, recorded outputs)`, which the orphan sweep calls
+too, with only what it knows; `orphans` lists what an environment left that no
+state knows.
 """
 
 from __future__ import annotations
@@ -23,68 +21,77 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from enum import Flag, auto
 from typing import Any, ClassVar, TypeVar
 
+import pulumi
 from botocore.exceptions import ClientError
-from pulumi.dynamic import DiffResult, ReadResult, ResourceProvider
+from pulumi.dynamic import DiffResult, ReadResult, Resource, ResourceProvider
 
-from provisioner.cloud.aws import clients, tags
-from provisioner.cloud.aws.exactly_once import (
-    create_exactly_once,
-    creation_token,
-    current_run_id,
-    delete_confirmed,
-    settle,
-)
+from provisioner.cloud.aws import clients
 
 T = TypeVar("T")
 
 # Errors AWS returns while a dependency is still going away (an ENI of a terminated
 # instance, a detaching gateway): retry them for a while before giving up.
 _DEPENDENCY_CODES = frozenset({"DependencyViolation", "InvalidGroup.InUse", "ResourceInUse"})
-# Ids per describe request: EC2 takes at most 200 values in one filter.
-CHUNK = 200
 
 Described = dict[str, Any]  # one object of a describe response, as boto3 returns it
 Outputs = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Listing:
-    """How a resource type is listed by id: `operation` with a filter on `id_filter`.
+class Prop(Flag):
+    """What a property of a resource is.
 
-    The response holds the objects under `items`, each with its id in `id_field`.
+    `INPUT`: given by the program and compared by `diff`. `REPLACES`: an input whose
+    change replaces the resource. `SETTING`: given by the program but operational
+    (a timeout), never compared. `OUTPUT`: set by the provider. `STABLE`: an output
+    an update never changes (kept from the old outputs, known in a preview). `ID`:
+    the stable output that holds the resource's own id. `SECRET`: an output kept
+    as a Pulumi secret.
     """
 
-    operation: str  # describe_vpcs
-    id_filter: str  # vpc-id
-    items: str  # Vpcs
-    id_field: str  # VpcId
+    INPUT = auto()
+    REPLACES = auto()
+    SETTING = auto()
+    OUTPUT = auto()
+    STABLE = auto()
+    ID = auto()
+    SECRET = auto()
 
 
-class Ec2Provider(ResourceProvider):
-    """Base of the EC2 providers."""
+class AwsProvider(ResourceProvider):
+    """Base of the providers: one boto3 service, one property table."""
 
-    inputs: ClassVar[tuple[str, ...]] = ()
-    replace_on: ClassVar[tuple[str, ...]] = ()
+    service: ClassVar[str]
+    properties: ClassVar[Mapping[str, Prop]] = {}
     not_found: ClassVar[frozenset[str]] = frozenset()
-    # Outputs an in-place update never changes (ids): declaring them stable keeps them
-    # known in a preview, so dependents are not shown as changing when they are not.
-    stable_outputs: ClassVar[tuple[str, ...]] = ()
     # Names that must be unique (key pairs) cannot exist twice during a replacement.
     delete_before_replace: ClassVar[bool] = False
-    listing: ClassVar[Listing]
+    # Derived from `properties` for each subclass.
+    inputs: ClassVar[tuple[str, ...]] = ()
+    replace_on: ClassVar[tuple[str, ...]] = ()
+    stable_outputs: ClassVar[tuple[str, ...]] = ()
+    secret_outputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
     # The output that holds the resource's own id (`vpc_id`): it tells, in a state
     # export, which provider made a resource.
     id_output: ClassVar[str] = ""
-    # Its type in a create's TagSpecifications (`vpc`).
-    resource_type: ClassVar[str] = ""
-    # True if its create API takes an idempotency token (`ClientToken`).
-    takes_client_token: ClassVar[bool] = False
-    # Errors a re-sent create meets when an earlier attempt did make the resource
-    # (a name or CIDR already taken): the lookup by token then adopts it.
-    create_landed: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.properties
+
+        def having(flag: Prop) -> tuple[str, ...]:
+            return tuple(name for name, prop in table.items() if prop & flag)
+
+        cls.inputs = having(Prop.INPUT | Prop.REPLACES)
+        cls.replace_on = having(Prop.REPLACES)
+        cls.stable_outputs = having(Prop.STABLE | Prop.ID)
+        cls.secret_outputs = having(Prop.SECRET)
+        cls.outputs = having(Prop.OUTPUT | Prop.STABLE | Prop.ID | Prop.SECRET)
+        ids = having(Prop.ID)
+        cls.id_output = ids[0] if ids else ""
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in self.inputs if olds.get(key) != news.get(key)]
@@ -97,153 +104,79 @@ class Ec2Provider(ResourceProvider):
         )
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = self.read_many(self.ec2(props), {id_: props}).get(id_)
+        live = self.read_many(self.client(props), {id_: props}).get(id_)
         if live is None:
-            return self.missing()
+            return ReadResult(id_="", outs={})  # gone: refresh drops it
         return ReadResult(id_=id_, outs={**props, **live})
 
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        self.remove(self.client(props), id_, props)
+
     @classmethod
-    def read_many(cls, ec2: Any, recorded: Mapping[str, Mapping[str, Any]]) -> dict[str, Outputs]:
+    def kept(cls, olds: Mapping[str, Any]) -> dict[str, Any]:
+        """The outputs an update keeps: the stable ones, as they were."""
+        return {key: olds.get(key) for key in cls.stable_outputs}
+
+    @classmethod
+    def read_many(
+        cls, client: Any, recorded: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Outputs]:
         """The live outputs of each resource in `recorded` (id -> recorded outputs).
 
-        Resources that no longer exist are absent. One describe per `CHUNK` ids.
+        Resources that no longer exist are absent.
         """
-        found: dict[str, Outputs] = {}
-        for described in cls.described(ec2, list(recorded)):
-            id_ = described[cls.listing.id_field]
-            if id_ in recorded:
-                live = cls.live(described, recorded[id_])
-                if live is not None:
-                    found[id_] = live
-        return found
+        raise NotImplementedError
 
     @classmethod
-    def described(cls, ec2: Any, ids: Sequence[str]) -> Iterator[Described]:
-        """The described objects of those of `ids` that exist."""
-        for page in describe_pages(ec2, cls.listing.operation, cls.listing.id_filter, ids):
-            yield from cls.items_of(page)
-
-    @classmethod
-    def items_of(cls, page: Mapping[str, Any]) -> list[Described]:
-        """The described objects in one response page."""
-        return list(page.get(cls.listing.items, []))
-
-    @classmethod
-    def tagged(cls, ec2: Any, key: str, value: str) -> list[Described]:
-        """The live objects whose tag `key` is `value`.
-
-        A filtered describe; the tag is checked again on what comes back, because
-        the local cloud ignores some filters.
-        """
-        request = {"Filters": [{"Name": f"tag:{key}", "Values": [value]}]}
-        return [
-            described
-            for page in _pages(ec2, cls.listing.operation, request)
-            for described in cls.items_of(page)
-            if tags.value_of(described.get("Tags"), key) == value
-            and cls.live(described, {}) is not None
-        ]
-
-    @classmethod
-    def still_there(cls, ec2: Any, id_: str) -> bool:
-        """True while a filtered describe lists `id_` as live (never fails on a new id)."""
-        return any(cls.live(described, {}) is not None for described in cls.described(ec2, [id_]))
-
-    @classmethod
-    def adopted_id(cls, described: Described) -> str:
-        """The id of a described object that an earlier attempt of a create made."""
-        return str(described[cls.listing.id_field])
-
-    def create_once(
-        self,
-        props: dict[str, Any],
-        send: Callable[[Any, dict[str, Any]], T],
-        adopt: Callable[[Described], T | None],
-    ) -> T:
-        """Make the resource exactly once: `send(client, request)` is one attempt.
-
-        `request` holds the create's TagSpecifications (the resource's tags plus its
-        create token) and, if the API takes one, its ClientToken; `client` makes a
-        single attempt. What an earlier attempt made is found by the token and given
-        to `adopt` (which returns what `send` would have, or None to send again).
-        """
-        ec2 = self.ec2(props)
-        token = creation_token(props["tags"], current_run_id())
-        marked = {**props["tags"], tags.TOKEN_TAG: token}
-        request: dict[str, Any] = {"TagSpecifications": tag_spec(self.resource_type, marked)}
-        if self.takes_client_token:
-            request["ClientToken"] = token
-        once = clients.ec2_once(props["region"])
-
-        def find() -> T | None:
-            for described in self.tagged(ec2, tags.TOKEN_TAG, token):
-                return adopt(described)
-            return None
-
-        return create_exactly_once(lambda: send(once, request), find, landed=self.create_landed)
-
-    @classmethod
-    def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
-        """Delete `id_` with `ec2` (what `delete` does with the process's client).
+    def remove(cls, client: Any, id_: str, props: Mapping[str, Any]) -> None:
+        """Delete `id_` (what `delete` does with the process's client).
 
         `props` are the recorded outputs; the orphan sweep passes only what it knows.
         """
         raise NotImplementedError
 
     @classmethod
-    def delete_once(cls, ec2: Any, id_: str, call: Callable[[], object]) -> None:
-        """Delete with `call`, waiting out dependencies; a NotFound is believed once unlisted."""
-        delete_confirmed(
-            lambda: until_dependencies_clear(call),
-            lambda: cls.still_there(ec2, id_),
-            cls.not_found,
-        )
-
-    @staticmethod
-    def live(described: Described, recorded: Mapping[str, Any]) -> Outputs | None:
-        """The live outputs of one described object (None: it is as good as gone).
-
-        `recorded` is the resource's recorded outputs, for values read in their terms.
-        """
+    def orphans(cls, client: Any, environment: str, known_ids: set[str]) -> list[Described]:
+        """The live resources `environment` made that no id in `known_ids` names."""
         raise NotImplementedError
 
-    @staticmethod
-    def ec2(props: dict[str, Any]) -> Any:
-        return clients.ec2(props["region"])
+    @classmethod
+    def remove_orphans(cls, client: Any, orphans: Sequence[Described]) -> None:
+        """Delete what `orphans` found, one by one."""
+        for described in orphans:
+            cls.remove_orphan(client, described)
 
-    def missing(self) -> ReadResult:
-        """The read result for a resource that no longer exists: refresh drops it."""
-        return ReadResult(id_="", outs={})
+    @classmethod
+    def remove_orphan(cls, client: Any, described: Described) -> None:
+        """Delete one of `orphans`: by default as `remove` does, knowing only its id."""
+        cls.remove(client, cls.id_of(described), {})
 
-    @staticmethod
-    def sync_tags(ec2: Any, resource_id: str, olds: dict[str, Any], news: dict[str, Any]) -> None:
-        settle(lambda: tags.sync(ec2, resource_id, olds.get("tags") or {}, news.get("tags") or {}))
+    @classmethod
+    def id_of(cls, described: Described) -> str:
+        """The id of a described object."""
+        raise NotImplementedError
 
-
-def describe_pages(
-    ec2: Any, operation: str, id_filter: str, ids: Sequence[str], *, chunk: int = CHUNK
-) -> Iterator[dict[str, Any]]:
-    """Response pages of `operation` for `ids`, `chunk` ids a request.
-
-    Ids go in a filter, not as ids, so one that no longer exists is simply not
-    listed instead of failing the whole request.
-    """
-    wanted = sorted(set(ids))
-    for start in range(0, len(wanted), chunk):
-        request = {"Filters": [{"Name": id_filter, "Values": wanted[start : start + chunk]}]}
-        yield from _pages(ec2, operation, request)
+    @classmethod
+    def client(cls, props: Mapping[str, Any]) -> Any:
+        """This process's client of the provider's service, in the resource's region."""
+        return clients.client(cls.service, props["region"])
 
 
-def _pages(ec2: Any, operation: str, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    if ec2.can_paginate(operation):
-        yield from ec2.get_paginator(operation).paginate(**request)
-    else:
-        yield getattr(ec2, operation)(**request)
+class AwsResource(Resource):
+    """A resource of an `AwsProvider`: its inputs, and its outputs as yet unknown."""
 
-
-def tag_spec(resource_type: str, values: dict[str, str]) -> list[dict[str, Any]]:
-    """TagSpecifications for a create call."""
-    return [{"ResourceType": resource_type, "Tags": tags.to_aws(values)}]
+    def __init__(
+        self,
+        provider: AwsProvider,
+        name: str,
+        inputs: Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        props = {**inputs, **dict.fromkeys(provider.outputs)}
+        if provider.secret_outputs:
+            secret = pulumi.ResourceOptions(additional_secret_outputs=list(provider.secret_outputs))
+            opts = pulumi.ResourceOptions.merge(opts, secret)
+        super().__init__(provider, name, props, opts)
 
 
 def until_dependencies_clear(action: Callable[[], T], *, timeout: float = 300.0) -> T:

@@ -5,20 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import (
-    Described,
-    Ec2Provider,
-    Listing,
-    Outputs,
-    undo_on_failure,
-)
+from provisioner.cloud.aws.base import AwsResource, Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.ec2 import Ec2Provider, Listing
 from provisioner.cloud.aws.exactly_once import Clock, Sleep, delete_confirmed, settle
+from provisioner.cloud.aws.kind import CloudKind
+from provisioner.spec.kinds.vm import VM
 
 _GONE_STATES = frozenset({"shutting-down", "terminated"})
 # The spec's `timeouts.vm`, carried as an operational setting (not a managed property).
@@ -49,28 +46,30 @@ TERMINATED = WaitTarget(
 class InstanceProvider(Ec2Provider):
     """One instance. Type, groups and tags change in place; the rest replaces it."""
 
-    inputs = (
-        "image_id",
-        "instance_type",
-        "subnet_id",
-        "security_group_ids",
-        "key_name",
-        "user_data",
-        "region",
-        "tags",
-    )
-    replace_on = ("image_id", "subnet_id", "key_name", "user_data", "region")
-    stable_outputs = ("instance_id",)
+    properties: ClassVar[Mapping[str, Prop]] = {
+        OP_TIMEOUT: Prop.SETTING,
+        "image_id": Prop.REPLACES,
+        "instance_type": Prop.INPUT,
+        "subnet_id": Prop.REPLACES,
+        "security_group_ids": Prop.INPUT,
+        "key_name": Prop.REPLACES,
+        "user_data": Prop.REPLACES,
+        "region": Prop.REPLACES,
+        "tags": Prop.INPUT,
+        "instance_id": Prop.ID,
+        "private_ip": Prop.OUTPUT,
+        "public_ip": Prop.OUTPUT,
+        "state": Prop.OUTPUT,
+    }
     not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
     # Instances come inside reservations: `items_of` unpacks them.
     listing = Listing("describe_instances", "instance-id", "Reservations", "InstanceId")
-    id_output = "instance_id"
     resource_type = "instance"
     # AWS honours RunInstances' ClientToken (moto does not: the lookup by tag covers it).
     takes_client_token = True
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ec2 = self.ec2(props)
+        ec2 = self.client(props)
         request: dict[str, Any] = {
             "ImageId": props["image_id"],
             "InstanceType": props["instance_type"],
@@ -87,7 +86,7 @@ class InstanceProvider(Ec2Provider):
             lambda once, marked: str(
                 once.run_instances(**request, **marked)["Instances"][0]["InstanceId"]
             ),
-            self.adopted_id,
+            self.id_of,
         )
         with undo_on_failure(lambda: self.remove(ec2, instance_id, props)):
             wait_for_state(ec2, RUNNING, instance_id, props)
@@ -115,7 +114,7 @@ class InstanceProvider(Ec2Provider):
         }
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        ec2 = self.ec2(news)
+        ec2 = self.client(news)
         if olds.get("instance_type") != news["instance_type"]:
             settle(lambda: ec2.stop_instances(InstanceIds=[id_]))
             wait_for_state(ec2, STOPPED, id_, news)
@@ -135,12 +134,14 @@ class InstanceProvider(Ec2Provider):
         self.sync_tags(ec2, id_, olds, news)
         return UpdateResult(outs={**news, **self._addresses(ec2, id_)})
 
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.remove(self.ec2(props), id_, props)
-
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
         cls.remove_all(ec2, [id_], props)
+
+    @classmethod
+    def remove_orphans(cls, client: Any, orphans: Sequence[Described]) -> None:
+        """All with one terminate call."""
+        cls.remove_all(client, [cls.id_of(described) for described in orphans], {})
 
     @classmethod
     def remove_all(cls, ec2: Any, ids: Sequence[str], props: Mapping[str, Any]) -> None:
@@ -201,7 +202,7 @@ def _addresses_of(instance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class Instance(Resource):
+class Instance(AwsResource):
     instance_id: pulumi.Output[str]
     private_ip: pulumi.Output[str]
     public_ip: pulumi.Output[str]
@@ -231,9 +232,12 @@ class Instance(Resource):
             "user_data": user_data,
             "region": region,
             "tags": tags,
-            "instance_id": None,
-            "private_ip": None,
-            "public_ip": None,
-            "state": None,
         }
         super().__init__(InstanceProvider(), name, props, opts)
+
+
+VM_CLOUD = CloudKind(
+    VM,
+    (InstanceProvider,),
+    {"id": "instance_id", "private_ip": "private_ip", "public_ip": "public_ip"},
+)

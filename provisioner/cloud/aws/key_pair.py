@@ -3,44 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import (
-    Described,
-    Ec2Provider,
-    Listing,
-    Outputs,
-    undo_on_failure,
-)
+from provisioner.cloud.aws.base import AwsResource, Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.ec2 import Ec2Provider, Listing
 from provisioner.cloud.aws.exactly_once import delete_confirmed, settle
-
-SECRET_OUTPUTS = ("private_key",)
+from provisioner.cloud.aws.kind import CloudKind
+from provisioner.spec.kinds.key_pair import KEY_PAIR
 
 
 class KeyPairProvider(Ec2Provider):
     """A named key pair. EC2 returns the private key once, at creation; state keeps it encrypted."""
 
-    inputs = ("key_name", "key_type", "region", "tags")
-    replace_on = ("key_name", "key_type", "region")
-    stable_outputs = ("key_pair_id", "fingerprint", "public_key", "private_key")
+    properties: ClassVar[Mapping[str, Prop]] = {
+        "key_name": Prop.REPLACES,
+        "key_type": Prop.REPLACES,
+        "region": Prop.REPLACES,
+        "tags": Prop.INPUT,
+        "key_pair_id": Prop.ID,
+        "fingerprint": Prop.STABLE,
+        "public_key": Prop.STABLE,
+        "private_key": Prop.STABLE | Prop.SECRET,
+    }
     not_found = frozenset({"InvalidKeyPair.NotFound"})
     # Key pairs are addressed by name: names are unique per region, and the local cloud
     # (moto) looks key pairs up by name only.
     delete_before_replace = True  # key names are unique in a region
     # Reads select by id: a name that now belongs to another key pair is not this one.
     listing = Listing("describe_key_pairs", "key-pair-id", "KeyPairs", "KeyPairId")
-    id_output = "key_pair_id"
     resource_type = "key-pair"
     # A re-send finds the name taken by the key pair an earlier attempt made (the
     # lookup by token then deletes it, and the next attempt makes a new one).
     create_landed = frozenset({"InvalidKeyPair.Duplicate"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ec2 = self.ec2(props)
+        ec2 = self.client(props)
         created: dict[str, Any] = self.create_once(
             props,
             lambda once, request: dict(
@@ -70,14 +71,8 @@ class KeyPairProvider(Ec2Provider):
         return {"key_name": described["KeyName"], "tags": tags.from_aws(described.get("Tags"))}
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self.sync_tags(self.ec2(news), id_, olds, news)
-        kept = {
-            key: olds[key] for key in ("key_pair_id", "fingerprint", "public_key", "private_key")
-        }
-        return UpdateResult(outs={**news, **kept})
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.remove(self.ec2(props), id_, props)
+        self.sync_tags(self.client(news), id_, olds, news)
+        return UpdateResult(outs={**news, **self.kept(olds)})
 
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
@@ -92,13 +87,18 @@ class KeyPairProvider(Ec2Provider):
         )
 
     @classmethod
+    def remove_orphan(cls, client: Any, described: Described) -> None:
+        """Deleted by name, which the described object gives."""
+        cls.remove(client, cls.id_of(described), {"key_name": described["KeyName"]})
+
+    @classmethod
     def _discard(cls, ec2: Any, described: Described) -> None:
         """Delete a key pair that an attempt whose answer was lost made: its private key
         was only in that answer, so it cannot be adopted. None: make a new one."""
         cls.remove(ec2, described["KeyPairId"], {"key_name": described["KeyName"]})
 
 
-class KeyPair(Resource):
+class KeyPair(AwsResource):
     key_name: pulumi.Output[str]
     public_key: pulumi.Output[str]
     private_key: pulumi.Output[str]
@@ -113,15 +113,10 @@ class KeyPair(Resource):
         tags: pulumi.Input[dict[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "key_name": key_name,
-            "key_type": key_type,
-            "region": region,
-            "tags": tags,
-            "key_pair_id": None,
-            "fingerprint": None,
-            "public_key": None,
-            "private_key": None,
-        }
-        secret = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_OUTPUTS))
-        super().__init__(KeyPairProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
+        inputs = {"key_name": key_name, "key_type": key_type, "region": region, "tags": tags}
+        super().__init__(KeyPairProvider(), name, inputs, opts)
+
+
+KEY_PAIR_CLOUD = CloudKind(
+    KEY_PAIR, (KeyPairProvider,), {"name": "key_name", "public_key": "public_key"}
+)

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import (
-    Described,
-    Ec2Provider,
-    Listing,
-    Outputs,
-    undo_on_failure,
-)
+from provisioner.cloud.aws.base import AwsResource, Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.ec2 import Ec2Provider, Listing
 from provisioner.cloud.aws.exactly_once import already_done, settle
+from provisioner.cloud.aws.kind import CloudKind
+from provisioner.spec.kinds.security_group import SECURITY_GROUP
 
 Rule = dict[str, Any]  # {"protocol", "from_port", "to_port", "cidr" | "group_id", "description"}
 _SELF = "self"
@@ -31,19 +28,26 @@ _SELF = "self"
 class SecurityGroupProvider(Ec2Provider):
     """A security group; its name gets a random suffix so a replacement can exist beside it."""
 
-    inputs = ("vpc_id", "name", "description", "ingress", "egress", "region", "tags")
-    replace_on = ("vpc_id", "name", "description", "region")
-    stable_outputs = ("group_id", "group_name")
+    properties: ClassVar[Mapping[str, Prop]] = {
+        "vpc_id": Prop.REPLACES,
+        "name": Prop.REPLACES,
+        "description": Prop.REPLACES,
+        "ingress": Prop.INPUT,
+        "egress": Prop.INPUT,
+        "region": Prop.REPLACES,
+        "tags": Prop.INPUT,
+        "group_id": Prop.ID,
+        "group_name": Prop.STABLE,
+    }
     not_found = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
     listing = Listing("describe_security_groups", "group-id", "SecurityGroups", "GroupId")
-    id_output = "group_id"
     resource_type = "security-group"
     # The generated name is chosen once, before the first attempt: a re-send of a create
     # that landed finds it taken by the group it made.
     create_landed = frozenset({"InvalidGroup.Duplicate"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ec2 = self.ec2(props)
+        ec2 = self.client(props)
         group_name = f"{props['name']}-{secrets.token_hex(3)}"
         group_id = self.create_once(
             props,
@@ -55,7 +59,7 @@ class SecurityGroupProvider(Ec2Provider):
                     **request,
                 )["GroupId"]
             ),
-            self.adopted_id,
+            self.id_of,
         )
         with undo_on_failure(lambda: self.remove(ec2, group_id, props)):
             live_egress = settle(lambda: _rules(ec2, group_id))[1]
@@ -77,15 +81,11 @@ class SecurityGroupProvider(Ec2Provider):
         }
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        ec2 = self.ec2(news)
+        ec2 = self.client(news)
         _apply(ec2, id_, "ingress", olds.get("ingress") or [], news["ingress"])
         _apply(ec2, id_, "egress", olds.get("egress") or [], news["egress"])
         self.sync_tags(ec2, id_, olds, news)
-        outs = {**news, "group_id": id_, "group_name": olds.get("group_name")}
-        return UpdateResult(outs=outs)
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.remove(self.ec2(props), id_, props)
+        return UpdateResult(outs={**news, **self.kept(olds)})
 
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
@@ -221,7 +221,7 @@ def _declared_order(live: list[Rule], declared: list[Rule], own_id: str) -> list
     return ordered + [rule for key, rule in by_key.items() if key not in known]
 
 
-class SecurityGroup(Resource):
+class SecurityGroup(AwsResource):
     group_id: pulumi.Output[str]
 
     def __init__(
@@ -245,10 +245,11 @@ class SecurityGroup(Resource):
             "egress": egress,
             "region": region,
             "tags": tags,
-            "group_id": None,
-            "group_name": None,
         }
         super().__init__(SecurityGroupProvider(), name, props, opts)
 
 
 SELF_GROUP = _SELF
+
+
+SECURITY_GROUP_CLOUD = CloudKind(SECURITY_GROUP, (SecurityGroupProvider,), {"id": "group_id"})

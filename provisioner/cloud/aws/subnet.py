@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import clients, tags
-from provisioner.cloud.aws.base import (
-    Described,
-    Ec2Provider,
-    Listing,
-    Outputs,
-    describe_pages,
-    undo_on_failure,
-)
+from provisioner.cloud.aws.base import AwsResource, Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.ec2 import Ec2Provider, Listing, describe_pages
 from provisioner.cloud.aws.exactly_once import create_exactly_once, settle
+from provisioner.cloud.aws.kind import CloudKind
 from provisioner.cloud.aws.vpc import disassociate
+from provisioner.spec.kinds.subnet import SUBNET
 
 # What a re-sent associate meets on AWS when its first attempt landed (moto answers
 # the same association id again).
@@ -28,26 +24,25 @@ _ALREADY_ASSOCIATED = frozenset({"Resource.AlreadyAssociated"})
 class SubnetProvider(Ec2Provider):
     """A subnet; public ones map public IPs on launch and use the VPC's internet route table."""
 
-    inputs = (
-        "vpc_id",
-        "cidr_block",
-        "availability_zone",
-        "public",
-        "route_table_id",
-        "region",
-        "tags",
-    )
-    replace_on = ("vpc_id", "cidr_block", "availability_zone", "region")
-    stable_outputs = ("subnet_id",)
+    properties: ClassVar[Mapping[str, Prop]] = {
+        "vpc_id": Prop.REPLACES,
+        "cidr_block": Prop.REPLACES,
+        "availability_zone": Prop.REPLACES,
+        "public": Prop.INPUT,
+        "route_table_id": Prop.INPUT,
+        "region": Prop.REPLACES,
+        "tags": Prop.INPUT,
+        "subnet_id": Prop.ID,
+        "association_id": Prop.OUTPUT,
+    }
     not_found = frozenset({"InvalidSubnetID.NotFound"})
     listing = Listing("describe_subnets", "subnet-id", "Subnets", "SubnetId")
-    id_output = "subnet_id"
     resource_type = "subnet"
     # A re-send of a create that landed finds its CIDR taken by the subnet it made.
     create_landed = frozenset({"InvalidSubnet.Conflict"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ec2 = self.ec2(props)
+        ec2 = self.client(props)
         subnet_id = self.create_once(
             props,
             lambda once, request: str(
@@ -58,7 +53,7 @@ class SubnetProvider(Ec2Provider):
                     **request,
                 )["Subnet"]["SubnetId"]
             ),
-            self.adopted_id,
+            self.id_of,
         )
         association: str | None = None
         with undo_on_failure(
@@ -100,7 +95,7 @@ class SubnetProvider(Ec2Provider):
         }
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        ec2 = self.ec2(news)
+        ec2 = self.client(news)
         if bool(olds.get("public")) != bool(news["public"]):
             settle(
                 lambda: ec2.modify_subnet_attribute(
@@ -113,10 +108,7 @@ class SubnetProvider(Ec2Provider):
                 disassociate(ec2, association)
             association = self._associate(news, id_, news.get("route_table_id"))
         self.sync_tags(ec2, id_, olds, news)
-        return UpdateResult(outs={**news, "subnet_id": id_, "association_id": association})
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.remove(self.ec2(props), id_, props)
+        return UpdateResult(outs={**news, **self.kept(olds), "association_id": association})
 
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
@@ -124,6 +116,13 @@ class SubnetProvider(Ec2Provider):
         if props.get("association_id"):
             disassociate(ec2, props["association_id"])
         cls.delete_once(ec2, id_, lambda: ec2.delete_subnet(SubnetId=id_))
+
+    @classmethod
+    def remove_orphan(cls, client: Any, described: Described) -> None:
+        """Its association may sit in a route table that the state does know."""
+        subnet_id = cls.id_of(described)
+        association = association_of(client, subnet_id, None)
+        cls.remove(client, subnet_id, {"association_id": association})
 
     def _associate(
         self, props: Mapping[str, Any], subnet_id: str, table_id: str | None
@@ -135,7 +134,7 @@ class SubnetProvider(Ec2Provider):
         """
         if not table_id:
             return None
-        ec2, once = self.ec2(dict(props)), clients.ec2_once(props["region"])
+        ec2, once = self.client(props), clients.client_once(self.service, props["region"])
         return create_exactly_once(
             lambda: str(
                 once.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)[
@@ -147,12 +146,12 @@ class SubnetProvider(Ec2Provider):
         )
 
 
-def association_of(ec2: Any, subnet_id: str, table_id: str) -> str | None:
-    """The id of the association of `subnet_id` with `table_id`, if there is one."""
+def association_of(ec2: Any, subnet_id: str, table_id: str | None) -> str | None:
+    """The id of the association of `subnet_id` with `table_id` (None: with any table)."""
     pages = describe_pages(ec2, "describe_route_tables", "association.subnet-id", [subnet_id])
     tables = [table for page in pages for table in page.get("RouteTables", [])]
     found = associations_by_subnet(tables).get(subnet_id)
-    return found[1] if found is not None and found[0] == table_id else None
+    return found[1] if found is not None and table_id in (None, found[0]) else None
 
 
 def associations_by_subnet(tables: Iterable[Described]) -> dict[str, tuple[str, str]]:
@@ -166,7 +165,7 @@ def associations_by_subnet(tables: Iterable[Described]) -> dict[str, tuple[str, 
     return found
 
 
-class Subnet(Resource):
+class Subnet(AwsResource):
     subnet_id: pulumi.Output[str]
 
     def __init__(
@@ -182,7 +181,7 @@ class Subnet(Resource):
         tags: pulumi.Input[dict[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
+        inputs = {
             "vpc_id": vpc_id,
             "cidr_block": cidr_block,
             "availability_zone": availability_zone,
@@ -190,7 +189,8 @@ class Subnet(Resource):
             "route_table_id": route_table_id,
             "region": region,
             "tags": tags,
-            "subnet_id": None,
-            "association_id": None,
         }
-        super().__init__(SubnetProvider(), name, props, opts)
+        super().__init__(SubnetProvider(), name, inputs, opts)
+
+
+SUBNET_CLOUD = CloudKind(SUBNET, (SubnetProvider,), {"id": "subnet_id", "cidr": "cidr_block"})

@@ -3,43 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
 from provisioner.cloud.aws.base import (
+    AwsResource,
     Described,
-    Ec2Provider,
-    Listing,
     Outputs,
-    describe_pages,
+    Prop,
     undo_on_failure,
     until_dependencies_clear,
 )
+from provisioner.cloud.aws.ec2 import Ec2Provider, Listing, describe_pages
 from provisioner.cloud.aws.exactly_once import already_done, delete_confirmed, settle
+from provisioner.cloud.aws.kind import CloudKind
+from provisioner.spec.kinds.network import NETWORK
 
 
 class VpcProvider(Ec2Provider):
     """One VPC; its CIDR and region are immutable."""
 
-    inputs = ("cidr_block", "region", "tags")
-    replace_on = ("cidr_block", "region")
-    stable_outputs = ("vpc_id",)
+    properties: ClassVar[Mapping[str, Prop]] = {
+        "cidr_block": Prop.REPLACES,
+        "region": Prop.REPLACES,
+        "tags": Prop.INPUT,
+        "vpc_id": Prop.ID,
+    }
     not_found = frozenset({"InvalidVpcID.NotFound"})
     listing = Listing("describe_vpcs", "vpc-id", "Vpcs", "VpcId")
-    id_output = "vpc_id"
     resource_type = "vpc"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ec2 = self.ec2(props)
+        ec2 = self.client(props)
         vpc_id = self.create_once(
             props,
             lambda once, request: str(
                 once.create_vpc(CidrBlock=props["cidr_block"], **request)["Vpc"]["VpcId"]
             ),
-            self.adopted_id,
+            self.id_of,
         )
         with undo_on_failure(lambda: self.remove(ec2, vpc_id, props)):
             settle(lambda: ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id]))
@@ -54,18 +58,15 @@ class VpcProvider(Ec2Provider):
         }
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self.sync_tags(self.ec2(news), id_, olds, news)
-        return UpdateResult(outs={**news, "vpc_id": id_})
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.remove(self.ec2(props), id_, props)
+        self.sync_tags(self.client(news), id_, olds, news)
+        return UpdateResult(outs={**news, **self.kept(olds)})
 
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
         cls.delete_once(ec2, id_, lambda: ec2.delete_vpc(VpcId=id_))
 
 
-class Vpc(Resource):
+class Vpc(AwsResource):
     """A VPC with a CIDR block and tags."""
 
     vpc_id: pulumi.Output[str]
@@ -80,31 +81,33 @@ class Vpc(Resource):
         tags: pulumi.Input[dict[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {"cidr_block": cidr_block, "region": region, "tags": tags, "vpc_id": None}
-        super().__init__(VpcProvider(), name, props, opts)
+        inputs = {"cidr_block": cidr_block, "region": region, "tags": tags}
+        super().__init__(VpcProvider(), name, inputs, opts)
 
 
 class InternetGatewayProvider(Ec2Provider):
     """An internet gateway attached to one VPC."""
 
-    inputs = ("vpc_id", "region", "tags")
-    replace_on = ("vpc_id", "region")
-    stable_outputs = ("gateway_id",)
+    properties: ClassVar[Mapping[str, Prop]] = {
+        "vpc_id": Prop.REPLACES,
+        "region": Prop.REPLACES,
+        "tags": Prop.INPUT,
+        "gateway_id": Prop.ID,
+    }
     not_found = frozenset({"InvalidInternetGatewayID.NotFound"})
     listing = Listing(
         "describe_internet_gateways", "internet-gateway-id", "InternetGateways", "InternetGatewayId"
     )
-    id_output = "gateway_id"
     resource_type = "internet-gateway"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ec2 = self.ec2(props)
+        ec2 = self.client(props)
         igw_id = self.create_once(
             props,
             lambda once, request: str(
                 once.create_internet_gateway(**request)["InternetGateway"]["InternetGatewayId"]
             ),
-            self.adopted_id,
+            self.id_of,
         )
         with undo_on_failure(lambda: self.remove(ec2, igw_id, props)):
             vpc_id = props["vpc_id"]
@@ -136,11 +139,8 @@ class InternetGatewayProvider(Ec2Provider):
         }
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self.sync_tags(self.ec2(news), id_, olds, news)
-        return UpdateResult(outs={**news, "gateway_id": id_})
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.remove(self.ec2(props), id_, props)
+        self.sync_tags(self.client(news), id_, olds, news)
+        return UpdateResult(outs={**news, **self.kept(olds)})
 
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
@@ -162,7 +162,7 @@ class InternetGatewayProvider(Ec2Provider):
         )
 
 
-class InternetGateway(Resource):
+class InternetGateway(AwsResource):
     gateway_id: pulumi.Output[str]
 
     def __init__(
@@ -174,24 +174,27 @@ class InternetGateway(Resource):
         tags: pulumi.Input[dict[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {"vpc_id": vpc_id, "region": region, "tags": tags, "gateway_id": None}
-        super().__init__(InternetGatewayProvider(), name, props, opts)
+        inputs = {"vpc_id": vpc_id, "region": region, "tags": tags}
+        super().__init__(InternetGatewayProvider(), name, inputs, opts)
 
 
 class RouteTableProvider(Ec2Provider):
     """A route table whose default route leads to an internet gateway."""
 
-    inputs = ("vpc_id", "gateway_id", "region", "tags")
-    replace_on = ("vpc_id", "region")
-    stable_outputs = ("route_table_id",)
+    properties: ClassVar[Mapping[str, Prop]] = {
+        "vpc_id": Prop.REPLACES,
+        "gateway_id": Prop.INPUT,
+        "region": Prop.REPLACES,
+        "tags": Prop.INPUT,
+        "route_table_id": Prop.ID,
+    }
     not_found = frozenset({"InvalidRouteTableID.NotFound"})
     listing = Listing("describe_route_tables", "route-table-id", "RouteTables", "RouteTableId")
-    id_output = "route_table_id"
     resource_type = "route-table"
     takes_client_token = True
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ec2 = self.ec2(props)
+        ec2 = self.client(props)
         table_id = self.create_once(
             props,
             lambda once, request: str(
@@ -199,7 +202,7 @@ class RouteTableProvider(Ec2Provider):
                     "RouteTableId"
                 ]
             ),
-            self.adopted_id,
+            self.id_of,
         )
         with undo_on_failure(lambda: self.remove(ec2, table_id, props)):
             self._default_route(ec2, table_id, props["gateway_id"])
@@ -236,7 +239,7 @@ class RouteTableProvider(Ec2Provider):
         }
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        ec2 = self.ec2(news)
+        ec2 = self.client(news)
         if olds.get("gateway_id") != news["gateway_id"]:
             if olds.get("gateway_id"):
                 settle(
@@ -249,10 +252,7 @@ class RouteTableProvider(Ec2Provider):
             else:
                 self._default_route(ec2, id_, news["gateway_id"])
         self.sync_tags(ec2, id_, olds, news)
-        return UpdateResult(outs={**news, "route_table_id": id_})
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.remove(self.ec2(props), id_, props)
+        return UpdateResult(outs={**news, **self.kept(olds)})
 
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
@@ -285,7 +285,7 @@ def _association_ids(ec2: Any, association_id: str) -> set[str]:
     }
 
 
-class RouteTable(Resource):
+class RouteTable(AwsResource):
     route_table_id: pulumi.Output[str]
 
     def __init__(
@@ -298,11 +298,12 @@ class RouteTable(Resource):
         tags: pulumi.Input[dict[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "vpc_id": vpc_id,
-            "gateway_id": gateway_id,
-            "region": region,
-            "tags": tags,
-            "route_table_id": None,
-        }
-        super().__init__(RouteTableProvider(), name, props, opts)
+        inputs = {"vpc_id": vpc_id, "gateway_id": gateway_id, "region": region, "tags": tags}
+        super().__init__(RouteTableProvider(), name, inputs, opts)
+
+
+NETWORK_CLOUD = CloudKind(
+    NETWORK,
+    (VpcProvider, InternetGatewayProvider, RouteTableProvider),
+    {"id": "vpc_id", "cidr": "cidr_block"},
+)

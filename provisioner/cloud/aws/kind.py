@@ -1,0 +1,60 @@
+"""What the cloud layer knows of a resource kind: the providers that make it, its outputs.
+
+A provider module declares one `CloudKind` per kind it serves: its providers
+(the main resource first, then the parts made after it, as a network's internet
+gateway and route table), and which output of the main resource each readable
+attribute is. Drift reads every provider in bulk, and the orphan sweep deletes
+kinds dependents first (by the kinds' ranks), each kind's parts before its main
+resource.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from provisioner.cloud.aws.base import AwsProvider
+from provisioner.spec.addresses import ResourceKind
+
+
+@dataclass(frozen=True)
+class CloudKind:
+    """One resource kind in the cloud.
+
+    `attributes` maps each readable attribute that the cloud makes to the output of
+    the main resource that holds it (attributes the spec itself gives, such as a
+    VM's host name, are the stack program's).
+    """
+
+    kind: ResourceKind
+    providers: tuple[type[AwsProvider], ...]
+    attributes: Mapping[str, str]
+
+
+@functools.cache
+def cloud_kinds() -> tuple[CloudKind, ...]:
+    """Every cloud kind, each after the kinds it may depend on (found in this package)."""
+    package = importlib.import_module(__package__ or "provisioner.cloud.aws")
+    found: dict[ResourceKind, CloudKind] = {}
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        for value in vars(module).values():
+            if isinstance(value, CloudKind) and found.setdefault(value.kind, value) is not value:
+                raise TypeError(f"two cloud kinds declare '{value.kind}'")
+    return tuple(sorted(found.values(), key=lambda c: (c.kind.rank, c.kind.value)))
+
+
+def providers() -> tuple[type[AwsProvider], ...]:
+    """Every provider of every cloud kind."""
+    return tuple(provider for kind in cloud_kinds() for provider in kind.providers)
+
+
+def cloud_kind(kind: ResourceKind) -> CloudKind:
+    """The cloud declaration of `kind`."""
+    for found in cloud_kinds():
+        if found.kind is kind:
+            return found
+    raise KeyError(kind)

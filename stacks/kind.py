@@ -1,0 +1,45 @@
+"""What a stack program knows of a resource kind: how to declare its Pulumi resources.
+
+Each kind's module in `stacks/` declares one `StackKind`: the function that
+declares a node's resources (recording them in the program's context), the
+readable attributes the spec itself gives (read from the node, not the cloud),
+and the output of its main resource that holds a secret to hand over when the
+resource is ready (a key pair's private key).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioner.graph.nodes import Node
+from provisioner.spec.addresses import ResourceKind
+from stacks.context import ProgramContext
+
+
+@dataclass(frozen=True)
+class StackKind:
+    kind: ResourceKind
+    declare: Callable[[Any, ProgramContext], object]
+    from_node: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    secret_output: str | None = None
+
+    def attribute_of_node(self, node: Node, attribute: str) -> Any:
+        return self.from_node[attribute](node)
+
+
+@functools.cache
+def stack_kinds() -> dict[ResourceKind, StackKind]:
+    """Every kind a stack program declares, found in the `stacks` package."""
+    package = importlib.import_module("stacks")
+    found: dict[ResourceKind, StackKind] = {}
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"stacks.{module_info.name}")
+        for value in vars(module).values():
+            if isinstance(value, StackKind) and found.setdefault(value.kind, value) is not value:
+                raise TypeError(f"two stack kinds declare '{value.kind}'")
+    return found

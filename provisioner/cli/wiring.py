@@ -30,10 +30,10 @@ from provisioner.hosts.backend import AnsibleHosts, AnsibleSettings, shared_conn
 from provisioner.hosts.reach import DirectReach
 from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm
-from provisioner.local.process import processes_with_env
 from provisioner.local.reach import LocalReach
 from provisioner.local.record import LocalPaths
 from provisioner.paths import StatePaths
+from provisioner.procs import processes_with_env
 
 LOCAL_ENDPOINT_ENV = "PROVISION_LOCAL_ENDPOINT"
 # Set in the environment of every process a run starts, so a later run can find them.

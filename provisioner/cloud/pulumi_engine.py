@@ -40,7 +40,7 @@ from provisioner.errors import CloudError, ToolMissingError
 from provisioner.fsutil import atomic_write_text
 from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY, SENSITIVE
-from provisioner.procs import is_running, start_ticks
+from provisioner.procs import ProcessIdentity, children, command_line, is_running, stop
 
 Program = Callable[[], None]
 # Compares a stack's recorded outputs with those a preview computed.
@@ -261,7 +261,7 @@ class PulumiStack:
         Pulumi finishes the steps in flight, records them, releases its lock and
         exits; after `grace_seconds` it is killed. Returns how many were stopped.
         """
-        return interrupt_engines(_children(os.getpid()), grace_seconds=grace_seconds)
+        return interrupt_engines(children(os.getpid()), grace_seconds=grace_seconds)
 
     def remove_dead_locks(self) -> int:
         """Remove this stack's Pulumi locks whose process died on this host (file state only).
@@ -445,17 +445,12 @@ def interrupt_engines(pids: Iterable[int], *, grace_seconds: float = 60.0) -> in
     lock and exits. Killed outright instead, it may be writing that checkpoint: see
     `repair_interrupted_writes`. After `grace_seconds` it is killed all the same.
     """
-    engines = [(pid, start_ticks(pid)) for pid in pids if _is_pulumi_cli(pid)]
-    for pid, _ in engines:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)
-    deadline = time.monotonic() + grace_seconds
-    while any(is_running(*engine) for engine in engines) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for pid, started in engines:
-        if is_running(pid, started):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    engines = [
+        engine
+        for pid in pids
+        if _is_pulumi_cli(pid) and (engine := ProcessIdentity.of(pid)) is not None
+    ]
+    stop(engines, signal.SIGINT, grace_seconds=grace_seconds)
     return len(engines)
 
 
@@ -520,26 +515,9 @@ def stack_in_files(backend_url: str, project: str, stack: str) -> Path | None:
     return Path(parts.path) / ".pulumi" / "stacks" / project / f"{stack}.json"
 
 
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
-            found.append(int(entry.name))
-    return found
-
-
 def _is_pulumi_cli(pid: int) -> bool:
-    try:
-        argv0 = (Path(f"/proc/{pid}") / "cmdline").read_bytes().split(b"\0")[0]
-    except OSError:
-        return False
-    return Path(argv0.decode(errors="replace")).name == "pulumi"
+    argv = command_line(pid)
+    return bool(argv) and Path(argv[0]).name == "pulumi"
 
 
 def address_of(urn: str) -> str:

@@ -15,18 +15,18 @@ from urllib.parse import urlsplit
 
 from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
-from provisioner.cloud.backend import PROJECT, CloudTarget, PulumiCloud
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
+from provisioner.cloud.pulumi_cloud import PROJECT, CloudTarget, PulumiCloud
 from provisioner.cloud.pulumi_engine import interrupt_engines
 from provisioner.cloud.s3_lock import S3Lock
-from provisioner.cloud.state_backend import resources_in_files
+from provisioner.cloud.state_store import resources_in_files
 from provisioner.engine.events import EventSink, LogMessage, NullSink
 from provisioner.engine.history import RunInfo, RunRecorder, TeeSink
 from provisioner.engine.locking import EnvironmentLock, FileLock, LockHolder, locked
 from provisioner.engine.orchestrator import Orchestrator
 from provisioner.engine.ports import HostReach
 from provisioner.graph import CompiledEnvironment
-from provisioner.hosts.backend import AnsibleHosts, AnsibleSettings, shared_connections_dir
+from provisioner.hosts.ansible_hosts import AnsibleHosts, AnsibleSettings, shared_connections_dir
 from provisioner.hosts.reach import DirectReach
 from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm

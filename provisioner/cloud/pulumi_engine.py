@@ -81,7 +81,7 @@ def find_pulumi_cli() -> Path:
 class EngineSettings:
     """Where a stack's state lives and the environment its engine runs with."""
 
-    backend_url: str
+    state_url: str
     pulumi_home: Path
     passphrase: str = field(repr=False)
     env: Mapping[str, str] = field(default_factory=dict)
@@ -129,21 +129,21 @@ class PulumiStack:
         self.stack_name = stack
         settings.pulumi_home.mkdir(parents=True, exist_ok=True)
         cli = find_pulumi_cli()
-        repair_interrupted_writes(settings.backend_url, project, stack)
+        repair_interrupted_writes(settings.state_url, project, stack)
         # The Automation API would make a working folder in the system temp folder
         # for every run and never remove it; each stack has one of its own instead.
         work_dir = settings.pulumi_home / "work" / stack
         work_dir.mkdir(parents=True, exist_ok=True)
         with _translated_errors(f"opening stack {project}/{stack}"):
             workspace = _Workspace(
-                stack_in_files(settings.backend_url, project, stack),
+                stack_in_files(settings.state_url, project, stack),
                 work_dir=str(work_dir),
                 pulumi_home=str(settings.pulumi_home),
                 env_vars=settings.engine_env(),
                 project_settings=auto.ProjectSettings(
                     name=project,
                     runtime="python",
-                    backend=auto.ProjectBackend(url=settings.backend_url),
+                    backend=auto.ProjectBackend(url=settings.state_url),
                 ),
                 pulumi_command=_command(cli),
                 program=program,
@@ -269,7 +269,7 @@ class PulumiStack:
         A killed `pulumi up` leaves its lock file behind, and every later operation
         on the stack would refuse to start.
         """
-        parts = urlsplit(self.settings.backend_url)
+        parts = urlsplit(self.settings.state_url)
         if parts.scheme != "file":
             return 0
         locks = Path(parts.path) / ".pulumi" / "locks"
@@ -454,7 +454,7 @@ def interrupt_engines(pids: Iterable[int], *, grace_seconds: float = 60.0) -> in
     return len(engines)
 
 
-def repair_interrupted_writes(backend_url: str, project: str, stack: str) -> list[Path]:
+def repair_interrupted_writes(state_url: str, project: str, stack: str) -> list[Path]:
     """Remove the stack's attribute files that a killed write left empty (file state only).
 
     The file backend (gocloud's fileblob) writes a checkpoint atomically, but the
@@ -462,7 +462,7 @@ def repair_interrupted_writes(backend_url: str, project: str, stack: str) -> lis
     and every later operation fails with "failed to load checkpoint: EOF". A
     missing attribute file is read as "no attributes", so removing it is safe.
     """
-    checkpoint = stack_in_files(backend_url, project, stack)
+    checkpoint = stack_in_files(state_url, project, stack)
     if checkpoint is None:
         return []
     removed = []
@@ -507,9 +507,9 @@ class _Workspace(auto.LocalWorkspace):
         atomic_write_text(path, text)
 
 
-def stack_in_files(backend_url: str, project: str, stack: str) -> Path | None:
+def stack_in_files(state_url: str, project: str, stack: str) -> Path | None:
     """Where a file backend keeps the stack's checkpoint; None for other backends."""
-    parts = urlsplit(backend_url)
+    parts = urlsplit(state_url)
     if parts.scheme != "file":
         return None
     return Path(parts.path) / ".pulumi" / "stacks" / project / f"{stack}.json"

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from provisioner.cloud.pulumi_engine import repair_interrupted_writes
-from provisioner.cloud.state_backend import resources_in_files
+from provisioner.cloud.state_store import resources_in_files
 from provisioner.paths import StatePaths
 
 

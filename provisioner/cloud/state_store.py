@@ -1,4 +1,4 @@
-"""Where Pulumi keeps an environment's state: a file backend, or the spec's S3 URL."""
+"""Where Pulumi keeps an environment's state: files under the state folder, or the spec's S3 URL."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from provisioner.netsafety import require_loopback_url
 from provisioner.paths import StatePaths
 
 
-def backend_url(spec_state: str | None, paths: StatePaths, env: Mapping[str, str]) -> str:
+def state_url(spec_state: str | None, paths: StatePaths, env: Mapping[str, str]) -> str:
     """`file://` under the state folder by default; `s3://bucket/prefix` when the spec says so.
 
     With the local cloud (`AWS_ENDPOINT_URL` set), an S3 URL is pointed at it.
@@ -27,7 +27,7 @@ def backend_url(spec_state: str | None, paths: StatePaths, env: Mapping[str, str
     if parts.scheme == "file":
         return spec_state
     if parts.scheme != "s3":
-        raise ConfigurationError(f"state backend '{spec_state}' is not an s3:// or file:// URL")
+        raise ConfigurationError(f"state location '{spec_state}' is not an s3:// or file:// URL")
     endpoint = env.get("AWS_ENDPOINT_URL")
     if endpoint is None:
         return spec_state
@@ -45,7 +45,7 @@ def backend_url(spec_state: str | None, paths: StatePaths, env: Mapping[str, str
 def resources_in_files(
     spec_state: str | None, paths: StatePaths, project: str, stack: str
 ) -> int | None:
-    """How many resources a file backend records for the stack; None if the state is in S3.
+    """How many resources Pulumi's state files record for the stack; None if the state is in S3.
 
     This reads Pulumi's file layout (`.pulumi/stacks/PROJECT/STACK.json[.gz]`), so a
     command can tell "nothing recorded here" without starting anything. A missing

@@ -16,7 +16,7 @@ from provisioner.cloud.drift import detect_drift
 from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.cloud.pulumi_engine import EngineSettings, PulumiStack, is_secret, is_unknown
-from provisioner.cloud.state_backend import backend_url
+from provisioner.cloud.state_store import state_url
 from provisioner.engine.events import EventSink
 from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource, VmOutput
 from provisioner.graph import CompiledEnvironment, ResourceGraph
@@ -60,7 +60,7 @@ class PulumiCloud:
         env = compiled.environment
         self.environment = env.name
         settings = EngineSettings(
-            backend_url=backend_url(env.state, paths, target.env),
+            state_url=state_url(env.state, paths, target.env),
             pulumi_home=paths.pulumi_home,
             passphrase=passphrase_for(env.name, target.cloud, paths.secrets),
             env=target.env,

@@ -23,7 +23,7 @@ from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
-from provisioner.cloud.pulumi_engine import EngineSettings, find_pulumi_cli
+from provisioner.cloud.pulumi.workspace import EngineSettings, find_pulumi_cli
 from provisioner.cloud.state_store import state_url
 from provisioner.local.control import LocalCloud
 from provisioner.paths import StatePaths

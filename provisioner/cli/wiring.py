@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
+from provisioner.cloud.pulumi.state import resources_in_files
+from provisioner.cloud.pulumi.workspace import interrupt_engines
 from provisioner.cloud.pulumi_cloud import PROJECT, CloudTarget, PulumiCloud
-from provisioner.cloud.pulumi_engine import interrupt_engines
 from provisioner.cloud.s3_lock import S3Lock
-from provisioner.cloud.state_store import resources_in_files
 from provisioner.engine.events import EventSink, LogMessage, NullSink
 from provisioner.engine.history import RunInfo, RunRecorder, TeeSink
 from provisioner.engine.locking import EnvironmentLock, FileLock, LockHolder, locked

@@ -13,9 +13,12 @@ from typing import Any
 from provisioner.cloud.aws import clients
 from provisioner.cloud.aws.orphans import sweep
 from provisioner.cloud.drift import detect_drift
+from provisioner.cloud.errors import boto_errors
 from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
-from provisioner.cloud.pulumi_engine import EngineSettings, PulumiStack, is_secret, is_unknown
+from provisioner.cloud.pulumi.stack import PulumiStack
+from provisioner.cloud.pulumi.state import is_secret, is_unknown
+from provisioner.cloud.pulumi.workspace import EngineSettings
 from provisioner.cloud.state_store import state_url
 from provisioner.engine.events import EventSink
 from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource, VmOutput
@@ -120,7 +123,8 @@ class PulumiCloud:
         if not pending:
             return []
         known = {str(r.get("id")) for r in self._stack.resource_states() if r.get("id")}
-        swept = sweep(clients.ec2_for(self._target_env, self._region), self.environment, known)
+        with boto_errors("sweeping orphans"):
+            swept = sweep(clients.ec2_for(self._target_env, self._region), self.environment, known)
         return pending + [f"orphan {resource_id}" for resource_id in swept]
 
     def outputs(self) -> EnvironmentOutputs:

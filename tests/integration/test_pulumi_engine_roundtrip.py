@@ -15,7 +15,8 @@ import pytest
 
 from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.aws.vpc import Vpc
-from provisioner.cloud.pulumi_engine import EngineSettings, Program, PulumiStack
+from provisioner.cloud.pulumi.stack import Program, PulumiStack
+from provisioner.cloud.pulumi.workspace import EngineSettings
 
 from .conftest import REGION
 

@@ -2,7 +2,7 @@
 
 It builds the same inline program that `provision` would (from the same spec)
 and runs it straight through Pulumi's Automation API, with the same state
-backend, passphrase, provider plugin and parallelism: no plan, lock, run
+location, passphrase, provider plugin and parallelism: no plan, lock, run
 history, recovery, event translation or host configuration. It prints how long
 the operation took, as JSON.
 

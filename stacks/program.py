@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from provisioner.cloud.stack_exports import StackExports
 from provisioner.engine.ports import OnReady, ReadyResource
 from provisioner.graph import CompiledEnvironment, Node
 from provisioner.graph.nodes import (
@@ -30,11 +31,6 @@ from provisioner.spec.references import (
 )
 from stacks import instance, key_pair, network, security_group, subnet
 from stacks.context import ProgramContext
-
-VMS_OUTPUT = "vms"
-SPEC_OUTPUTS = "outputs"
-RESOURCES_OUTPUT = "resources"
-PRIVATE_KEYS_OUTPUT = "ssh_private_keys"
 
 # Output attribute of each kind's resource for a `${kind.name.attribute}` reference.
 _ATTRIBUTES: dict[ResourceKind, dict[str, str]] = {
@@ -65,18 +61,17 @@ def build_program(
         if on_ready is not None and not pulumi.runtime.is_dry_run():
             for address in ctx.resources:
                 _report_when_ready(address, attributes[str(address)], ctx, on_ready)
-        pulumi.export(RESOURCES_OUTPUT, attributes)
-        pulumi.export(VMS_OUTPUT, _vm_outputs(ctx))
-        pulumi.export(SPEC_OUTPUTS, _spec_outputs(env.outputs, ctx))
-        pulumi.export(
-            PRIVATE_KEYS_OUTPUT,
-            pulumi.Output.secret(
-                {
-                    str(node.address): ctx.resources[node.address].private_key
-                    for node in compiled.graph.of_kind(ResourceKind.KEY_PAIR)
-                }
-            ),
+        exports = StackExports(
+            resources=attributes,
+            vms=_vm_outputs(ctx),
+            outputs=_spec_outputs(env.outputs, ctx),
+            private_keys={
+                str(node.address): ctx.resources[node.address].private_key
+                for node in compiled.graph.of_kind(ResourceKind.KEY_PAIR)
+            },
         )
+        for name, value in exports.encode(secret=pulumi.Output.secret).items():
+            pulumi.export(name, value)
 
     return program
 
@@ -92,7 +87,7 @@ def _declare(node: Node, ctx: ProgramContext) -> None:
         key_pair.declare(node, ctx)
     elif isinstance(node, VmNode):
         instance.declare(node, ctx)
-    # Software nodes are configured by the hosts backend, not by Pulumi.
+    # Software nodes are configured by the hosts backend (Ansible), not by Pulumi.
 
 
 def _attributes(address: Address, ctx: ProgramContext) -> dict[str, Any]:

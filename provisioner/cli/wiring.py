@@ -34,6 +34,7 @@ from provisioner.local.reach import LocalReach
 from provisioner.local.record import LocalPaths
 from provisioner.paths import StatePaths
 from provisioner.procs import processes_with_env
+from stacks.program import build_program
 
 LOCAL_ENDPOINT_ENV = "PROVISION_LOCAL_ENDPOINT"
 # Set in the environment of every process a run starts, so a later run can find them.
@@ -130,7 +131,7 @@ def open_session(
     run_id = new_run_id()
     target = _target(compiled, paths)
     marked = CloudTarget(target.cloud, {**target.env, RUN_ID_ENV: run_id})
-    cloud = PulumiCloud(compiled, marked, paths, parallelism=parallelism)
+    cloud = PulumiCloud(compiled, marked, paths, build_program, parallelism=parallelism)
     run_dir = paths.runs(name) / run_id
     reach = host_reach(compiled, paths)
     hosts = AnsibleHosts(

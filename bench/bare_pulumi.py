@@ -2,7 +2,7 @@
 
 It builds the same inline program that `provision` would (from the same spec)
 and runs it straight through Pulumi's Automation API, with the same state
-backend, passphrase, provider plugin and parallelism: no plan, lock, run
+location, passphrase, provider plugin and parallelism: no plan, lock, run
 history, recovery, event translation or host configuration. It prints how long
 the operation took, as JSON.
 
@@ -23,8 +23,8 @@ from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
-from provisioner.cloud.pulumi_engine import EngineSettings, find_pulumi_cli
-from provisioner.cloud.state_backend import backend_url
+from provisioner.cloud.pulumi.workspace import EngineSettings, find_pulumi_cli
+from provisioner.cloud.state_store import state_url
 from provisioner.local.control import LocalCloud
 from provisioner.paths import StatePaths
 from stacks.program import build_program
@@ -40,7 +40,7 @@ def open_stack(environment: str) -> auto.Stack:
     endpoint = os.environ.get("PROVISION_LOCAL_ENDPOINT") or LocalCloud(paths.local).endpoint()
     target_env = local_cloud_env(endpoint, env.region)
     settings = EngineSettings(
-        backend_url=backend_url(env.state, paths, target_env),
+        state_url=state_url(env.state, paths, target_env),
         pulumi_home=paths.pulumi_home,
         passphrase=passphrase_for(env.name, "local", paths.secrets),
         env=target_env,
@@ -50,7 +50,7 @@ def open_stack(environment: str) -> auto.Stack:
         pulumi_home=str(settings.pulumi_home),
         env_vars=settings.engine_env(),
         project_settings=auto.ProjectSettings(
-            name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=settings.backend_url)
+            name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=settings.state_url)
         ),
         pulumi_command=auto.PulumiCommand(root=str(Path(cli).parent.parent)),
     )

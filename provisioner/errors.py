@@ -50,6 +50,32 @@ class CloudError(ProvisionError):
     """A cloud operation (through Pulumi or boto3) failed."""
 
 
+class CloudCredentialsError(CloudError):
+    """The cloud found no credentials, or refused the ones it was given."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message,
+            hint="set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        )
+
+
+class CloudUnreachableError(CloudError):
+    """The cloud's endpoint did not answer (not running, or out of reach)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message, hint="for the local cloud, `provision local status` says whether it runs"
+        )
+
+
+class StackBusyError(CloudError):
+    """Another Pulumi operation holds the stack's lock (a concurrent update)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, hint="another run is changing this environment; let it finish")
+
+
 class ConfirmationError(ProvisionError):
     """A change needed confirmation: the user declined, or no one could be asked."""
 

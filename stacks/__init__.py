@@ -1,7 +1,8 @@
 """Pulumi stack programs: one module per resource kind, assembled by `stacks.program`.
 
-`provisioner.cloud` turns a compiled environment into an inline Automation API
-program with `stacks.program.build_program`; each graph node becomes the Pulumi
-resources of its kind, with the graph's edges as explicit `depends_on` and the
-ids as output wiring.
+`stacks.program.build_program` turns a compiled environment into an inline
+Automation API program; each graph node becomes the Pulumi resources of its
+kind (the providers of `provisioner.cloud.aws`), with the graph's edges as
+explicit `depends_on` and the ids as output wiring. This package sits above
+`provisioner.cloud`: the CLI's wiring hands `build_program` to `PulumiCloud`.
 """

@@ -7,11 +7,10 @@ from typing import Any
 
 import pulumi
 
+from provisioner.cloud.pulumi.state import PART_SEPARATOR
 from provisioner.graph import Node, ResourceGraph
 from provisioner.spec.addresses import Address
 from provisioner.spec.model import TimeoutsSpec
-
-PART_SEPARATOR = "/"
 
 
 @dataclass

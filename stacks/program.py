@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 
 from provisioner.cloud.aws.kind import cloud_kind
+from provisioner.cloud.stack_exports import StackExports
 from provisioner.engine.ports import OnReady, ReadyResource
 from provisioner.graph import CompiledEnvironment
 from provisioner.graph.kinds.vm import VmNode
@@ -26,11 +27,6 @@ from provisioner.spec.references import (
 )
 from stacks.context import ProgramContext
 from stacks.kind import stack_kinds
-
-VMS_OUTPUT = "vms"
-SPEC_OUTPUTS = "outputs"
-RESOURCES_OUTPUT = "resources"
-PRIVATE_KEYS_OUTPUT = "ssh_private_keys"
 
 
 def build_program(
@@ -55,19 +51,18 @@ def build_program(
         if on_ready is not None and not pulumi.runtime.is_dry_run():
             for address in ctx.resources:
                 _report_when_ready(address, attributes[str(address)], ctx, on_ready)
-        pulumi.export(RESOURCES_OUTPUT, attributes)
-        pulumi.export(VMS_OUTPUT, _vm_outputs(ctx))
-        pulumi.export(SPEC_OUTPUTS, _spec_outputs(env.outputs, ctx))
-        pulumi.export(
-            PRIVATE_KEYS_OUTPUT,
-            pulumi.Output.secret(
-                {
-                    str(address): secret
-                    for address in ctx.resources
-                    if (secret := _secret_of(address, ctx)) is not None
-                }
-            ),
+        exports = StackExports(
+            resources=attributes,
+            vms=_vm_outputs(ctx),
+            outputs=_spec_outputs(env.outputs, ctx),
+            private_keys={
+                str(address): secret
+                for address in ctx.resources
+                if (secret := _secret_of(address, ctx)) is not None
+            },
         )
+        for name, value in exports.encode(secret=pulumi.Output.secret).items():
+            pulumi.export(name, value)
 
     return program
 

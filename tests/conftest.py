@@ -25,7 +25,7 @@ LONGEST_FIRST = (
     "tests/integration/test_parallelism.py",
     "tests/integration/test_crash_teardown.py",
     "tests/integration/test_drift.py",
-    "tests/integration/test_state_backends.py",
+    "tests/integration/test_state_stores.py",
     "tests/integration/test_host_fanout.py",
     "tests/integration/test_pulumi_engine_roundtrip.py",
     "tests/integration/test_local_cloud.py",

@@ -93,7 +93,7 @@ SH
     chmod 0755 "$TOOLS_BIN/pulumi-resource-pulumi-python"
     # Commands run from the venv find these next to their interpreter.
     ln -sfn "$TOOLS_BIN/pulumi" "$VENV/bin/pulumi"
-    # The version checked here, so that no run has to ask the CLI again (pulumi_engine.py).
+    # The version checked here, so that no run has to ask the CLI again (provisioner/cloud/pulumi/workspace.py).
     cli_version "$TOOLS_BIN/pulumi" > "$VENV/bin/pulumi.version"
     ln -sfn "$TOOLS_BIN/pulumi-resource-pulumi-python" "$VENV/bin/pulumi-resource-pulumi-python"
 }

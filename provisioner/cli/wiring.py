@@ -15,25 +15,26 @@ from urllib.parse import urlsplit
 
 from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
-from provisioner.cloud.backend import PROJECT, CloudTarget, PulumiCloud
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
-from provisioner.cloud.pulumi_engine import interrupt_engines
+from provisioner.cloud.pulumi.state import resources_in_files
+from provisioner.cloud.pulumi.workspace import interrupt_engines
+from provisioner.cloud.pulumi_cloud import PROJECT, CloudTarget, PulumiCloud
 from provisioner.cloud.s3_lock import S3Lock
-from provisioner.cloud.state_backend import resources_in_files
 from provisioner.engine.events import EventSink, LogMessage, NullSink
 from provisioner.engine.history import RunInfo, RunRecorder, TeeSink
 from provisioner.engine.locking import EnvironmentLock, FileLock, LockHolder, locked
 from provisioner.engine.orchestrator import Orchestrator
 from provisioner.engine.ports import HostReach
 from provisioner.graph import CompiledEnvironment
-from provisioner.hosts.backend import AnsibleHosts, AnsibleSettings, shared_connections_dir
+from provisioner.hosts.ansible_hosts import AnsibleHosts, AnsibleSettings, shared_connections_dir
 from provisioner.hosts.reach import DirectReach
 from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm
-from provisioner.local.process import processes_with_env
 from provisioner.local.reach import LocalReach
 from provisioner.local.record import LocalPaths
 from provisioner.paths import StatePaths
+from provisioner.procs import processes_with_env
+from stacks.program import build_program
 
 LOCAL_ENDPOINT_ENV = "PROVISION_LOCAL_ENDPOINT"
 # Set in the environment of every process a run starts, so a later run can find them.
@@ -130,7 +131,7 @@ def open_session(
     run_id = new_run_id()
     target = _target(compiled, paths)
     marked = CloudTarget(target.cloud, {**target.env, RUN_ID_ENV: run_id})
-    cloud = PulumiCloud(compiled, marked, paths, parallelism=parallelism)
+    cloud = PulumiCloud(compiled, marked, paths, build_program, parallelism=parallelism)
     run_dir = paths.runs(name) / run_id
     reach = host_reach(compiled, paths)
     hosts = AnsibleHosts(

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from provisioner.cloud.aws.base import Outputs
 from provisioner.cloud.aws.live import Recorded, provider_of, read_live
-from provisioner.cloud.pulumi_engine import (
+from provisioner.cloud.errors import boto_errors
+from provisioner.cloud.pulumi.state import (
     address_of,
     is_cloud_resource,
     is_secret,
@@ -44,10 +43,8 @@ def detect_drift(
     """
     resources = {str(state["urn"]): state for state in states if _readable(state)}
     recorded = [_recorded(urn, state, region) for urn, state in resources.items()]
-    try:
+    with boto_errors("reading the live cloud"):
         live = read_live(recorded, client_for)
-    except (BotoCoreError, ClientError) as error:
-        raise CloudError(f"reading the live cloud failed: {error}") from error
     return Plan(environment, tuple(drift_changes(resources, live)))
 
 

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
+from provisioner.cloud.aws.exactly_once import error_code
+from provisioner.cloud.errors import boto_errors
 from provisioner.engine.locking import EnvironmentLockedError, LockHolder
 from provisioner.netsafety import require_loopback_url
 
@@ -41,6 +43,10 @@ class S3Lock:
         self._etag: str | None = None
 
     def acquire(self, holder: LockHolder) -> LockHolder | None:
+        with boto_errors(f"taking the lock {self._where}"):
+            return self._acquire(holder)
+
+    def _acquire(self, holder: LockHolder) -> LockHolder | None:
         body = json.dumps(asdict(holder)).encode()
         try:
             self._etag = self._s3.put_object(
@@ -48,7 +54,7 @@ class S3Lock:
             )["ETag"]
             return None
         except ClientError as error:
-            if _code(error) not in _TAKEN:
+            if error_code(error) not in _TAKEN:
                 raise
         current, etag = self._read()
         if current is None or not current.is_dead_local_process():
@@ -59,7 +65,7 @@ class S3Lock:
                 Bucket=self.bucket, Key=self.key, Body=body, IfMatch=etag
             )["ETag"]
         except ClientError as error:
-            if _code(error) in _TAKEN:
+            if error_code(error) in _TAKEN:
                 raise EnvironmentLockedError(self.environment, self._read()[0]) from None
             raise
         return current
@@ -68,24 +74,31 @@ class S3Lock:
         if self._etag is None:
             return
         # Delete only our own lock (a forced unlock may have handed it to another run).
-        _, etag = self._read()
-        if etag == self._etag:
-            self._s3.delete_object(Bucket=self.bucket, Key=self.key)
+        with boto_errors(f"releasing the lock {self._where}"):
+            _, etag = self._read()
+            if etag == self._etag:
+                self._s3.delete_object(Bucket=self.bucket, Key=self.key)
         self._etag = None
 
     def holder(self) -> LockHolder | None:
-        return self._read()[0]
+        with boto_errors(f"reading the lock {self._where}"):
+            return self._read()[0]
 
     def force_unlock(self) -> LockHolder | None:
         current = self.holder()
-        self._s3.delete_object(Bucket=self.bucket, Key=self.key)
+        with boto_errors(f"removing the lock {self._where}"):
+            self._s3.delete_object(Bucket=self.bucket, Key=self.key)
         return current
+
+    @property
+    def _where(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
 
     def _read(self) -> tuple[LockHolder | None, str | None]:
         try:
             found = self._s3.get_object(Bucket=self.bucket, Key=self.key)
         except ClientError as error:
-            if _code(error) in ("NoSuchKey", "404"):
+            if error_code(error) in ("NoSuchKey", "404"):
                 return None, None
             raise
         try:
@@ -93,7 +106,3 @@ class S3Lock:
         except json.JSONDecodeError:
             data = None
         return LockHolder.from_json(data), found.get("ETag")
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))

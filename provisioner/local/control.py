@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.errors import LocalCloudError
-from provisioner.local.process import command_line
 from provisioner.local.record import DAEMON_MODULE, DaemonRecord, LocalPaths
 from provisioner.netsafety import require_loopback_url
+from provisioner.procs import command_line
 
 START_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 30.0  # the daemon removes its hosts before it exits

@@ -27,9 +27,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from provisioner.local.hosts import HostFarm
-from provisioner.local.process import ProcessIdentity
 from provisioner.local.reconciler import Reconciler, moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
+from provisioner.procs import ProcessIdentity
 
 
 def serve(paths: LocalPaths) -> None:

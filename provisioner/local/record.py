@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.fsutil import atomic_write_json, read_json
-from provisioner.local.process import ProcessIdentity
+from provisioner.procs import ProcessIdentity
 
 DAEMON_MODULE = "provisioner.local.daemon"
 LISTEN_ADDRESS = "127.0.0.1"

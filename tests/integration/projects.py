@@ -181,7 +181,7 @@ class Project:
             time.sleep(0.2)
 
     def state_ids(self, environment: str) -> set[str]:
-        """The cloud ids the environment's Pulumi state records (file backend)."""
+        """The cloud ids the environment's Pulumi state records (state in files)."""
         return {str(r["id"]) for r in self.state_resources(environment) if r.get("id")}
 
     def state_resources(self, environment: str) -> list[dict[str, Any]]:

@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from provisioner.local.control import LocalCloud
-from provisioner.local.process import ProcessIdentity
 from provisioner.local.record import DaemonRecord
+from provisioner.procs import ProcessIdentity
 
 pytestmark = pytest.mark.integration
 

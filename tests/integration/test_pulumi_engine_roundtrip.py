@@ -15,7 +15,8 @@ import pytest
 
 from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.aws.vpc import Vpc
-from provisioner.cloud.pulumi_engine import EngineSettings, Program, PulumiStack
+from provisioner.cloud.pulumi.stack import Program, PulumiStack
+from provisioner.cloud.pulumi.workspace import EngineSettings
 
 from .conftest import REGION
 
@@ -46,12 +47,12 @@ def test_engine_round_trip_creates_refreshes_updates_replaces_and_destroys_a_vpc
     run_id = uuid.uuid4().hex
     tags = {"provision:run": run_id, "Name": "roundtrip", "tier": "one"}
     settings = EngineSettings(
-        backend_url=(tmp_path / "backend").as_uri(),
+        state_url=(tmp_path / "state").as_uri(),
         pulumi_home=tmp_path / "pulumi-home",
         passphrase="roundtrip-test-passphrase",
         env=local_cloud_env(local_endpoint, REGION),
     )
-    (tmp_path / "backend").mkdir()
+    (tmp_path / "state").mkdir()
     stack = PulumiStack("roundtrip", "test", vpc_program("10.10.0.0/16", tags), settings)
 
     preview = stack.preview()

@@ -21,7 +21,7 @@ from provisioner.hosts.ansible import (
     task_result,
     task_started,
 )
-from provisioner.hosts.backend import (
+from provisioner.hosts.ansible_hosts import (
     AnsibleHosts,
     AnsibleSettings,
     host_summary,

@@ -8,7 +8,8 @@ import pytest
 from rich.console import Console
 
 from provisioner.cli.plan_view import render_plan
-from provisioner.cloud.backend import settle_unknowns, spec_output_changes
+from provisioner.cloud.pulumi_cloud import settle_unknowns
+from provisioner.cloud.stack_exports import spec_output_changes
 from provisioner.graph import compile_source
 from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY

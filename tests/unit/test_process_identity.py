@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 
-from provisioner.local.process import ProcessIdentity, command_line
+from provisioner.procs import ProcessIdentity, children, command_line, stop
 
 
 def test_the_current_process_is_alive_under_its_identity() -> None:
@@ -52,3 +53,25 @@ def test_command_line_reads_the_argv_of_a_process() -> None:
         child.kill()
         child.wait()
     assert command_line(child.pid) == []
+
+
+def test_a_started_process_is_among_the_children_of_its_parent() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert child.pid in children(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_stop_kills_a_process_that_ignores_the_first_signal_once_the_grace_ends() -> None:
+    ignoring = "import signal, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print(1)"
+    child = subprocess.Popen(
+        [sys.executable, "-c", f"{ignoring}; sys.stdout.flush(); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stdout.readline()  # the handler is in place
+    identity = ProcessIdentity.of(child.pid)
+    assert identity is not None
+    stop([identity], signal.SIGINT, grace_seconds=0.3)
+    assert child.wait(timeout=5) == -signal.SIGKILL

@@ -6,8 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
-from provisioner.cloud.pulumi_engine import repair_interrupted_writes
-from provisioner.cloud.state_backend import resources_in_files
+from provisioner.cloud.pulumi.state import repair_interrupted_writes, resources_in_files
 from provisioner.paths import StatePaths
 
 

@@ -1,41 +1,39 @@
 """PulumiCloud: the cloud backend of one environment, as one Pulumi stack.
 
-It implements the engine's CloudBackend protocol on top of `pulumi_engine`,
-with the inline program that `stacks.program` builds from the compiled graph.
+It implements the engine's CloudBackend protocol on top of `cloud.pulumi`, with
+the inline program that its program factory (given by the CLI's wiring: the
+`stacks` package sits above this layer) builds from the compiled graph.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from provisioner.cloud.aws import clients
 from provisioner.cloud.aws.orphans import sweep
 from provisioner.cloud.drift import detect_drift
+from provisioner.cloud.errors import boto_errors
 from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
-from provisioner.cloud.pulumi_engine import EngineSettings, PulumiStack, is_secret, is_unknown
-from provisioner.cloud.state_backend import backend_url
+from provisioner.cloud.pulumi.stack import Program, PulumiStack
+from provisioner.cloud.pulumi.state import PART_SEPARATOR
+from provisioner.cloud.pulumi.workspace import EngineSettings
+from provisioner.cloud.stack_exports import StackExports, spec_output_changes
+from provisioner.cloud.state_store import state_url
 from provisioner.engine.events import EventSink
-from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource, VmOutput
+from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource
 from provisioner.graph import CompiledEnvironment, ResourceGraph
 from provisioner.paths import StatePaths
-from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
+from provisioner.plan import Action, Plan, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY
 from provisioner.spec.addresses import Address
-from stacks.context import PART_SEPARATOR
-from stacks.program import (
-    PRIVATE_KEYS_OUTPUT,
-    RESOURCES_OUTPUT,
-    SPEC_OUTPUTS,
-    VMS_OUTPUT,
-    build_program,
-)
 
+# The inline program of a compiled environment. During an apply, its `OnReady`
+# hears of each cloud node as soon as the node's outputs resolve.
+ProgramFactory = Callable[[CompiledEnvironment, OnReady | None], Program]
 PROJECT = "provision"
-# Per VM, the exports the spec gives (the rest of a VM's exports come from the cloud).
-_VM_SPEC_FACTS = ("roles", "hostname", "subnet", "key_pair")
 
 
 @dataclass(frozen=True)
@@ -54,23 +52,25 @@ class PulumiCloud:
         compiled: CompiledEnvironment,
         target: CloudTarget,
         paths: StatePaths,
+        program_for: ProgramFactory,
         *,
         parallelism: int = DEFAULT_PARALLELISM,
     ) -> None:
         env = compiled.environment
         self.environment = env.name
         settings = EngineSettings(
-            backend_url=backend_url(env.state, paths, target.env),
+            state_url=state_url(env.state, paths, target.env),
             pulumi_home=paths.pulumi_home,
             passphrase=passphrase_for(env.name, target.cloud, paths.secrets),
             env=target.env,
             parallelism=parallelism,
         )
         self._compiled = compiled
+        self._program_for = program_for
         self._region = env.region
         self._target_env = dict(target.env)
         self._graph = compiled.graph
-        self._stack = PulumiStack(PROJECT, env.name, build_program(compiled), settings)
+        self._stack = PulumiStack(PROJECT, env.name, program_for(compiled, None), settings)
 
     def preview(self, sink: EventSink) -> Plan:
         planned = self._stack.plan(
@@ -82,12 +82,12 @@ class PulumiCloud:
         return self._stack.plan_destroy(self.environment, sink=sink)
 
     def apply(self, sink: EventSink, on_ready: OnReady | None = None) -> EnvironmentOutputs:
-        self._stack.set_program(build_program(self._compiled, on_ready))
+        self._stack.set_program(self._program_for(self._compiled, on_ready))
         try:
             result = self._stack.up(refresh=True, sink=sink)
         finally:
-            self._stack.set_program(build_program(self._compiled))
-        return to_environment_outputs(self.environment, result.outputs)
+            self._stack.set_program(self._program_for(self._compiled, None))
+        return StackExports.decode(result.outputs).environment_outputs(self.environment)
 
     def destroy(self, sink: EventSink) -> None:
         self._stack.destroy(sink=sink)
@@ -120,50 +120,19 @@ class PulumiCloud:
         if not pending:
             return []
         known = {str(r.get("id")) for r in self._stack.resource_states() if r.get("id")}
-        swept = sweep(
-            lambda service: clients.client_for(self._target_env, service, self._region),
-            self.environment,
-            known,
-        )
+        with boto_errors("sweeping orphans"):
+            swept = sweep(
+                lambda service: clients.client_for(self._target_env, service, self._region),
+                self.environment,
+                known,
+            )
         return pending + [f"orphan {resource_id}" for resource_id in swept]
 
     def outputs(self) -> EnvironmentOutputs:
-        return to_environment_outputs(self.environment, self._stack.outputs())
+        return StackExports.decode(self._stack.outputs()).environment_outputs(self.environment)
 
     def ready_resources(self) -> list[ReadyResource]:
-        return to_ready_resources(self._stack.outputs())
-
-
-def to_ready_resources(raw: Mapping[str, Any]) -> list[ReadyResource]:
-    """Each cloud node recorded in the stack's exports, with key pairs' private keys."""
-    keys = raw.get(PRIVATE_KEYS_OUTPUT) or {}
-    return [
-        ReadyResource(Address.parse(address), dict(attributes), private_key=keys.get(address))
-        for address, attributes in sorted((raw.get(RESOURCES_OUTPUT) or {}).items())
-    ]
-
-
-def to_environment_outputs(environment: str, raw: Mapping[str, Any]) -> EnvironmentOutputs:
-    """The stack's exports as typed outputs."""
-    vms = {
-        address: VmOutput(
-            address=address,
-            id=str(vm.get("id") or ""),
-            private_ip=str(vm.get("private_ip") or ""),
-            public_ip=str(vm.get("public_ip") or ""),
-            subnet=str(vm.get("subnet") or ""),
-            roles=tuple(vm.get("roles") or ()),
-            hostname=str(vm.get("hostname") or ""),
-            key_pair=vm.get("key_pair"),
-        )
-        for address, vm in sorted((raw.get(VMS_OUTPUT) or {}).items())
-    }
-    return EnvironmentOutputs(
-        environment=environment,
-        vms=vms,
-        values=dict(raw.get(SPEC_OUTPUTS) or {}),
-        private_keys=dict(raw.get(PRIVATE_KEYS_OUTPUT) or {}),
-    )
+        return StackExports.decode(self._stack.outputs()).ready_resources()
 
 
 def settle_unknowns(plan: Plan, graph: ResourceGraph) -> Plan:
@@ -193,39 +162,6 @@ def settle_unknowns(plan: Plan, graph: ResourceGraph) -> Plan:
             action = Action.UPDATE if real else Action.NO_OP
         settled[change.address] = replace(change, action=action, diff=real)
     return replace(plan, changes=tuple(settled[c.address] for c in plan.changes))
-
-
-def spec_output_changes(
-    recorded: Mapping[str, Any], previewed: Mapping[str, Any]
-) -> tuple[PropertyChange, ...]:
-    """What changes in the outputs a spec defines, leaf by leaf, for people to read.
-
-    Its `outputs`, and each VM's spec-given facts (roles, host name, subnet, key
-    pair) of VMs that exist and stay. Values not known yet (of resources the plan
-    changes) are left out: the apply renews them anyway.
-    """
-    changes = [
-        PropertyChange(f"{SPEC_OUTPUTS}.{path}", before, after)
-        for path, before, after in _leaves(recorded.get(SPEC_OUTPUTS), previewed.get(SPEC_OUTPUTS))
-    ]
-    old_vms, new_vms = recorded.get(VMS_OUTPUT) or {}, previewed.get(VMS_OUTPUT) or {}
-    for address in sorted(set(old_vms) & set(new_vms)):
-        for fact in _VM_SPEC_FACTS:
-            before, after = old_vms[address].get(fact), new_vms[address].get(fact)
-            if before != after:
-                changes.append(PropertyChange(f"{VMS_OUTPUT}.{address}.{fact}", before, after))
-    return tuple(c for c in changes if not is_unknown(c.after) and not is_secret(c.after))
-
-
-def _leaves(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """(path, before, after) of each leaf that differs between two nested mappings."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        found = []
-        for key in sorted(set(old) | set(new)):
-            path = f"{prefix}.{key}" if prefix else str(key)
-            found += _leaves(old.get(key), new.get(key), path)
-        return found
-    return [] if old == new else [(prefix, old, new)]
 
 
 def _node_wave(address: str, wave: Mapping[Address, int]) -> int:

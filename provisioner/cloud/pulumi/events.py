@@ -1,0 +1,163 @@
+"""Pulumi's engine events turned into our plans (when previewing) and resource events (applying).
+
+Dynamic providers report only whether a resource changes, not which properties,
+so a plan's property diff is worked out here from old outputs and new inputs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from provisioner.cloud.pulumi.state import (
+    PULUMI_TYPES,
+    STACK_TYPE,
+    address_of,
+    kind_of,
+    managed_keys,
+    masked,
+)
+from provisioner.engine.events import (
+    EventSink,
+    LogMessage,
+    ResourceFinished,
+    ResourceStarted,
+    Status,
+)
+from provisioner.plan import Action, PropertyChange, ResourceChange
+
+if TYPE_CHECKING:  # the stack module alone imports the Automation API when it runs
+    from pulumi.automation import DiagnosticEvent, EngineEvent, StepEventMetadata
+
+_ACTIONS: dict[str, Action] = {
+    "same": Action.NO_OP,
+    "create": Action.CREATE,
+    "update": Action.UPDATE,
+    "replace": Action.REPLACE,
+    "create-replacement": Action.REPLACE,
+    "delete": Action.DELETE,
+}
+
+
+class EventTranslator:
+    """Turns engine events into plan changes (when planning) or resource events (when applying)."""
+
+    def __init__(self, sink: EventSink, *, planning: bool) -> None:
+        self.sink = sink
+        self.planning = planning
+        self._changes: dict[str, ResourceChange] = {}
+        self._gone: set[str] = set()
+        # The stack's recorded outputs, and those the previewed program would export.
+        self.stack_outputs: tuple[Mapping[str, Any], Mapping[str, Any] | None] = ({}, None)
+        self._started: dict[str, tuple[float, Action]] = {}
+        self._errors: dict[str, str] = {}
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: EngineEvent) -> None:
+        with self._lock:
+            if event.diagnostic_event is not None:
+                self._diagnostic(event.diagnostic_event)
+            elif event.resource_pre_event is not None:
+                self._pre(event.resource_pre_event.metadata)
+            elif event.res_outputs_event is not None:
+                if self.planning:
+                    self._planned_outputs(event.res_outputs_event.metadata)
+                self._finished(event.res_outputs_event.metadata, Status.DONE)
+            elif event.res_op_failed_event is not None:
+                self._finished(event.res_op_failed_event.metadata, Status.FAILED)
+
+    def changes(self) -> list[ResourceChange]:
+        return sorted(self._changes.values(), key=lambda c: c.address)
+
+    def gone(self) -> tuple[str, ...]:
+        """Recorded resources that the preview's refresh found missing from the cloud."""
+        return tuple(sorted(self._gone))
+
+    def _planned_outputs(self, meta: StepEventMetadata) -> None:
+        op = str(meta.op.value)
+        if op == "refresh" and meta.new is None and not meta.type.startswith(PULUMI_TYPES):
+            self._gone.add(address_of(meta.urn))
+        elif meta.type == STACK_TYPE and op in ("same", "update") and meta.new is not None:
+            recorded = (meta.old.outputs if meta.old else None) or {}
+            self.stack_outputs = (recorded, meta.new.outputs or {})
+
+    def _diagnostic(self, diagnostic: DiagnosticEvent) -> None:
+        if diagnostic.severity not in ("warning", "error"):
+            return
+        text = one_line(diagnostic.message)
+        address = address_of(diagnostic.urn) if diagnostic.urn else None
+        if diagnostic.severity == "error":
+            # A resource's own error explains a failure better than the engine's summary.
+            if address or self.last_error is None:
+                self.last_error = f"{address}: {text}" if address else text
+            if address:
+                self._errors[address] = text
+        self.sink.emit(LogMessage(level=diagnostic.severity, text=text, address=address))
+
+    def _pre(self, meta: StepEventMetadata) -> None:
+        action = _ACTIONS.get(str(meta.op.value))
+        if action is None or meta.type.startswith(PULUMI_TYPES):
+            return
+        address = address_of(meta.urn)
+        if self.planning:
+            self._changes[address] = ResourceChange(address, kind_of(address), action, _diff(meta))
+            return
+        if action is Action.NO_OP:
+            return
+        self._started[address] = (time.monotonic(), action)
+        self.sink.emit(ResourceStarted(address=address, kind=kind_of(address), action=action))
+
+    def _finished(self, meta: StepEventMetadata, status: Status) -> None:
+        address = address_of(meta.urn)
+        if self.planning or address not in self._started:
+            return
+        started, action = self._started.pop(address)
+        if meta.op.value == "delete-replaced" and status is Status.DONE:
+            return  # the old copy of a replaced resource is gone; the replace already reported
+        self.sink.emit(
+            ResourceFinished(
+                address=address,
+                kind=kind_of(address),
+                action=action,
+                status=status,
+                elapsed=time.monotonic() - started,
+                error=self._errors.get(address) if status is Status.FAILED else None,
+            )
+        )
+
+
+def one_line(message: str) -> str:
+    """An engine message on one line, at most 500 characters."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return " ".join(lines)[:500]
+
+
+def _diff(meta: StepEventMetadata) -> tuple[PropertyChange, ...]:
+    """Property changes, computed from old outputs and new inputs, for every declared input.
+
+    Output-only placeholders (None in the inputs) are left out.
+    """
+    old = (meta.old.outputs if meta.old else None) or {}
+    new = (meta.new.inputs if meta.new else None) or {}
+    op = str(meta.op.value)
+    if op not in ("create", "update", "replace", "create-replacement"):
+        return ()
+    replacing = set(meta.keys or [])
+    keys = [key for key in managed_keys(new) if op == "create" or old.get(key) != new[key]]
+    changes: list[PropertyChange] = []
+    for key in keys:
+        before = None if op == "create" else masked(key, old.get(key))
+        after = masked(key, new.get(key))
+        if isinstance(before, dict) and isinstance(after, dict):
+            # Maps (tags) show only the entries that change.
+            changes += [
+                PropertyChange(f"{key}.{sub}", before.get(sub), after.get(sub), key in replacing)
+                for sub in sorted(before.keys() | after.keys())
+                if before.get(sub) != after.get(sub)
+            ]
+        else:
+            changes.append(PropertyChange(key, before, after, key in replacing))
+    return tuple(changes)

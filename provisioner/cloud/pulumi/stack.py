@@ -1,0 +1,332 @@
+"""Operations on one Pulumi stack: the one module that imports Pulumi's Automation API.
+
+Results, engine events and errors of the Automation API leave here as the
+project's own types (Plan, engine events, CloudError).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+from semver import VersionInfo
+
+from provisioner.cloud.errors import engine_failure
+from provisioner.cloud.pulumi.events import EventTranslator
+from provisioner.cloud.pulumi.state import (
+    address_of,
+    fingerprint,
+    is_cloud_resource,
+    remove_dead_locks,
+    repair_interrupted_writes,
+    stack_in_files,
+    without_pending,
+)
+from provisioner.cloud.pulumi.workspace import (
+    SETUP_HINT,
+    EngineSettings,
+    find_pulumi_cli,
+    interrupt_engines,
+    recorded_version,
+    write_project_file,
+)
+from provisioner.engine.events import EventSink, NullSink
+from provisioner.errors import ToolMissingError
+from provisioner.plan import Plan, PropertyChange
+from provisioner.procs import children
+
+Program = Callable[[], None]
+# Compares a stack's recorded outputs with those a preview computed.
+OutputsDiff = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[PropertyChange, ...]]
+
+
+@dataclass(frozen=True)
+class StackResult:
+    """What an operation did: resource counts by action, and the stack outputs."""
+
+    summary: Mapping[str, int]
+    outputs: Mapping[str, Any]
+
+
+class PulumiStack:
+    """One stack of one project, driven through the Automation API with an inline program.
+
+    A refresh runs with the program (`--run-program`): resources are read during
+    step generation by the program's own providers. Without it, Pulumi refreshes
+    everything up front with providers loaded from the old state, which starts
+    the dynamic-provider plugin a second time for every preview and update (about
+    1.3 s of CPU each). Resources the program no longer declares are then not read
+    before they are deleted; our deletes take a resource already gone as deleted.
+    """
+
+    def __init__(
+        self, project: str, stack: str, program: Program, settings: EngineSettings
+    ) -> None:
+        self.settings = settings
+        self.stack_name = stack
+        settings.pulumi_home.mkdir(parents=True, exist_ok=True)
+        cli = find_pulumi_cli()
+        repair_interrupted_writes(settings.state_url, project, stack)
+        with _engine_errors(f"opening stack {project}/{stack}"):
+            workspace = _Workspace(
+                stack_in_files(settings.state_url, project, stack),
+                work_dir=str(settings.work_folder(stack)),
+                pulumi_home=str(settings.pulumi_home),
+                env_vars=settings.engine_env(),
+                project_settings=auto.ProjectSettings(
+                    name=project,
+                    runtime="python",
+                    backend=auto.ProjectBackend(url=settings.state_url),
+                ),
+                pulumi_command=_command(cli),
+                program=program,
+            )
+            self._stack = auto.Stack.create_or_select(stack, workspace)
+        # The stack's outputs as last read; every operation that changes the stack drops them.
+        self._outputs: dict[str, Any] | None = None
+
+    @property
+    def _parallel(self) -> int:
+        return self.settings.parallelism
+
+    def set_program(self, program: Program) -> None:
+        """Replace the inline program used by the next operation."""
+        self._stack.workspace.program = program
+
+    def plan(
+        self,
+        environment: str,
+        *,
+        refresh: bool = True,
+        sink: EventSink | None = None,
+        outputs_diff: OutputsDiff | None = None,
+    ) -> Plan:
+        """The per-resource changes an `up` would make (after reading the live cloud).
+
+        `outputs_diff` says which of the stack's outputs change, given the recorded
+        ones and those the preview computed (values not known yet are UNKNOWN).
+        """
+        events = EventTranslator(sink or NullSink(), planning=True)
+        with _engine_errors("preview", events):
+            self._stack.preview(
+                refresh=refresh,
+                on_event=events,
+                color="never",
+                parallel=self._parallel,
+                run_program=refresh or None,
+            )
+        recorded, previewed = events.stack_outputs
+        return Plan(
+            environment,
+            tuple(events.changes()),
+            gone=events.gone(),
+            outputs=outputs_diff(recorded, previewed) if outputs_diff and previewed else (),
+        )
+
+    def plan_destroy(self, environment: str, *, sink: EventSink | None = None) -> Plan:
+        """What a destroy would delete."""
+        events = EventTranslator(sink or NullSink(), planning=True)
+        with _engine_errors("preview of destroy", events):
+            self._stack.preview_destroy(on_event=events, color="never", parallel=self._parallel)
+        return Plan(environment, tuple(events.changes()))
+
+    def preview(self) -> StackResult:
+        """Pulumi's own change counts (the stack resource included), without applying."""
+        with _engine_errors("preview"):
+            result = self._stack.preview(color="never", parallel=self._parallel)
+        return StackResult(summary=_counts(result.change_summary), outputs={})
+
+    def up(self, *, refresh: bool = False, sink: EventSink | None = None) -> StackResult:
+        """Apply the program; each resource is reported to `sink` as it starts and ends."""
+        events = EventTranslator(sink or NullSink(), planning=False)
+        self._outputs = None
+        with _engine_errors("up", events):
+            result = self._stack.up(
+                refresh=refresh,
+                on_event=events,
+                color="never",
+                parallel=self._parallel,
+                run_program=refresh or None,
+                show_secrets=False,  # its summary needs no decrypted config
+            )
+        # The Automation API read the outputs after the update: keep them.
+        self._outputs = {key: value.value for key, value in result.outputs.items()}
+        return StackResult(summary=_summary(result.summary), outputs=dict(self._outputs))
+
+    def refresh(self) -> StackResult:
+        """Read every resource back from the cloud into state."""
+        self._outputs = None
+        with _engine_errors("refresh"):
+            result = self._stack.refresh(color="never", show_secrets=False)
+        return StackResult(summary=_summary(result.summary), outputs=self.outputs())
+
+    def destroy(
+        self, *, sink: EventSink | None = None, only: list[str] | None = None
+    ) -> StackResult:
+        """Delete every resource of the stack (or only the named ones), dependents first."""
+        events = EventTranslator(sink or NullSink(), planning=False)
+        targets = None
+        if only is not None:
+            urns = {
+                address_of(r["urn"]): r["urn"]
+                for r in self.resource_states()
+                if is_cloud_resource(r)
+            }
+            targets = [urns[address] for address in only if address in urns]
+            if not targets:
+                return StackResult(summary={}, outputs={})
+            if len(targets) == len(urns):
+                targets = None  # everything: a whole destroy also clears the stack's outputs
+        self._outputs = None
+        with _engine_errors("destroy", events):
+            result = self._stack.destroy(
+                on_event=events,
+                color="never",
+                target=targets,
+                parallel=self._parallel,
+                show_secrets=False,
+            )
+        return StackResult(summary=_summary(result.summary), outputs={})
+
+    def cancel(self, grace_seconds: float = 60.0) -> int:
+        """Ask a `pulumi` operation this process started to stop (SIGINT), as Ctrl-C would.
+
+        Pulumi finishes the steps in flight, records them, releases its lock and
+        exits; after `grace_seconds` it is killed. Returns how many were stopped.
+        """
+        return interrupt_engines(children(os.getpid()), grace_seconds=grace_seconds)
+
+    def remove_dead_locks(self) -> int:
+        """Remove this stack's Pulumi locks whose process died on this host (state in files)."""
+        return remove_dead_locks(self.settings.state_url, self.stack_name)
+
+    def clear_pending_operations(self) -> list[str]:
+        """Drop operations a killed run left pending; returns the addresses they were on."""
+        exported = self._export()
+        deployment, pending = without_pending(dict(exported.deployment or {}))
+        if not pending:
+            return []
+        exported.deployment = deployment
+        self._outputs = None
+        with _engine_errors("importing repaired state"):
+            # Secrets stay encrypted for the same stack's key: they import as they were.
+            self._stack.import_stack(exported)
+        return pending
+
+    def addresses(self) -> set[str]:
+        """The addresses of the resources recorded in state."""
+        return {address_of(r["urn"]) for r in self.resource_states() if is_cloud_resource(r)}
+
+    def fingerprint(self) -> str:
+        """A digest of the recorded resources (ids, inputs, outputs): changes when state does."""
+        return fingerprint(self.resource_states())
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack's current outputs, secrets decrypted (callers must not print them).
+
+        Read once per state of the stack.
+        """
+        if self._outputs is None:
+            # One CLI run with the secrets shown; the Automation API's `outputs()` makes a
+            # second one only to learn which outputs are secret, which we know.
+            text = self._cli("reading outputs", "stack", "output", "--json", "--show-secrets")
+            self._outputs = dict(json.loads(text or "{}"))
+        return dict(self._outputs)
+
+    def resource_states(self) -> list[dict[str, Any]]:
+        """The resources recorded in state (type, urn, inputs, outputs), from an export.
+
+        Secret values stay encrypted (see `state.is_secret`): no reader here needs them.
+        """
+        deployment = self._export().deployment
+        resources: list[dict[str, Any]] = (deployment or {}).get("resources", [])
+        return resources
+
+    def _export(self) -> auto.Deployment:
+        """The stack's state as exported, secrets encrypted (no decryption to pay for)."""
+        state = json.loads(self._cli("exporting state", "stack", "export") or "{}")
+        return auto.Deployment(version=state.get("version"), deployment=state.get("deployment"))
+
+    def _cli(self, operation: str, *args: str) -> str:
+        """Run `pulumi ARGS --stack STACK` in the stack's workspace; its standard output."""
+        workspace = self._stack.workspace
+        env = {"PULUMI_HOME": str(self.settings.pulumi_home), **self.settings.engine_env()}
+        with _engine_errors(operation):
+            result = workspace.pulumi_command.run(
+                [*args, "--stack", self.stack_name], workspace.work_dir, env
+            )
+        return str(result.stdout)
+
+
+class _Workspace(auto.LocalWorkspace):
+    """Pulumi's local workspace, which selects a stack known to exist without a CLI run.
+
+    Selecting a stack only checks that it exists and makes it the CLI's current
+    one; every command the Automation API runs names its stack (`--stack`), so
+    the current one does not matter. When the state files show the stack's
+    checkpoint, that check is done: a `pulumi stack select` (0.25 s of CPU, in
+    every command) is saved.
+    """
+
+    def __init__(self, known: Path | None, **options: Any) -> None:
+        self._known = known
+        super().__init__(**options)
+
+    def select_stack(self, stack_name: str) -> None:
+        if self._known is None or not self._known.is_file():
+            super().select_stack(stack_name)
+
+    def save_project_settings(self, settings: auto.ProjectSettings) -> None:
+        write_project_file(Path(self.work_dir), settings.to_dict())
+
+
+class _CheckedPulumi(auto.PulumiCommand):
+    """The CLI that `make setup` checked: its version is read from setup's stamp.
+
+    The Automation API's own constructor runs `pulumi version` (0.2 s of CPU) in
+    every process that opens a stack, only to learn what setup already recorded.
+    """
+
+    def __init__(self, cli: Path, version: VersionInfo) -> None:
+        # Deliberately not calling super().__init__, which runs `pulumi version`; these
+        # are the two attributes the Automation API reads (`command`, `version`).
+        self.command = str(cli)
+        self.version = version
+
+
+def _command(cli: Path) -> auto.PulumiCommand:
+    recorded = recorded_version(cli)
+    if recorded is not None:
+        return _CheckedPulumi(cli, recorded)
+    root = cli.parent.parent if cli.parent.name == "bin" else None
+    with _engine_errors("checking the Pulumi CLI version"):
+        return auto.PulumiCommand(root=str(root) if root else None)
+
+
+def _summary(summary: auto.UpdateSummary) -> dict[str, int]:
+    return _counts(summary.resource_changes or {})
+
+
+def _counts(by_operation: Mapping[Any, int]) -> dict[str, int]:
+    """Pulumi keys counts by OpType enum or plain string; we key them by the string."""
+    return {str(getattr(op, "value", op)): count for op, count in by_operation.items()}
+
+
+@contextlib.contextmanager
+def _engine_errors(operation: str, events: EventTranslator | None = None) -> Iterator[None]:
+    """Raise Automation API failures as CloudErrors carrying the engine's own message."""
+    try:
+        yield
+    except auto.errors.CommandError as error:
+        reason = events.last_error if events else None
+        raise engine_failure(operation, str(error), reason) from error
+    except FileNotFoundError as error:
+        if "pulumi" not in str(error):
+            raise
+        raise ToolMissingError("pulumi", hint=SETUP_HINT) from error

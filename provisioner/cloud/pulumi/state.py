@@ -1,0 +1,188 @@
+"""Pulumi's state as we read it: resource names, recorded values, and the files of state in files.
+
+Exported state is Pulumi's JSON (a deployment: resources with type, urn, id,
+inputs and outputs, and pending operations). State in files sits under the
+state URL's folder: checkpoints in `.pulumi/stacks/PROJECT/STACK.json[.gz]`,
+locks in `.pulumi/locks/`. Nothing here starts Pulumi.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import socket
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from provisioner.paths import StatePaths
+from provisioner.plan.model import KNOWN_AFTER_APPLY, SENSITIVE
+from provisioner.procs import is_running
+
+Deployment = dict[str, Any]  # the `deployment` of an exported stack
+
+# A Pulumi resource name is the node's address, then a part for a node's extra resources.
+PART_SEPARATOR = "/"
+STACK_TYPE = "pulumi:pulumi:Stack"
+# Types of the resources Pulumi itself records: the stack, and the providers.
+PULUMI_TYPES = (STACK_TYPE, "pulumi:providers:")
+SENSITIVE_KEYS = frozenset({"private_key", "passphrase"})
+# Pulumi marks a secret value in serialized state with this key; it is no secret itself.
+_SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # noqa: S105
+# Inputs that tune how an operation runs rather than describe the resource.
+_OPERATIONAL_KEYS = frozenset({"op_timeout"})
+# Pulumi's placeholder, in previews, for a value that exists only after apply.
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def address_of(urn: str) -> str:
+    """Our resource address is the Pulumi resource name, the URN's last part."""
+    return urn.rsplit("::", 1)[-1]
+
+
+def kind_of(address: str) -> str:
+    return address.split(".", 1)[0]
+
+
+def is_cloud_resource(resource: Mapping[str, Any]) -> bool:
+    """True for a cloud resource in exported state (not the stack, not a provider)."""
+    return "urn" in resource and not str(resource.get("type", "")).startswith(PULUMI_TYPES)
+
+
+def managed_keys(inputs: Mapping[str, Any]) -> list[str]:
+    """The inputs the spec manages: set, and neither Pulumi's own nor operational, sorted."""
+    return sorted(
+        key
+        for key, value in inputs.items()
+        if not key.startswith("__") and key not in _OPERATIONAL_KEYS and value is not None
+    )
+
+
+def masked(key: str, value: Any) -> Any:
+    """`value` as a plan may show it: secrets and private keys masked, unknowns named."""
+    if key in SENSITIVE_KEYS or value == "[secret]":
+        return SENSITIVE
+    if value == _UNKNOWN:
+        return KNOWN_AFTER_APPLY
+    if isinstance(value, dict):
+        if is_secret(value):
+            return SENSITIVE
+        return {k: masked(k, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(key, item) for item in value]
+    if isinstance(value, str) and "PRIVATE KEY-----" in value:
+        return SENSITIVE
+    return value
+
+
+def is_secret(value: Any) -> bool:
+    """True for a secret as exported state holds it: encrypted, so not comparable."""
+    return isinstance(value, dict) and _SECRET_SIGNATURE in value
+
+
+def is_unknown(value: Any) -> bool:
+    """True if `value` is, or holds, a value that a preview does not know yet."""
+    if value == _UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(is_unknown(item) for item in value.values())
+    if isinstance(value, list):
+        return any(is_unknown(item) for item in value)
+    return False
+
+
+def fingerprint(resources: Iterable[Mapping[str, Any]]) -> str:
+    """A digest of recorded resources (ids, inputs, outputs): changes when state does."""
+    recorded = [{key: r.get(key) for key in ("urn", "id", "inputs", "outputs")} for r in resources]
+    text = json.dumps(recorded, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def without_pending(deployment: Deployment) -> tuple[Deployment, list[str]]:
+    """The deployment with no pending operations, and the addresses those were on, sorted."""
+    pending = deployment.get("pending_operations") or []
+    addresses = sorted(address_of(op.get("resource", {}).get("urn", "")) for op in pending)
+    return {**deployment, "pending_operations": []}, addresses
+
+
+def stack_in_files(state_url: str, project: str, stack: str) -> Path | None:
+    """Where state in files keeps the stack's checkpoint; None for state elsewhere (S3)."""
+    folder = _folder(state_url)
+    return None if folder is None else folder / ".pulumi" / "stacks" / project / f"{stack}.json"
+
+
+def resources_in_files(
+    spec_state: str | None, paths: StatePaths, project: str, stack: str
+) -> int | None:
+    """How many resources Pulumi's state files record for the stack; None if the state is in S3.
+
+    This reads the checkpoint (`STACK.json`, or `STACK.json.gz`), so a command can
+    tell "nothing recorded here" without starting anything. A missing or
+    unreadable checkpoint counts as none recorded only if it does not exist.
+    """
+    checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
+    if checkpoint is None:
+        return None
+    zipped = checkpoint.with_name(f"{checkpoint.name}.gz")
+    for path, opener in ((checkpoint, open), (zipped, gzip.open)):
+        if not path.is_file():
+            continue
+        try:
+            with opener(path, "rt", encoding="utf-8") as handle:
+                state = json.load(handle)
+        except (OSError, ValueError):
+            return None  # there is a stack we cannot read here: let Pulumi say
+        latest = (state.get("checkpoint") or {}).get("latest") or {}
+        return len(latest.get("resources") or [])
+    return 0
+
+
+def repair_interrupted_writes(state_url: str, project: str, stack: str) -> list[Path]:
+    """Remove the stack's attribute files that a killed write left empty (state in files only).
+
+    Pulumi's file storage (gocloud's fileblob) writes a checkpoint atomically, but
+    the `.attrs` file beside it in place; a process killed in between leaves it
+    empty, and every later operation fails with "failed to load checkpoint: EOF".
+    A missing attribute file is read as "no attributes", so removing it is safe.
+    """
+    checkpoint = stack_in_files(state_url, project, stack)
+    if checkpoint is None:
+        return []
+    removed = []
+    for path in checkpoint.parent.glob(f"{stack}.json*.attrs"):
+        try:
+            json.loads(path.read_text())
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def remove_dead_locks(state_url: str, stack: str) -> int:
+    """Remove the stack's Pulumi locks whose process died on this host (state in files only).
+
+    A killed `pulumi up` leaves its lock file behind, and every later operation
+    on the stack would refuse to start. Returns how many were removed.
+    """
+    folder = _folder(state_url)
+    if folder is None:
+        return 0
+    removed = 0
+    for path in (folder / ".pulumi" / "locks").glob(f"*/*/{stack}/*.json"):
+        try:
+            holder = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if holder.get("hostname") == socket.gethostname() and not is_running(holder.get("pid")):
+            path.unlink(missing_ok=True)
+            Path(f"{path}.attrs").unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _folder(state_url: str) -> Path | None:
+    """The folder of state in files (a `file://` URL, decoded as Pulumi does); None otherwise."""
+    parts = urlsplit(state_url)
+    return Path(unquote(parts.path)) if parts.scheme == "file" else None

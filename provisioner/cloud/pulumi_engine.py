@@ -30,6 +30,7 @@ from semver import VersionInfo
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM, WORKERS_ENV
 from provisioner.engine.events import (
     EventSink,
+    LogLevel,
     LogMessage,
     NullSink,
     ResourceFinished,
@@ -404,7 +405,7 @@ class _Translator:
                 self.last_error = f"{address}: {text}" if address else text
             if address:
                 self._errors[address] = text
-        self.sink.emit(LogMessage(level=diagnostic.severity, text=text, address=address))
+        self.sink.emit(LogMessage(level=LogLevel(diagnostic.severity), text=text, address=address))
 
     def _pre(self, meta: auto.StepEventMetadata) -> None:
         action = _OPS.get(str(meta.op.value))

@@ -13,7 +13,7 @@ import secrets
 import socket
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -113,25 +113,11 @@ class NodeRecord:
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "started_at": self.started_at,
-            "action": self.action,
-            "ended_at": self.ended_at,
-            "elapsed": self.elapsed,
-            "result": self.result.value,
-            "error": self.error,
-        }
+        return {**asdict(self), "result": self.result.value}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> NodeRecord:
-        return cls(
-            started_at=str(data["started_at"]),
-            action=str(data["action"]),
-            ended_at=data.get("ended_at"),
-            elapsed=data.get("elapsed"),
-            result=Status(data["result"]),
-            error=data.get("error"),
-        )
+        return cls(**{**data, "result": Status(data["result"])})
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from provisioner.cli.errors import EXIT_ERROR
+from provisioner.cli.options import JsonFlag
 from provisioner.cli.output import print_json, stdout
 from provisioner.cli.specs import (
     compile_ref,
@@ -22,8 +23,6 @@ from provisioner.cli.specs import (
 )
 from provisioner.graph import ResourceGraph, render
 from provisioner.spec import Diagnostic, SpecError
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @dataclass(frozen=True)

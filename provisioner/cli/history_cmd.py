@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from provisioner.cli.lifecycle_cmd import CloudOption, EnvArgument, JsonFlag, cloud_value
+from provisioner.cli.options import CloudOption, EnvArgument, JsonFlag
 from provisioner.cli.output import print_json, stdout
-from provisioner.cli.wiring import compile_for, environment_lock
-from provisioner.engine.history import find_run, list_runs, summarize
+from provisioner.cli.wiring import ProjectWorkspace
+from provisioner.engine.run_record import EVENTS_FILE, find_run, list_runs
 from provisioner.paths import StatePaths
 
 
@@ -21,20 +21,19 @@ def history(
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many runs.")] = 20,
 ) -> None:
     """List an environment's recorded runs (plan, up, down, drift), newest first."""
-    runs = [summarize(run) for run in list_runs(StatePaths.discover().root / "runs", environment)]
-    runs = runs[:limit]
+    runs = list_runs(StatePaths.discover().root / "runs", environment)[:limit]
     if as_json:
-        print_json(runs)
+        print_json([run.summary_json() for run in runs])
         return
     if not runs:
         stdout.print(f"No runs recorded for {escape(environment)}.")
         return
     for run in runs:
-        seconds = "" if run["seconds"] is None else f"{run['seconds']:.1f}s"
-        started = str(run["started_at"] or "")[:19].replace("T", " ")
+        seconds = "" if run.seconds is None else f"{run.seconds:.1f}s"
+        started = run.info.started_at[:19].replace("T", " ")
         stdout.print(
-            f"{escape(str(run['id']))}  {escape(str(run['outcome'])):<11} {started}  "
-            f"{seconds:>7}  {escape(run['command'])}",
+            f"{escape(run.id)}  {escape(run.observed_outcome().value):<11} {started}  "
+            f"{seconds:>7}  {escape(' '.join(run.info.command))}",
             soft_wrap=True,
         )
 
@@ -44,31 +43,30 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Print one recorded run: who ran what, the outcome, and each node's timings."""
-    record, folder = find_run(StatePaths.discover().root / "runs", run_id)
+    record = find_run(StatePaths.discover().root / "runs", run_id)
     if as_json:
-        print_json({**record, "folder": str(folder)})
+        print_json({**record.to_json(), "folder": str(record.folder)})
         return
-    summary = summarize(record)
+    info = record.info
     stdout.print(
-        f"[bold]{escape(str(summary['id']))}[/]  {escape(summary['command'])}\n"
-        f"  outcome: {escape(str(summary['outcome']))}"
-        + (f" ({escape(str(summary['error']))})" if summary["error"] else "")
-        + f"\n  by {escape(str(summary['user']))}@{escape(str(summary['host']))}"
-        f" at {escape(str(summary['started_at']))}, commit {escape(str(record.get('git_commit')))}"
-        f"\n  events: {escape(str(folder / 'events.jsonl'))}"
+        f"[bold]{escape(info.id)}[/]  {escape(' '.join(info.command))}\n"
+        f"  outcome: {escape(record.observed_outcome().value)}"
+        + (f" ({escape(record.error)})" if record.error else "")
+        + f"\n  by {escape(info.user)}@{escape(info.host)}"
+        f" at {escape(info.started_at)}, commit {escape(str(info.git_commit))}"
+        f"\n  events: {escape(str(record.folder / EVENTS_FILE))}"
     )
-    nodes: dict[str, Any] = record.get("nodes") or {}
-    if nodes:
+    if record.nodes:
         table = Table(box=None, header_style="bold")
         for column in ("node", "action", "result", "started", "seconds"):
             table.add_column(column)
-        for address, node in sorted(nodes.items(), key=lambda item: str(item[1]["started_at"])):
+        for address, node in sorted(record.nodes.items(), key=lambda item: item[1].started_at):
             table.add_row(
                 escape(address),
-                escape(str(node["action"])),
-                escape(str(node["result"])),
-                escape(str(node["started_at"])),
-                "" if node.get("elapsed") is None else f"{node['elapsed']:.1f}",
+                escape(node.action),
+                escape(node.result.value),
+                escape(node.started_at),
+                "" if node.elapsed is None else f"{node.elapsed:.1f}",
             )
         stdout.print(table)
 
@@ -83,9 +81,9 @@ def unlock(
     """Remove an environment's run lock, left by a run that can no longer release it."""
     if not force:
         raise typer.BadParameter("unlocking needs --force", param_hint="--force")
-    compiled = compile_for(environment, cloud_value(cloud))
-    removed = environment_lock(compiled, StatePaths.discover()).force_unlock()
-    name = compiled.environment.name
+    workspace = ProjectWorkspace.of(environment, cloud)
+    removed = workspace.lock().force_unlock()
+    name = workspace.compiled.environment.name
     if removed is None:
         stdout.print(f"{escape(name)} was not locked.")
     else:

@@ -17,7 +17,9 @@ from provisioner.engine.events import (
     ConfigureStarted,
     Event,
     HostTaskFinished,
+    LogLevel,
     LogMessage,
+    Phase,
     PhaseFinished,
     PhaseStarted,
     ResourceFinished,
@@ -139,12 +141,12 @@ class ProgressSink:
                 f"  {escape(event.address)}: configure [{style}]{event.status.value}[/]"
                 f" ({event.elapsed:.1f}s){escape(detail)}"
             )
-        elif isinstance(event, PhaseStarted) and event.phase != "plan":
+        elif isinstance(event, PhaseStarted) and event.phase is not Phase.PLAN:
             self.console.print(f"[bold]{event.phase}[/] phase of {escape(event.environment)}")
-        elif isinstance(event, PhaseFinished) and event.phase != "plan":
+        elif isinstance(event, PhaseFinished) and event.phase is not Phase.PLAN:
             outcome = "done" if event.ok else "failed"
             self.console.print(f"[bold]{event.phase}[/] phase {outcome} in {event.elapsed:.1f}s")
-        elif isinstance(event, LogMessage) and event.level == "error":
+        elif isinstance(event, LogMessage) and event.level is LogLevel.ERROR:
             self.console.print(f"  [red]{escape(event.text)}[/]")
 
     def _table(self) -> Table:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from provisioner.cli.lifecycle_cmd import CloudOption, EnvArgument, cloud_value
-from provisioner.cli.wiring import compile_for, open_session
-from provisioner.engine.events import NullSink
+from provisioner.cli.options import CloudOption, EnvArgument
+from provisioner.cli.wiring import ProjectWorkspace
+from provisioner.engine.run_record import new_run_id
 from provisioner.errors import HostError
 from provisioner.hosts.ssh import run_ssh
 
@@ -30,8 +30,9 @@ def ssh(
 
     The exit code is the remote command's.
     """
-    session = open_session(compile_for(environment, cloud_value(cloud)), NullSink())
-    outputs = session.orchestrator.outputs()
+    workspace = ProjectWorkspace.of(environment, cloud)
+    session = workspace.open(new_run_id())
+    outputs = session.cloud.outputs()
     vm = outputs.find_vm(host)
     key = outputs.private_keys.get(vm.key_pair) if vm.key_pair else None
     if key is None:
@@ -39,7 +40,7 @@ def ssh(
     route = session.reach.route(vm.id, vm.private_ip, timeout=SSH_READY_TIMEOUT)
     code = run_ssh(
         route,
-        session.paths.known_hosts(session.compiled.environment.name),
+        workspace.paths.known_hosts(workspace.compiled.environment.name),
         key,
         session.run_dir / "ssh",
         command or (),

@@ -29,6 +29,7 @@ from provisioner.paths import StatePaths
 from provisioner.plan import Action, Plan, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY
 from provisioner.spec.addresses import Address
+from provisioner.spec.model import Cloud
 
 # The inline program of a compiled environment. During an apply, its `OnReady`
 # hears of each cloud node as soon as the node's outputs resolve.
@@ -40,7 +41,7 @@ PROJECT = "provision"
 class CloudTarget:
     """Which cloud the stack talks to: the local cloud's environment variables, or AWS's own."""
 
-    cloud: str  # "local" | "aws"
+    cloud: Cloud
     env: Mapping[str, str]
 
 

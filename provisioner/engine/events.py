@@ -10,6 +10,26 @@ from typing import Any, Protocol
 from provisioner.plan import Action
 
 
+class Phase(StrEnum):
+    """A stage of a run, announced by PhaseStarted and PhaseFinished."""
+
+    PLAN = "plan"
+    CLOUD = "cloud"
+    HOSTS = "hosts"
+    ROLLBACK = "rollback"
+    DESTROY = "destroy"
+    DRIFT = "drift"
+
+
+class LogLevel(StrEnum):
+    """How much a LogMessage matters."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 class Status(StrEnum):
     RUNNING = "running"
     DONE = "done"
@@ -33,15 +53,15 @@ class Event:
 
 @dataclass(frozen=True)
 class PhaseStarted(Event):
-    """A phase of a run began: `plan`, `cloud`, `hosts`, `destroy`."""
+    """A phase of a run began."""
 
-    phase: str
+    phase: Phase
     environment: str
 
 
 @dataclass(frozen=True)
 class PhaseFinished(Event):
-    phase: str
+    phase: Phase
     environment: str
     ok: bool
     elapsed: float
@@ -113,7 +133,7 @@ class ConfigureFinished(Event):
 class LogMessage(Event):
     """A message from a backend worth showing (warnings, errors)."""
 
-    level: str
+    level: LogLevel
     text: str
     address: str | None = None
 

@@ -13,6 +13,7 @@ from provisioner.engine.configure import Configurator, plan_software
 from provisioner.engine.events import (
     Event,
     EventSink,
+    Phase,
     PhaseFinished,
     PhaseStarted,
     ResourceFinished,
@@ -50,7 +51,7 @@ class Orchestrator:
 
     def plan(self, *, hosts: bool = True) -> Plan:
         """What `up` would change: the cloud's resources, then (if `hosts`) each VM's software."""
-        return self._phase("plan", lambda: self._plan(hosts))
+        return self._phase(Phase.PLAN, lambda: self._plan(hosts))
 
     def _plan(self, hosts: bool) -> Plan:
         cloud_plan = self.cloud.preview(self.sink)
@@ -69,7 +70,7 @@ class Orchestrator:
 
     def plan_destroy(self) -> Plan:
         """What `down` would delete."""
-        return self._phase("plan", lambda: self.cloud.preview_destroy(self.sink))
+        return self._phase(Phase.PLAN, lambda: self.cloud.preview_destroy(self.sink))
 
     def up(self, planned: Plan, *, rollback: bool = True) -> ApplyResult:
         """Apply the cloud changes and configure the hosts; on failure, undo what this run made.
@@ -93,17 +94,19 @@ class Orchestrator:
         backend = self._host_backend()
         try:
             if backend is None:
-                outputs = self._phase("cloud", lambda: self._apply_cloud(planned, None, tracker))
+                outputs = self._phase(
+                    Phase.CLOUD, lambda: self._apply_cloud(planned, None, tracker)
+                )
                 self._forget_hosts(retired)
                 return ApplyResult(outputs)
             configurator = Configurator(
                 self.environment, self.graph, backend, tracker, parallelism=self.parallelism
             )
-            with self._reported("hosts"):
+            with self._reported(Phase.HOSTS):
                 configurator.start()
                 try:
                     outputs = self._phase(
-                        "cloud", lambda: self._apply_cloud(planned, configurator, tracker)
+                        Phase.CLOUD, lambda: self._apply_cloud(planned, configurator, tracker)
                     )
                 except BaseException:
                     configurator.cloud_failed()
@@ -136,7 +139,7 @@ class Orchestrator:
             drifted = tuple(c for c in software if c.action is Action.UPDATE)
             return replace(cloud, software=drifted)
 
-        return self._phase("drift", detect)
+        return self._phase(Phase.DRIFT, detect)
 
     def recover(self) -> list[str]:
         """Clear what a killed run left pending, so that the next operation can run."""
@@ -167,7 +170,7 @@ class Orchestrator:
         if rollback and created:
             instance_ids = configurator.instance_ids(created) if configurator else []
             try:
-                self._phase("rollback", lambda: self.cloud.destroy_only(created, self.sink))
+                self._phase(Phase.ROLLBACK, lambda: self.cloud.destroy_only(created, self.sink))
                 rolled_back = created
                 if self.hosts is not None and instance_ids:
                     self.hosts.release(instance_ids)
@@ -185,7 +188,7 @@ class Orchestrator:
     def down(self) -> None:
         """Delete everything, dependents before what they depend on; then forget the hosts."""
         instance_ids = [vm.id for vm in self.cloud.outputs().vms.values() if vm.id]
-        self._phase("destroy", lambda: self.cloud.destroy(self.sink))
+        self._phase(Phase.DESTROY, lambda: self.cloud.destroy(self.sink))
         self._forget_hosts(instance_ids)
 
     def _retired_instances(self, planned: Plan) -> list[str]:
@@ -230,12 +233,12 @@ class Orchestrator:
             return self.hosts
         return None
 
-    def _phase(self, name: str, work: Callable[[], T]) -> T:
+    def _phase(self, name: Phase, work: Callable[[], T]) -> T:
         with self._reported(name):
             return work()
 
     @contextmanager
-    def _reported(self, phase: str) -> Iterator[None]:
+    def _reported(self, phase: Phase) -> Iterator[None]:
         started = time.monotonic()
         self.sink.emit(PhaseStarted(phase=phase, environment=self.environment))
         ok = False

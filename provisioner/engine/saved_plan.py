@@ -11,12 +11,11 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from provisioner.errors import ProvisionError
 from provisioner.fsutil import atomic_write_json, read_json
 from provisioner.graph import CompiledEnvironment
-from provisioner.plan import Plan
+from provisioner.plan import Action, Plan, PlanFormatError
 
 FORMAT = "provision-plan/1"
 
@@ -33,7 +32,7 @@ class SavedPlan:
     spec_digest: str
     state_digest: str
     created_at: str
-    plan: dict[str, Any]
+    plan: Plan
 
     @classmethod
     def of(cls, compiled: CompiledEnvironment, state_digest: str, plan: Plan) -> SavedPlan:
@@ -42,11 +41,11 @@ class SavedPlan:
             spec_digest=spec_digest(compiled),
             state_digest=state_digest,
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            plan=plan.to_json(),
+            plan=plan,
         )
 
     def write(self, path: Path) -> None:
-        atomic_write_json(path, {"format": FORMAT, **self.__dict__})
+        atomic_write_json(path, {"format": FORMAT, **self.__dict__, "plan": self.plan.to_json()})
 
     @classmethod
     def load(cls, path: Path) -> SavedPlan:
@@ -54,9 +53,17 @@ class SavedPlan:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ProvisionError(f"{path} is not a plan saved by `provision plan --out`")
         try:
-            return cls(**{key: data[key] for key in cls.__dataclass_fields__})
+            return cls(
+                environment=str(data["environment"]),
+                spec_digest=str(data["spec_digest"]),
+                state_digest=str(data["state_digest"]),
+                created_at=str(data["created_at"]),
+                plan=Plan.from_json(data["plan"]),
+            )
         except KeyError as missing:
             raise ProvisionError(f"{path} lacks {missing}; save the plan again") from None
+        except PlanFormatError as error:
+            raise ProvisionError(f"{path} holds {error}; save the plan again") from None
 
     def check_spec(self, compiled: CompiledEnvironment) -> None:
         """Refuse if the plan is for another environment or the spec changed since."""
@@ -80,8 +87,7 @@ class SavedPlan:
 
     def check_same_changes(self, fresh: Plan) -> None:
         """Refuse if a fresh preview plans other actions (the cloud changed since)."""
-        saved = _actions(self.plan.get("changes", []))
-        now = _actions([change.to_json() for change in fresh.changes])
+        saved, now = _actions(self.plan), _actions(fresh)
         if saved != now:
             differ = sorted(a for a in saved.keys() | now.keys() if saved.get(a) != now.get(a))
             raise StalePlanError(
@@ -102,9 +108,5 @@ def spec_digest(compiled: CompiledEnvironment) -> str:
     return digest.hexdigest()
 
 
-def _actions(changes: list[dict[str, Any]]) -> dict[str, str]:
-    return {
-        str(change["address"]): str(change["action"])
-        for change in changes
-        if change.get("action") != "no-op"
-    }
+def _actions(plan: Plan) -> dict[str, Action]:
+    return {change.address: change.action for change in plan.pending()}

@@ -3,6 +3,7 @@
 from provisioner.plan.model import (
     Action,
     Plan,
+    PlanFormatError,
     PropertyChange,
     ResourceChange,
     SoftwareChange,
@@ -13,6 +14,7 @@ from provisioner.plan.model import (
 __all__ = [
     "Action",
     "Plan",
+    "PlanFormatError",
     "PropertyChange",
     "ResourceChange",
     "SoftwareChange",

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from provisioner.errors import ProvisionError
+
 SENSITIVE = "(sensitive)"
 KNOWN_AFTER_APPLY = "(known after apply)"
 
@@ -55,6 +57,10 @@ class PropertyChange:
             "forces_replacement": self.forces_replacement,
         }
 
+    @classmethod
+    def from_json(cls, data: Any) -> PropertyChange:
+        return cls(data["path"], data["before"], data["after"], bool(data["forces_replacement"]))
+
 
 @dataclass(frozen=True)
 class ResourceChange:
@@ -72,6 +78,15 @@ class ResourceChange:
             "action": self.action.value,
             "diff": [change.to_json() for change in self.diff],
         }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ResourceChange:
+        return cls(
+            str(data["address"]),
+            str(data["kind"]),
+            Action(data["action"]),
+            tuple(PropertyChange.from_json(change) for change in data["diff"]),
+        )
 
 
 class TaskOutlook(StrEnum):
@@ -100,6 +115,10 @@ class TaskChange:
             "note": self.note,
         }
 
+    @classmethod
+    def from_json(cls, data: Any) -> TaskChange:
+        return cls(str(data["task"]), TaskOutlook(data["outlook"]), data["diff"], data["note"])
+
 
 @dataclass(frozen=True)
 class SoftwareChange:
@@ -122,6 +141,15 @@ class SoftwareChange:
             "action": self.action.value,
             "tasks": [task.to_json() for task in self.tasks],
         }
+
+    @classmethod
+    def from_json(cls, data: Any) -> SoftwareChange:
+        return cls(
+            str(data["address"]),
+            str(data["host"]),
+            Action(data["action"]),
+            tuple(TaskChange.from_json(task) for task in data["tasks"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -185,3 +213,24 @@ class Plan:
             "outputs": [change.to_json() for change in self.outputs],
             "has_changes": self.has_changes,
         }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Plan:
+        """The plan `to_json` gave (its summaries and `has_changes` are derived again).
+
+        Raises PlanFormatError if `data` is not such a plan.
+        """
+        try:
+            return cls(
+                environment=str(data["environment"]),
+                changes=tuple(ResourceChange.from_json(c) for c in data["changes"]),
+                software=tuple(SoftwareChange.from_json(c) for c in data["software"]),
+                gone=tuple(str(address) for address in data["gone"]),
+                outputs=tuple(PropertyChange.from_json(c) for c in data["outputs"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise PlanFormatError(f"not a plan ({type(error).__name__}: {error})") from None
+
+
+class PlanFormatError(ProvisionError):
+    """JSON that `Plan.from_json` cannot read as a plan."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +18,14 @@ from pydantic import (
     ConfigDict,
     Field,
 )
+
+
+class Cloud(StrEnum):
+    """Where an environment runs: the local cloud on this machine, or AWS."""
+
+    LOCAL = "local"
+    AWS = "aws"
+
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _CIDR = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})")
@@ -128,7 +137,7 @@ class EnvironmentHeader(SpecModel):
     """
 
     name: Name
-    cloud: Literal["local", "aws"]
+    cloud: Annotated[Literal["local", "aws"], AfterValidator(Cloud)]
     region: str
     tags: dict[str, str] = Field(default_factory=dict)
     state: str | None = None
@@ -144,7 +153,7 @@ class Environment(SpecModel):
     """
 
     name: str
-    cloud: Literal["local", "aws"]
+    cloud: Cloud
     region: str
     tags: dict[str, str]
     state: str | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,16 @@ from provisioner.cli.plan_view import render_plan
 from provisioner.cloud.pulumi_cloud import settle_unknowns
 from provisioner.cloud.stack_exports import spec_output_changes
 from provisioner.graph import compile_source
-from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
+from provisioner.plan import (
+    Action,
+    Plan,
+    PlanFormatError,
+    PropertyChange,
+    ResourceChange,
+    SoftwareChange,
+    TaskChange,
+    TaskOutlook,
+)
 from provisioner.plan.model import KNOWN_AFTER_APPLY
 from provisioner.spec import resolve_environment
 
@@ -38,6 +48,37 @@ def test_summary_counts_every_action_and_json_has_the_documented_keys() -> None:
     data = plan.to_json()
     assert set(data) >= {"environment", "changes", "summary"}
     assert set(data["changes"][1]) == {"address", "kind", "action", "diff"}
+
+
+def test_a_plan_read_back_from_its_json_is_the_same_plan() -> None:
+    plan = Plan(
+        "dev",
+        (
+            change("sg.web", Action.UPDATE, PropertyChange("ingress", [{"port": 80}], UNKNOWN)),
+            change("vm.web[0]", Action.REPLACE, PropertyChange("image", "a", "b", True)),
+        ),
+        (
+            SoftwareChange(
+                "software.web@vm.web[0]",
+                "web-0",
+                Action.UPDATE,
+                (
+                    TaskChange("template", TaskOutlook.CHANGE, diff="-a\n+b\n"),
+                    TaskChange("command", TaskOutlook.UNKNOWN, note="check mode cannot run it"),
+                ),
+            ),
+        ),
+        gone=("vm.web[1]",),
+        outputs=(PropertyChange("outputs.url", "http://a", "http://b"),),
+    )
+    assert Plan.from_json(plan.to_json()) == plan
+    assert Plan.from_json(json.loads(json.dumps(plan.to_json()))).to_json() == plan.to_json()
+
+
+@pytest.mark.parametrize("broken", [{}, {"environment": "dev", "changes": [{"address": "x"}]}, []])
+def test_json_that_is_not_a_plan_is_refused(broken: object) -> None:
+    with pytest.raises(PlanFormatError, match="not a plan"):
+        Plan.from_json(broken)
 
 
 @pytest.mark.parametrize(

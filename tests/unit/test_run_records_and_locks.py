@@ -7,14 +7,22 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
 from provisioner.engine.events import ResourceFinished, ResourceStarted, Status
-from provisioner.engine.history import RunInfo, RunRecorder, list_runs, redact, summarize
+from provisioner.engine.history import RunRecorder, redact
 from provisioner.engine.locking import EnvironmentLockedError, FileLock, LockHolder
+from provisioner.engine.run_record import (
+    RunInfo,
+    RunOutcome,
+    RunRecord,
+    find_run,
+    list_runs,
+    read_run,
+)
 from provisioner.engine.saved_plan import SavedPlan, StalePlanError
 from provisioner.errors import ProvisionError
 from provisioner.plan import Action, Plan, ResourceChange
@@ -85,7 +93,9 @@ def test_a_run_record_times_each_node_and_redacts_private_keys(tmp_path: Path) -
     assert "ResourceFinished address=vm.web[0]" in log and "status=failed" in log
     everything += log
     assert "PRIVATE KEY" not in everything and "(private key redacted)" in everything
-    listed = summarize(record)
+    written = read_run(tmp_path / "run")
+    assert written is not None
+    listed = written.summary_json()
     assert listed["outcome"] == "failed" and listed["command"] == "provision up"
 
 
@@ -95,8 +105,23 @@ def test_runs_are_listed_newest_first(tmp_path: Path) -> None:
         with RunRecorder(tmp_path / "dev" / run_id, info).recording() as recorder:
             recorder.plan = Plan("dev")
     runs = list_runs(tmp_path, "dev")
-    assert [r["id"] for r in runs] == ["20260102T000000Z-b", "20260101T000000Z-a"]
-    assert all(r["outcome"] == "succeeded" and r["plan"]["environment"] == "dev" for r in runs)
+    assert [r.id for r in runs] == ["20260102T000000Z-b", "20260101T000000Z-a"]
+    assert all(r.outcome is RunOutcome.SUCCEEDED and r.plan == Plan("dev") for r in runs)
+
+
+def test_a_run_record_reads_back_as_it_was_written(tmp_path: Path) -> None:
+    info = RunInfo.current("20260101T000000Z-abc", "dev", ["provision", "up"], tmp_path)
+    plan = Plan("dev", (ResourceChange("vm.web[0]", "vm", Action.CREATE),))
+    folder = tmp_path / "dev" / info.id
+    with RunRecorder(folder, info).recording() as recorder:
+        recorder.plan = plan
+        recorder.emit(ResourceStarted(address="vm.web[0]", kind="vm", action=Action.CREATE))
+    record = find_run(tmp_path, "20260101T000000Z-a")  # a unique prefix will do
+    assert record.plan == plan and record.info == info and record.folder == folder
+    assert record.outcome is RunOutcome.SUCCEEDED
+    assert record.nodes["vm.web[0]"].result is Status.RUNNING
+    assert record.to_json() == json.loads((folder / "run.json").read_text())
+    assert RunRecord.from_json({"id": "x"}, folder) is None
 
 
 def test_redact_leaves_other_text_alone() -> None:
@@ -105,7 +130,7 @@ def test_redact_leaves_other_text_alone() -> None:
 
 
 def saved(changes: tuple[ResourceChange, ...]) -> SavedPlan:
-    return SavedPlan("dev", "spec", "state", "now", Plan("dev", changes).to_json())
+    return SavedPlan("dev", "spec", "state", "now", Plan("dev", changes))
 
 
 def test_a_saved_plan_refuses_another_state_or_other_actions() -> None:
@@ -158,6 +183,7 @@ def test_a_process_that_reuses_a_dead_holders_pid_is_not_taken_for_it() -> None:
 def test_a_run_whose_pid_was_reused_still_shows_as_killed() -> None:
     info = RunInfo.current("r1", "dev", ["provision", "up", "dev"], Path.cwd())
     assert info.pid_started == start_ticks(os.getpid())
-    record = {**info.to_json(), "outcome": "running"}
-    assert summarize(record)["outcome"] == "running"  # this very process still runs
-    assert summarize({**record, "pid_started": info.pid_started - 1})["outcome"] == "killed"
+    record = RunRecord(info, Path.cwd(), RunOutcome.RUNNING)
+    assert record.observed_outcome() is RunOutcome.RUNNING  # this very process still runs
+    reused = RunRecord(replace(info, pid_started=info.pid_started - 1), Path.cwd(), record.outcome)
+    assert reused.observed_outcome() is RunOutcome.KILLED

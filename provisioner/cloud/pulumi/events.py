@@ -21,6 +21,7 @@ from provisioner.cloud.pulumi.state import (
 )
 from provisioner.engine.events import (
     EventSink,
+    LogLevel,
     LogMessage,
     ResourceFinished,
     ResourceStarted,
@@ -95,7 +96,7 @@ class EventTranslator:
                 self.last_error = f"{address}: {text}" if address else text
             if address:
                 self._errors[address] = text
-        self.sink.emit(LogMessage(level=diagnostic.severity, text=text, address=address))
+        self.sink.emit(LogMessage(level=LogLevel(diagnostic.severity), text=text, address=address))
 
     def _pre(self, meta: StepEventMetadata) -> None:
         action = _ACTIONS.get(str(meta.op.value))

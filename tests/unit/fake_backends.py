@@ -21,9 +21,10 @@ from provisioner.engine.ports import (
 )
 from provisioner.errors import CloudError
 from provisioner.graph import CompiledEnvironment, ResourceGraph
-from provisioner.graph.nodes import VmNode
+from provisioner.graph.kinds.vm import VmNode
 from provisioner.plan import Action, Plan, ResourceChange, TaskChange
-from provisioner.spec.addresses import Address, ResourceKind
+from provisioner.spec.addresses import Address
+from provisioner.spec.kinds.software import SOFTWARE
 
 ENVIRONMENT = "dev"
 
@@ -60,9 +61,7 @@ class FakeCloud:
         rollback_fails: bool = False,
     ) -> None:
         self.graph = graph
-        self.order = [
-            a for wave in graph.waves() for a in wave if a.kind is not ResourceKind.SOFTWARE
-        ]
+        self.order = [a for wave in graph.waves() for a in wave if a.kind is not SOFTWARE]
         self.recorded: dict[Address, ReadyResource] = {}
         for address in self._parse(existing):
             self._record(address)
@@ -161,7 +160,7 @@ class FakeCloud:
     def _delete(self, addresses: list[Address], sink: EventSink) -> None:
         for address in sorted(addresses, key=self.order.index, reverse=True):
             still = [d for d in self.graph.dependents(address) if d in self.recorded]
-            if any(d.kind is not ResourceKind.SOFTWARE for d in still):
+            if any(d.kind is not SOFTWARE for d in still):
                 raise CloudError(f"{address} is still in use by {still[0]}")
             del self.recorded[address]
             self.deleted.append(str(address))

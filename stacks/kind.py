@@ -10,12 +10,11 @@ resource is ready (a key pair's private key).
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.declarations import collect
 from provisioner.graph.nodes import Node
 from provisioner.spec.addresses import ResourceKind
 from stacks.context import ProgramContext
@@ -35,11 +34,4 @@ class StackKind:
 @functools.cache
 def stack_kinds() -> dict[ResourceKind, StackKind]:
     """Every kind a stack program declares, found in the `stacks` package."""
-    package = importlib.import_module("stacks")
-    found: dict[ResourceKind, StackKind] = {}
-    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"stacks.{module_info.name}")
-        for value in vars(module).values():
-            if isinstance(value, StackKind) and found.setdefault(value.kind, value) is not value:
-                raise TypeError(f"two stack kinds declare '{value.kind}'")
-    return found
+    return collect("stacks", StackKind, lambda stack: stack.kind)

@@ -11,12 +11,11 @@ resource.
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from provisioner.cloud.aws.base import AwsProvider
+from provisioner.declarations import collect
 from provisioner.spec.addresses import ResourceKind
 
 
@@ -37,14 +36,8 @@ class CloudKind:
 @functools.cache
 def cloud_kinds() -> tuple[CloudKind, ...]:
     """Every cloud kind, each after the kinds it may depend on (found in this package)."""
-    package = importlib.import_module(__package__ or "provisioner.cloud.aws")
-    found: dict[ResourceKind, CloudKind] = {}
-    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
-        for value in vars(module).values():
-            if isinstance(value, CloudKind) and found.setdefault(value.kind, value) is not value:
-                raise TypeError(f"two cloud kinds declare '{value.kind}'")
-    return tuple(sorted(found.values(), key=lambda c: (c.kind.rank, c.kind.value)))
+    found = collect(__package__ or "provisioner.cloud.aws", CloudKind, lambda cloud: cloud.kind)
+    return tuple(sorted(found.values(), key=lambda cloud: (cloud.kind.rank, cloud.kind.value)))
 
 
 def providers() -> tuple[type[AwsProvider], ...]:

@@ -6,28 +6,17 @@ kind's nodes and the edges into them.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from provisioner.declarations import collect
 from provisioner.graph.kind import GraphKind
 from provisioner.spec.addresses import ResourceKind
 
-
-def _discover() -> tuple[GraphKind, ...]:
-    found: dict[ResourceKind, GraphKind] = {}
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        for value in vars(module).values():
-            if (
-                isinstance(value, GraphKind)
-                and found.setdefault(value.spec.kind, value) is not value
-            ):
-                raise TypeError(f"two graph kinds declare '{value.spec.kind}'")
-    return tuple(sorted(found.values(), key=lambda g: (g.spec.kind.rank, g.spec.kind.value)))
-
-
 # Each kind after the kinds it may depend on.
-GRAPH_KINDS: tuple[GraphKind, ...] = _discover()
+GRAPH_KINDS: tuple[GraphKind, ...] = tuple(
+    sorted(
+        collect(__name__, GraphKind, lambda graph: graph.spec.kind).values(),
+        key=lambda graph: (graph.spec.kind.rank, graph.spec.kind.value),
+    )
+)
 _BY_KIND = {graph_kind.spec.kind: graph_kind for graph_kind in GRAPH_KINDS}
 
 

@@ -18,6 +18,10 @@ from pathlib import Path
 
 _PROC = Path("/proc")
 
+# Set in the environment of every process a run starts (the Pulumi engine, its provider
+# plugin, Ansible, SSH), so that a later run can find what a killed one left.
+RUN_ID_ENV = "PROVISION_RUN_ID"
+
 
 def start_ticks(pid: object) -> int | None:
     """When process `pid` started, in clock ticks since boot; None if none runs (or a zombie)."""

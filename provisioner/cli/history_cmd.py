@@ -10,7 +10,7 @@ from rich.table import Table
 
 from provisioner.cli.options import CloudOption, EnvArgument, JsonFlag
 from provisioner.cli.output import print_json, stdout
-from provisioner.cli.wiring import ProjectWorkspace
+from provisioner.cli.wiring import ProjectSetup
 from provisioner.engine.run_record import EVENTS_FILE, find_run, list_runs
 from provisioner.paths import StatePaths
 
@@ -81,9 +81,9 @@ def unlock(
     """Remove an environment's run lock, left by a run that can no longer release it."""
     if not force:
         raise typer.BadParameter("unlocking needs --force", param_hint="--force")
-    workspace = ProjectWorkspace.of(environment, cloud)
-    removed = workspace.lock().force_unlock()
-    name = workspace.compiled.environment.name
+    setup = ProjectSetup.of(environment, cloud)
+    removed = setup.lock().force_unlock()
+    name = setup.compiled.environment.name
     if removed is None:
         stdout.print(f"{escape(name)} was not locked.")
     else:

@@ -1,7 +1,7 @@
 """`provision plan | up | down | drift | output`: an environment's lifecycle.
 
 Each command parses its options, hands the run to the engine's operations
-(`provisioner.engine.operations`) with the wired workspace, a console view and
+(`provisioner.engine.operations`) with the wired setup, a console view and
 a confirmation prompt, and renders the result.
 """
 
@@ -26,7 +26,7 @@ from provisioner.cli.options import (
 from provisioner.cli.output import print_json, stderr, stdout
 from provisioner.cli.plan_view import render_drift, render_plan, summary_line
 from provisioner.cli.run_view import ConsoleView, confirmation
-from provisioner.cli.wiring import ProjectWorkspace
+from provisioner.cli.wiring import ProjectSetup
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.engine import operations
 from provisioner.engine.ports import EnvironmentOutputs
@@ -49,9 +49,9 @@ def plan(
     is compared with Ansible's check mode, with file diffs. Exit 0 (or, with
     --detailed-exitcode, 0 for no changes and 2 for changes), 1 on error.
     """
-    workspace = ProjectWorkspace.of(environment, cloud)
+    setup = ProjectSetup.of(environment, cloud)
     view = ConsoleView(stdout, quiet=as_json)
-    found = operations.plan(workspace, view, hosts=not no_hosts, parallelism=parallelism, out=out)
+    found = operations.plan(setup, view, hosts=not no_hosts, parallelism=parallelism, out=out)
     if as_json:
         print_json({**found.plan.to_json(), "run": found.run_id})
     else:
@@ -82,7 +82,7 @@ def up(
     show_plan = None if as_json else (lambda planned: render_plan(planned, stdout))
     view = ConsoleView(stderr if as_json else stdout, quiet=as_json, show_plan=show_plan)
     applied = operations.up(
-        ProjectWorkspace.of(environment, cloud),
+        ProjectSetup.of(environment, cloud),
         view,
         confirmation(yes),
         saved=saved,
@@ -120,8 +120,8 @@ def down(
     view = ConsoleView(
         stderr if as_json else stdout, quiet=as_json, show_plan=None if as_json else _teardown
     )
-    workspace = ProjectWorkspace.of(environment, cloud)
-    destroyed = operations.down(workspace, view, confirmation(yes), parallelism=parallelism)
+    setup = ProjectSetup.of(environment, cloud)
+    destroyed = operations.down(setup, view, confirmation(yes), parallelism=parallelism)
     planned = destroyed.plan
     if destroyed.run_id is None:
         if as_json:
@@ -156,7 +156,7 @@ def drift(
     error. `provision up` puts everything back.
     """
     found = operations.drift(
-        ProjectWorkspace.of(environment, cloud),
+        ProjectSetup.of(environment, cloud),
         ConsoleView(stdout, quiet=as_json),
         hosts=not no_hosts,
         parallelism=DEFAULT_PARALLELISM,
@@ -171,7 +171,7 @@ def drift(
 
 def output(environment: EnvArgument, as_json: JsonFlag = False, cloud: CloudOption = None) -> None:
     """Print the environment's outputs: every VM's id and addresses, and the spec's outputs."""
-    outputs = ProjectWorkspace.of(environment, cloud).open(new_run_id()).cloud.outputs()
+    outputs = ProjectSetup.of(environment, cloud).open(new_run_id()).cloud.outputs()
     if as_json:
         print_json(outputs.to_json())
     else:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from provisioner.cli.output import stderr
 from provisioner.cli.progress import ProgressSink
 from provisioner.engine.events import EventSink
-from provisioner.engine.workspace import Confirm
+from provisioner.engine.run_setup import Confirm
 from provisioner.errors import ConfirmationError
 from provisioner.plan import Plan
 

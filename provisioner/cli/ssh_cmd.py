@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from provisioner.cli.options import CloudOption, EnvArgument
-from provisioner.cli.wiring import ProjectWorkspace
+from provisioner.cli.wiring import ProjectSetup
 from provisioner.engine.run_record import new_run_id
 from provisioner.errors import HostError
 from provisioner.hosts.ssh import run_ssh
@@ -30,8 +30,8 @@ def ssh(
 
     The exit code is the remote command's.
     """
-    workspace = ProjectWorkspace.of(environment, cloud)
-    session = workspace.open(new_run_id())
+    setup = ProjectSetup.of(environment, cloud)
+    session = setup.open(new_run_id())
     outputs = session.cloud.outputs()
     vm = outputs.find_vm(host)
     key = outputs.private_keys.get(vm.key_pair) if vm.key_pair else None
@@ -40,7 +40,7 @@ def ssh(
     route = session.reach.route(vm.id, vm.private_ip, timeout=SSH_READY_TIMEOUT)
     code = run_ssh(
         route,
-        workspace.paths.known_hosts(workspace.compiled.environment.name),
+        setup.paths.known_hosts(setup.compiled.environment.name),
         key,
         session.run_dir / "ssh",
         command or (),

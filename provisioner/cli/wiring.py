@@ -1,6 +1,6 @@
 """The composition root: compile an environment and connect the engine to its backends.
 
-`ProjectWorkspace` is the engine's `Workspace` for this project: state, locks
+`ProjectSetup` is the engine's `RunSetup` for this project: state, locks
 and run records under the project's state folder, Pulumi for the cloud, Ansible
 for the hosts. It holds no workflow; `provisioner.engine.operations` does.
 """
@@ -31,13 +31,11 @@ from provisioner.local.hosts import HostFarm
 from provisioner.local.reach import LocalReach
 from provisioner.local.record import LocalPaths
 from provisioner.paths import StatePaths
-from provisioner.procs import processes_with_env
+from provisioner.procs import RUN_ID_ENV, processes_with_env
 from provisioner.spec.model import Cloud
 from stacks.program import build_program
 
 LOCAL_ENDPOINT_ENV = "PROVISION_LOCAL_ENDPOINT"
-# Set in the environment of every process a run starts, so a later run can find them.
-RUN_ID_ENV = "PROVISION_RUN_ID"
 
 
 @dataclass(frozen=True)
@@ -55,15 +53,15 @@ class Session:
 
 
 @dataclass(frozen=True)
-class ProjectWorkspace:
-    """A compiled environment of this project, wired to its backends (the engine's `Workspace`)."""
+class ProjectSetup:
+    """A compiled environment of this project, wired to its backends (the engine's `RunSetup`)."""
 
     compiled: CompiledEnvironment
     paths: StatePaths
     command: tuple[str, ...]
 
     @classmethod
-    def of(cls, ref: str, cloud: Cloud | None = None) -> ProjectWorkspace:
+    def of(cls, ref: str, cloud: Cloud | None = None) -> ProjectSetup:
         """ENV compiled (bad specs raise before anything is touched), on `cloud` if given."""
         command = ("provision", *sys.argv[1:])
         return cls(compile_for(ref, cloud), StatePaths.discover(), command)

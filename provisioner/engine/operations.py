@@ -22,8 +22,8 @@ from provisioner.engine.locking import LockHolder, locked
 from provisioner.engine.orchestrator import Orchestrator
 from provisioner.engine.ports import ApplyResult
 from provisioner.engine.run_record import RunInfo, new_run_id
+from provisioner.engine.run_setup import Confirm, RunBackends, RunSetup, RunView
 from provisioner.engine.saved_plan import SavedPlan
-from provisioner.engine.workspace import Confirm, RunBackends, RunView, Workspace
 from provisioner.errors import ConfirmationError
 from provisioner.plan import Plan
 
@@ -55,22 +55,22 @@ class Destroyed:
 
 
 def plan(
-    workspace: Workspace, view: RunView, *, hosts: bool, parallelism: int, out: Path | None
+    setup: RunSetup, view: RunView, *, hosts: bool, parallelism: int, out: Path | None
 ) -> Planned:
     """What `up` would change; with `out`, saved there for `up --plan` (under the lock)."""
-    name = workspace.compiled.environment.name
-    with _recorded(workspace, lock=out is not None, parallelism=parallelism) as run:
+    name = setup.compiled.environment.name
+    with _recorded(setup, lock=out is not None, parallelism=parallelism) as run:
         with view.busy(f"planning {name}"):
             found = run.orchestrator.plan(hosts=hosts)
         run.recorder.plan = found
         if out is not None:
             state = run.backends.cloud.fingerprint()
-            SavedPlan.of(workspace.compiled, state, found).write(out)
+            SavedPlan.of(setup.compiled, state, found).write(out)
     return Planned(found, run.id)
 
 
 def up(
-    workspace: Workspace,
+    setup: RunSetup,
     view: RunView,
     confirm: Confirm,
     *,
@@ -79,12 +79,12 @@ def up(
     parallelism: int,
 ) -> Applied:
     """Plan, confirm, apply and configure; with `saved`, apply exactly that plan or refuse."""
-    compiled = workspace.compiled
+    compiled = setup.compiled
     name = compiled.environment.name
     plan_file = SavedPlan.load(saved) if saved is not None else None
     if plan_file is not None:
         plan_file.check_spec(compiled)
-    with _recorded(workspace, lock=True, parallelism=parallelism) as run:
+    with _recorded(setup, lock=True, parallelism=parallelism) as run:
         run.recover(view)
         if plan_file is not None:
             plan_file.check_state(run.backends.cloud.fingerprint())
@@ -102,15 +102,15 @@ def up(
     return Applied(planned, applied, run.id)
 
 
-def down(workspace: Workspace, view: RunView, confirm: Confirm, *, parallelism: int) -> Destroyed:
+def down(setup: RunSetup, view: RunView, confirm: Confirm, *, parallelism: int) -> Destroyed:
     """Delete every resource of the environment, dependents first.
 
     When the state records nothing, nothing is started (not even the local cloud).
     """
-    name = workspace.compiled.environment.name
-    if workspace.nothing_recorded():
+    name = setup.compiled.environment.name
+    if setup.nothing_recorded():
         return Destroyed(Plan(name), None)
-    with _recorded(workspace, lock=True, parallelism=parallelism) as run:
+    with _recorded(setup, lock=True, parallelism=parallelism) as run:
         run.recover(view)
         with view.busy(f"planning the teardown of {name}"):
             planned = run.orchestrator.plan_destroy()
@@ -126,10 +126,10 @@ def down(workspace: Workspace, view: RunView, confirm: Confirm, *, parallelism: 
     return Destroyed(planned, run.id)
 
 
-def drift(workspace: Workspace, view: RunView, *, hosts: bool, parallelism: int) -> Planned:
+def drift(setup: RunSetup, view: RunView, *, hosts: bool, parallelism: int) -> Planned:
     """Out-of-band changes: managed cloud properties, and (if `hosts`) files on the hosts."""
-    name = workspace.compiled.environment.name
-    with _recorded(workspace, lock=False, parallelism=parallelism) as run:
+    name = setup.compiled.environment.name
+    with _recorded(setup, lock=False, parallelism=parallelism) as run:
         with view.busy(f"checking {name} for drift"):
             found = run.orchestrator.drift(hosts=hosts)
         run.recorder.plan = found
@@ -140,14 +140,14 @@ class _Run:
     """One recorded run: its backends, its orchestrator and its record."""
 
     def __init__(
-        self, workspace: Workspace, backends: RunBackends, recorder: RunRecorder, parallelism: int
+        self, setup: RunSetup, backends: RunBackends, recorder: RunRecorder, parallelism: int
     ) -> None:
         self.id = recorder.info.id
         self.backends = backends
         self.recorder = recorder
         self.orchestrator = Orchestrator(
-            workspace.compiled.environment.name,
-            workspace.compiled.graph,
+            setup.compiled.environment.name,
+            setup.compiled.graph,
             backends.cloud,
             recorder,
             backends.hosts,
@@ -169,22 +169,22 @@ class _Run:
 
 
 @contextmanager
-def _recorded(workspace: Workspace, *, lock: bool, parallelism: int) -> Iterator[_Run]:
+def _recorded(setup: RunSetup, *, lock: bool, parallelism: int) -> Iterator[_Run]:
     """Open the run's backends and record the run; hold the environment's lock if `lock`."""
     run_id = new_run_id()
-    backends = workspace.open(run_id, parallelism=parallelism)
-    name = workspace.compiled.environment.name
-    info = RunInfo.current(run_id, name, workspace.command, Path.cwd())
+    backends = setup.open(run_id, parallelism=parallelism)
+    name = setup.compiled.environment.name
+    info = RunInfo.current(run_id, name, setup.command, Path.cwd())
     recorder = RunRecorder(backends.run_dir, info)
-    run = _Run(workspace, backends, recorder, parallelism)
+    run = _Run(setup, backends, recorder, parallelism)
     try:
         with recorder.recording():
             if not lock:
                 yield run
                 return
-            with locked(workspace.lock(), _holder(info)) as stale:
+            with locked(setup.lock(), _holder(info)) as stale:
                 if stale is not None:
-                    stopped = workspace.stop_leftovers(stale.run_id)
+                    stopped = setup.stop_leftovers(stale.run_id)
                     text = (
                         f"took over the lock of run {stale.run_id} (pid {stale.pid}), which "
                         f"died; stopped {stopped} processes it left"
@@ -194,7 +194,7 @@ def _recorded(workspace: Workspace, *, lock: bool, parallelism: int) -> Iterator
     finally:
         backends.close()
         # Nothing this run started outlives it (a plugin whose engine died, say).
-        workspace.stop_leftovers(run_id)
+        setup.stop_leftovers(run_id)
 
 
 def _holder(info: RunInfo) -> LockHolder:

@@ -1,5 +1,5 @@
 """In-process backends for the engine: an in-memory cloud, hosts that answer at once, and a
-workspace that hands them out. They implement the engine's ports, nothing more."""
+setup that hands them out. They implement the engine's ports, nothing more."""
 
 from __future__ import annotations
 
@@ -206,7 +206,7 @@ class FakeHosts:
 
 @dataclass
 class FakeRun:
-    """One run's backends, as a workspace opens them."""
+    """One run's backends, as a setup opens them."""
 
     cloud: FakeCloud
     hosts: FakeHosts
@@ -218,8 +218,8 @@ class FakeRun:
 
 
 @dataclass
-class FakeWorkspace:
-    """A workspace over one FakeCloud and FakeHosts, its lock and run records under `root`."""
+class FakeSetup:
+    """A setup over one FakeCloud and FakeHosts, its lock and run records under `root`."""
 
     compiled: CompiledEnvironment
     cloud: FakeCloud

@@ -23,7 +23,7 @@ from provisioner.graph import CompiledEnvironment, compile_source
 from provisioner.plan import Plan
 from provisioner.spec import resolve_environment
 
-from .fake_backends import FakeCloud, FakeWorkspace
+from .fake_backends import FakeCloud, FakeSetup
 
 ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
 
@@ -34,15 +34,15 @@ def dev() -> CompiledEnvironment:
 
 
 @pytest.fixture
-def workspace(dev: CompiledEnvironment, tmp_path: Path) -> FakeWorkspace:
-    return FakeWorkspace(dev, FakeCloud(dev.graph), tmp_path)
+def setup(dev: CompiledEnvironment, tmp_path: Path) -> FakeSetup:
+    return FakeSetup(dev, FakeCloud(dev.graph), tmp_path)
 
 
 class RecordingView:
     """A view that notes what it was shown, and who held the lock when the plan was shown."""
 
-    def __init__(self, workspace: FakeWorkspace) -> None:
-        self.workspace = workspace
+    def __init__(self, setup: FakeSetup) -> None:
+        self.setup = setup
         self.plans: list[Plan] = []
         self.recovered_addresses: list[str] = []
         self.holders: list[LockHolder | None] = []
@@ -56,7 +56,7 @@ class RecordingView:
 
     def planned(self, plan: Plan) -> None:
         self.plans.append(plan)
-        self.holders.append(self.workspace.lock().holder())
+        self.holders.append(self.setup.lock().holder())
 
     def progress(self) -> AbstractContextManager[EventSink]:
         return nullcontext(self.events)
@@ -78,76 +78,70 @@ def refuse(question: str) -> bool:
     raise AssertionError(f"asked {question!r} without reason")
 
 
-def up(
-    workspace: FakeWorkspace, confirm: operations.Confirm, **options: object
-) -> operations.Applied:
-    view = RecordingView(workspace)
+def up(setup: FakeSetup, confirm: operations.Confirm, **options: object) -> operations.Applied:
+    view = RecordingView(setup)
     settings: dict[str, object] = {"saved": None, "rollback": True, "parallelism": 4, **options}
-    return operations.up(workspace, view, confirm, **settings)  # type: ignore[arg-type]
+    return operations.up(setup, view, confirm, **settings)  # type: ignore[arg-type]
 
 
-def test_up_holds_the_lock_while_it_runs_and_releases_it(workspace: FakeWorkspace) -> None:
-    view = RecordingView(workspace)
-    applied = operations.up(workspace, view, Answers(), saved=None, rollback=True, parallelism=4)
+def test_up_holds_the_lock_while_it_runs_and_releases_it(setup: FakeSetup) -> None:
+    view = RecordingView(setup)
+    applied = operations.up(setup, view, Answers(), saved=None, rollback=True, parallelism=4)
     [holder] = view.holders
     assert holder is not None and holder.run_id == applied.run_id and holder.pid == os.getpid()
-    assert workspace.lock().holder() is None
-    assert workspace.runs[0].closed and workspace.stopped == [applied.run_id]
-    record = find_run(workspace.root / "runs", applied.run_id)
+    assert setup.lock().holder() is None
+    assert setup.runs[0].closed and setup.stopped == [applied.run_id]
+    record = find_run(setup.root / "runs", applied.run_id)
     assert record.outcome is RunOutcome.SUCCEEDED and record.plan == applied.plan
     assert len(view.events.events) > 0  # the apply's events reached the progress display
 
 
-def test_confirm_is_asked_only_when_something_changes(workspace: FakeWorkspace) -> None:
+def test_confirm_is_asked_only_when_something_changes(setup: FakeSetup) -> None:
     first = Answers()
-    up(workspace, first)
+    up(setup, first)
     assert first.questions == ["Apply these changes to dev?"]
-    again = up(workspace, refuse)  # nothing to change: nothing to ask
+    again = up(setup, refuse)  # nothing to change: nothing to ask
     assert not again.plan.has_changes
 
 
-def test_a_declined_confirmation_changes_nothing_and_is_recorded(workspace: FakeWorkspace) -> None:
+def test_a_declined_confirmation_changes_nothing_and_is_recorded(setup: FakeSetup) -> None:
     with pytest.raises(ConfirmationError, match="cancelled; nothing was changed"):
-        up(workspace, Answers(False))
-    assert workspace.cloud.recorded == {} and "apply" not in workspace.cloud.calls
-    record = find_run(workspace.root / "runs", workspace.runs[0].run_dir.name)
+        up(setup, Answers(False))
+    assert setup.cloud.recorded == {} and "apply" not in setup.cloud.calls
+    record = find_run(setup.root / "runs", setup.runs[0].run_dir.name)
     assert record.outcome is RunOutcome.FAILED and record.error == "cancelled; nothing was changed"
-    assert workspace.lock().holder() is None
+    assert setup.lock().holder() is None
 
 
-def test_a_saved_plan_is_applied_without_asking(workspace: FakeWorkspace, tmp_path: Path) -> None:
+def test_a_saved_plan_is_applied_without_asking(setup: FakeSetup, tmp_path: Path) -> None:
     saved = tmp_path / "dev.plan"
-    planned = operations.plan(
-        workspace, RecordingView(workspace), hosts=False, parallelism=4, out=saved
-    )
-    applied = up(workspace, refuse, saved=saved)
-    assert applied.plan == planned.plan and workspace.cloud.recorded_addresses()
+    planned = operations.plan(setup, RecordingView(setup), hosts=False, parallelism=4, out=saved)
+    applied = up(setup, refuse, saved=saved)
+    assert applied.plan == planned.plan and setup.cloud.recorded_addresses()
 
 
-def test_a_saved_plan_is_refused_once_the_state_changed(
-    workspace: FakeWorkspace, tmp_path: Path
-) -> None:
+def test_a_saved_plan_is_refused_once_the_state_changed(setup: FakeSetup, tmp_path: Path) -> None:
     saved = tmp_path / "dev.plan"
-    operations.plan(workspace, RecordingView(workspace), hosts=False, parallelism=4, out=saved)
-    up(workspace, Answers())  # another run applies first
+    operations.plan(setup, RecordingView(setup), hosts=False, parallelism=4, out=saved)
+    up(setup, Answers())  # another run applies first
     with pytest.raises(StalePlanError, match="the state changed since the plan was saved"):
-        up(workspace, refuse, saved=saved)
+        up(setup, refuse, saved=saved)
 
 
 def test_a_dead_runs_leftovers_are_stopped_before_anything_runs(
-    workspace: FakeWorkspace,
+    setup: FakeSetup,
 ) -> None:
     dead = LockHolder(socket.gethostname(), 2**22 + 1, "2026-01-01T00:00:00Z", "up", "dead-run")
-    path = workspace.root / "locks" / "dev.lock"
+    path = setup.root / "locks" / "dev.lock"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(asdict(dead)))
-    workspace.cloud.pending = ["vm.web[0]"]
-    view = RecordingView(workspace)
-    applied = operations.up(workspace, view, Answers(), saved=None, rollback=True, parallelism=4)
-    calls = workspace.cloud.calls
+    setup.cloud.pending = ["vm.web[0]"]
+    view = RecordingView(setup)
+    applied = operations.up(setup, view, Answers(), saved=None, rollback=True, parallelism=4)
+    calls = setup.cloud.calls
     assert calls[0] == "stop_leftovers dead-run" and calls[1] == "recover"
     assert view.recovered_addresses == ["vm.web[0]"]
-    events = (workspace.root / "runs" / "dev" / applied.run_id / "events.jsonl").read_text()
+    events = (setup.root / "runs" / "dev" / applied.run_id / "events.jsonl").read_text()
     assert "took over the lock of run dead-run (pid 4194305), which died; stopped 2 processes" in (
         events
     )
@@ -156,41 +150,41 @@ def test_a_dead_runs_leftovers_are_stopped_before_anything_runs(
 def test_a_failed_up_is_recorded_and_still_stops_what_it_started(
     dev: CompiledEnvironment, tmp_path: Path
 ) -> None:
-    workspace = FakeWorkspace(dev, FakeCloud(dev.graph, fail_at="vm.db[0]"), tmp_path)
+    setup = FakeSetup(dev, FakeCloud(dev.graph, fail_at="vm.db[0]"), tmp_path)
     with pytest.raises(RunFailedError):
-        up(workspace, Answers())
-    [run] = workspace.runs
-    assert run.closed and workspace.stopped == [run.run_dir.name]
+        up(setup, Answers())
+    [run] = setup.runs
+    assert run.closed and setup.stopped == [run.run_dir.name]
     assert find_run(tmp_path / "runs", run.run_dir.name).outcome is RunOutcome.FAILED
-    assert workspace.lock().holder() is None
+    assert setup.lock().holder() is None
 
 
-def test_down_of_nothing_recorded_starts_nothing(workspace: FakeWorkspace) -> None:
-    destroyed = operations.down(workspace, RecordingView(workspace), refuse, parallelism=4)
+def test_down_of_nothing_recorded_starts_nothing(setup: FakeSetup) -> None:
+    destroyed = operations.down(setup, RecordingView(setup), refuse, parallelism=4)
     assert destroyed.run_id is None and destroyed.plan == Plan("dev")
-    assert workspace.runs == [] and workspace.cloud.calls == []
+    assert setup.runs == [] and setup.cloud.calls == []
 
 
-def test_down_asks_then_deletes_everything(workspace: FakeWorkspace) -> None:
-    up(workspace, Answers())
+def test_down_asks_then_deletes_everything(setup: FakeSetup) -> None:
+    up(setup, Answers())
     confirm = Answers()
-    destroyed = operations.down(workspace, RecordingView(workspace), confirm, parallelism=4)
+    destroyed = operations.down(setup, RecordingView(setup), confirm, parallelism=4)
     assert confirm.questions == ["Delete every resource of dev?"]
-    assert destroyed.plan.summary()["delete"] == 9 and workspace.cloud.recorded == {}
-    assert workspace.hosts.released  # the VMs' hosts are forgotten
+    assert destroyed.plan.summary()["delete"] == 9 and setup.cloud.recorded == {}
+    assert setup.hosts.released  # the VMs' hosts are forgotten
 
 
-def test_drift_and_plan_without_out_take_no_lock(workspace: FakeWorkspace) -> None:
+def test_drift_and_plan_without_out_take_no_lock(setup: FakeSetup) -> None:
     class LockWatchingView(RecordingView):
         @contextmanager
         def busy(self, doing: str) -> Iterator[None]:
-            held.append(self.workspace.lock().holder())
+            held.append(self.setup.lock().holder())
             yield
 
     held: list[LockHolder | None] = []
-    view = LockWatchingView(workspace)
-    found = operations.drift(workspace, view, hosts=True, parallelism=4)
-    planned = operations.plan(workspace, view, hosts=True, parallelism=4, out=None)
+    view = LockWatchingView(setup)
+    found = operations.drift(setup, view, hosts=True, parallelism=4)
+    planned = operations.plan(setup, view, hosts=True, parallelism=4, out=None)
     assert held == [None, None]
     assert not found.plan.has_changes and planned.plan.has_changes
-    assert len(workspace.stopped) == 2
+    assert len(setup.stopped) == 2

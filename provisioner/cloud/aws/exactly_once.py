@@ -39,11 +39,10 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, WaiterError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from provisioner.procs import RUN_ID_ENV
+
 T = TypeVar("T")
 
-# Every process a run starts carries the run's id (set by the CLI, inherited by the
-# Pulumi engine and the provider plugin).
-RUN_ID_ENV = "PROVISION_RUN_ID"
 ENV_TAG = "provision:env"
 ADDRESS_TAG = "provision:address"
 # Hex characters kept of the sha256: 128 bits. EC2's ClientToken takes up to 64 ASCII characters.

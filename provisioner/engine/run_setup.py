@@ -1,6 +1,6 @@
-"""What the engine's operations need from outside: a Workspace to run in, a view and a confirm.
+"""What the engine's operations need from outside: a RunSetup to run in, a view and a confirm.
 
-The composition root (`provisioner.cli.wiring`) implements `Workspace` with the
+The composition root (`provisioner.cli.wiring`) implements `RunSetup` with the
 concrete backends; the CLI implements `RunView` and `Confirm`. Tests pass
 in-process fakes.
 """
@@ -36,7 +36,7 @@ class RunBackends(Protocol):
         ...
 
 
-class Workspace(Protocol):
+class RunSetup(Protocol):
     """One compiled environment, and the means to run it: its lock, state and backends."""
 
     @property

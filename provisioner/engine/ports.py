@@ -10,6 +10,7 @@ from provisioner.engine.events import EventSink
 from provisioner.errors import HostError
 from provisioner.graph.kinds.software import SoftwareNode
 from provisioner.graph.kinds.vm import VmNode
+from provisioner.jsonable import dump
 from provisioner.plan import Plan, TaskChange
 from provisioner.spec.addresses import Address
 
@@ -28,15 +29,8 @@ class VmOutput:
     key_pair: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "private_ip": self.private_ip,
-            "public_ip": self.public_ip,
-            "subnet": self.subnet,
-            "roles": list(self.roles),
-            "hostname": self.hostname,
-            "key_pair": self.key_pair,
-        }
+        """Its fields but the address (the key it is listed under)."""
+        return {key: value for key, value in dump(self).items() if key != "address"}
 
 
 @dataclass(frozen=True)
@@ -192,16 +186,7 @@ class ConfigureResult:
         return not self.failed and not self.unreachable and self.error is None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "succeeded": self.succeeded,
-            "ok": self.ok,
-            "changed": self.changed,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "unreachable": self.unreachable,
-            "error": self.error,
-            "collateral": self.collateral,
-        }
+        return {**dump(self), "succeeded": self.succeeded}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import secrets
 import socket
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from provisioner.engine.events import Status
 from provisioner.errors import ProvisionError
 from provisioner.fsutil import read_json
+from provisioner.jsonable import Jsonable
 from provisioner.plan import Plan
 from provisioner.procs import is_running, start_ticks
 
@@ -45,7 +46,7 @@ def new_run_id() -> str:
 
 
 @dataclass(frozen=True)
-class RunInfo:
+class RunInfo(Jsonable):
     """Who started a run, where, and with what command."""
 
     id: str
@@ -73,36 +74,9 @@ class RunInfo:
             pid_started=start_ticks(os.getpid()),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "environment": self.environment,
-            "command": list(self.command),
-            "user": self.user,
-            "host": self.host,
-            "pid": self.pid,
-            "pid_started": self.pid_started,
-            "started_at": self.started_at,
-            "git_commit": self.git_commit,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunInfo:
-        return cls(
-            id=str(data["id"]),
-            environment=str(data["environment"]),
-            command=tuple(str(part) for part in data["command"]),
-            user=str(data["user"]),
-            host=str(data["host"]),
-            pid=int(data["pid"]),
-            started_at=str(data["started_at"]),
-            git_commit=data.get("git_commit"),
-            pid_started=data.get("pid_started"),
-        )
-
 
 @dataclass(frozen=True)
-class NodeRecord:
+class NodeRecord(Jsonable):
     """One node's work in a run: its action, when it started and ended, and how."""
 
     started_at: str
@@ -111,13 +85,6 @@ class NodeRecord:
     elapsed: float | None = None
     result: Status = Status.RUNNING
     error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "result": self.result.value}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> NodeRecord:
-        return cls(**{**data, "result": Status(data["result"])})
 
 
 @dataclass(frozen=True)

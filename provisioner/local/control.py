@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.errors import LocalCloudError
+from provisioner.jsonable import Jsonable
 from provisioner.local.record import DAEMON_MODULE, DaemonRecord, LocalPaths
 from provisioner.netsafety import require_loopback_url
 from provisioner.procs import command_line
@@ -28,7 +29,7 @@ STOP_GRACE_SECONDS = 30.0  # the daemon removes its hosts before it exits
 
 
 @dataclass(frozen=True)
-class LocalCloudStatus:
+class LocalCloudStatus(Jsonable):
     """What `provision local status` reports."""
 
     running: bool
@@ -38,17 +39,6 @@ class LocalCloudStatus:
     stale_record_removed: bool
     state_dir: Path
     log: Path
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "running": self.running,
-            "endpoint": self.endpoint,
-            "pid": self.pid,
-            "started_at": self.started_at,
-            "stale_record_removed": self.stale_record_removed,
-            "state_dir": str(self.state_dir),
-            "log": str(self.log),
-        }
 
 
 class LocalCloud:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from provisioner.errors import ProvisionError
+from provisioner.jsonable import Jsonable, dump, load
 
 SENSITIVE = "(sensitive)"
 KNOWN_AFTER_APPLY = "(known after apply)"
@@ -41,7 +42,7 @@ _SYMBOLS = {
 
 
 @dataclass(frozen=True)
-class PropertyChange:
+class PropertyChange(Jsonable):
     """One property's before and after; `forces_replacement` when it cannot change in place."""
 
     path: str
@@ -49,44 +50,15 @@ class PropertyChange:
     after: Any
     forces_replacement: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "before": self.before,
-            "after": self.after,
-            "forces_replacement": self.forces_replacement,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> PropertyChange:
-        return cls(data["path"], data["before"], data["after"], bool(data["forces_replacement"]))
-
 
 @dataclass(frozen=True)
-class ResourceChange:
+class ResourceChange(Jsonable):
     """The planned action on one cloud resource (`vm.web[0]`, `network.main/internet-gateway`)."""
 
     address: str
     kind: str
     action: Action
     diff: tuple[PropertyChange, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "kind": self.kind,
-            "action": self.action.value,
-            "diff": [change.to_json() for change in self.diff],
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> ResourceChange:
-        return cls(
-            str(data["address"]),
-            str(data["kind"]),
-            Action(data["action"]),
-            tuple(PropertyChange.from_json(change) for change in data["diff"]),
-        )
 
 
 class TaskOutlook(StrEnum):
@@ -99,7 +71,7 @@ class TaskOutlook(StrEnum):
 
 
 @dataclass(frozen=True)
-class TaskChange:
+class TaskChange(Jsonable):
     """One task of a role on one host, as check mode predicts it; `diff` is unified diff text."""
 
     task: str
@@ -107,21 +79,9 @@ class TaskChange:
     diff: str | None = None
     note: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "task": self.task,
-            "outlook": self.outlook.value,
-            "diff": self.diff,
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> TaskChange:
-        return cls(str(data["task"]), TaskOutlook(data["outlook"]), data["diff"], data["note"])
-
 
 @dataclass(frozen=True)
-class SoftwareChange:
+class SoftwareChange(Jsonable):
     """The planned configuration of one software node (`software.web@vm.web[0]`).
 
     CREATE: its VM is new or replaced, so every task runs. UPDATE: check mode
@@ -133,23 +93,6 @@ class SoftwareChange:
     host: str
     action: Action
     tasks: tuple[TaskChange, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "host": self.host,
-            "action": self.action.value,
-            "tasks": [task.to_json() for task in self.tasks],
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> SoftwareChange:
-        return cls(
-            str(data["address"]),
-            str(data["host"]),
-            Action(data["action"]),
-            tuple(TaskChange.from_json(task) for task in data["tasks"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -203,14 +146,11 @@ class Plan:
         }
 
     def to_json(self) -> dict[str, Any]:
+        """Its fields, and the summaries and `has_changes` derived from them."""
         return {
-            "environment": self.environment,
-            "changes": [change.to_json() for change in self.changes],
+            **dump(self),
             "summary": self.summary(),
-            "software": [change.to_json() for change in self.software],
             "software_summary": self.software_summary(),
-            "gone": list(self.gone),
-            "outputs": [change.to_json() for change in self.outputs],
             "has_changes": self.has_changes,
         }
 
@@ -221,15 +161,9 @@ class Plan:
         Raises PlanFormatError if `data` is not such a plan.
         """
         try:
-            return cls(
-                environment=str(data["environment"]),
-                changes=tuple(ResourceChange.from_json(c) for c in data["changes"]),
-                software=tuple(SoftwareChange.from_json(c) for c in data["software"]),
-                gone=tuple(str(address) for address in data["gone"]),
-                outputs=tuple(PropertyChange.from_json(c) for c in data["outputs"]),
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            raise PlanFormatError(f"not a plan ({type(error).__name__}: {error})") from None
+            return load(cls, data)
+        except ValueError as error:
+            raise PlanFormatError(f"not a plan ({error})") from None
 
 
 class PlanFormatError(ProvisionError):

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Modules shared by every layer (dag: generic algorithms).
-BASE = {"errors", "paths", "fsutil", "netsafety", "procs", "dag", "declarations"}
+BASE = {"errors", "paths", "fsutil", "netsafety", "procs", "dag", "declarations", "jsonable"}
 # The rank of each layer; the backends share one.
 RANK = {
     "spec": 1,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 
+from provisioner.cloud.aws.base import AwsResource
 from provisioner.cloud.pulumi.state import PART_SEPARATOR
 from provisioner.graph import Node, ResourceGraph
 from provisioner.spec.addresses import Address
@@ -21,7 +22,7 @@ class ProgramContext:
     region: str
     graph: ResourceGraph
     timeouts: TimeoutsSpec = field(default_factory=TimeoutsSpec)
-    resources: dict[Address, Any] = field(default_factory=dict)
+    resources: dict[Address, AwsResource] = field(default_factory=dict)
     parts: dict[str, Any] = field(default_factory=dict)
 
     def tags(self, node: Node, part: str | None = None) -> dict[str, str]:

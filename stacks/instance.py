@@ -5,7 +5,8 @@ from __future__ import annotations
 import pulumi
 import yaml
 
-from provisioner.cloud.aws.instance import Instance
+from provisioner.cloud.aws.base import AwsResource
+from provisioner.cloud.aws.instance import OP_TIMEOUT, InstanceProvider
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.spec.kinds.vm import VM
 from stacks.context import ProgramContext, logical_name
@@ -20,25 +21,27 @@ def cloud_config(hostname: str, public_key: str | None) -> str:
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=True)
 
 
-def declare(node: VmNode, ctx: ProgramContext) -> Instance:
+def declare(node: VmNode, ctx: ProgramContext) -> AwsResource:
     pair = ctx.resources.get(node.key_pair) if node.key_pair else None
-    public_key = pair.public_key if pair is not None else None
-    instance = Instance(
+    public_key: pulumi.Input[str | None] = pair.output("public_key") if pair else None
+    groups = [ctx.resources[g].output("group_id") for g in node.security_groups]
+    instance = AwsResource(
+        InstanceProvider(),
         logical_name(node.address),
-        image_id=node.image,
-        instance_type=node.instance_type,
-        subnet_id=ctx.resources[node.subnet].subnet_id,
-        security_group_ids=pulumi.Output.all(
-            *[ctx.resources[g].group_id for g in node.security_groups]
-        ).apply(sorted),
-        key_name=pair.key_name if pair is not None else None,
-        user_data=pulumi.Output.from_input(public_key).apply(
-            lambda key: cloud_config(node.hostname, key)
-        ),
-        region=ctx.region,
-        tags=ctx.tags(node),
-        op_timeout=ctx.timeouts.vm,
-        opts=ctx.depends_on(node),
+        {
+            OP_TIMEOUT: ctx.timeouts.vm,
+            "image_id": node.image,
+            "instance_type": node.instance_type,
+            "subnet_id": ctx.resources[node.subnet].output("subnet_id"),
+            "security_group_ids": pulumi.Output.all(*groups).apply(sorted),
+            "key_name": pair.output("key_name") if pair is not None else None,
+            "user_data": pulumi.Output.from_input(public_key).apply(
+                lambda key: cloud_config(node.hostname, str(key) if key else None)
+            ),
+            "region": ctx.region,
+            "tags": ctx.tags(node),
+        },
+        ctx.depends_on(node),
     )
     ctx.resources[node.address] = instance
     return instance

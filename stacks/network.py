@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from provisioner.cloud.aws.vpc import InternetGateway, RouteTable, Vpc
+from provisioner.cloud.aws.base import AwsResource
+from provisioner.cloud.aws.vpc import InternetGatewayProvider, RouteTableProvider, VpcProvider
 from provisioner.graph.kinds.network import NetworkNode
 from provisioner.graph.kinds.subnet import SubnetNode
 from provisioner.spec.kinds.network import NETWORK
@@ -20,40 +21,42 @@ PUBLIC_ROUTES = "public-routes"
 
 @dataclass(frozen=True)
 class DeclaredNetwork:
-    vpc: Vpc
-    public_route_table: RouteTable | None
+    vpc: AwsResource
+    public_route_table: AwsResource | None
 
 
 def declare(node: NetworkNode, ctx: ProgramContext) -> DeclaredNetwork:
     """The VPC, plus the internet route for its public subnets if it has any."""
-    vpc = Vpc(
+    vpc = AwsResource(
+        VpcProvider(),
         logical_name(node.address),
-        cidr_block=node.cidr,
-        region=ctx.region,
-        tags=ctx.tags(node),
-        opts=ctx.depends_on(node),
+        {"cidr_block": node.cidr, "region": ctx.region, "tags": ctx.tags(node)},
+        ctx.depends_on(node),
     )
     has_public = any(
         isinstance(sub, SubnetNode) and sub.public and sub.network == node.address
         for sub in ctx.graph.of_kind(SUBNET)
     )
     table = None
+    vpc_id = vpc.output("vpc_id")
     if has_public:
         child = pulumi.ResourceOptions(depends_on=[vpc])
-        gateway = InternetGateway(
+        gateway = AwsResource(
+            InternetGatewayProvider(),
             logical_name(node.address, GATEWAY),
-            vpc_id=vpc.vpc_id,
-            region=ctx.region,
-            tags=ctx.tags(node, GATEWAY),
-            opts=child,
+            {"vpc_id": vpc_id, "region": ctx.region, "tags": ctx.tags(node, GATEWAY)},
+            child,
         )
-        table = RouteTable(
+        table = AwsResource(
+            RouteTableProvider(),
             logical_name(node.address, PUBLIC_ROUTES),
-            vpc_id=vpc.vpc_id,
-            gateway_id=gateway.gateway_id,
-            region=ctx.region,
-            tags=ctx.tags(node, PUBLIC_ROUTES),
-            opts=pulumi.ResourceOptions(depends_on=[vpc, gateway]),
+            {
+                "vpc_id": vpc_id,
+                "gateway_id": gateway.output("gateway_id"),
+                "region": ctx.region,
+                "tags": ctx.tags(node, PUBLIC_ROUTES),
+            },
+            pulumi.ResourceOptions(depends_on=[vpc, gateway]),
         )
     declared = DeclaredNetwork(vpc, table)
     ctx.resources[node.address] = vpc

@@ -92,9 +92,9 @@ def _vm_outputs(ctx: ProgramContext) -> dict[str, Any]:
         assert isinstance(node, VmNode)
         vm = ctx.resources[node.address]
         outputs[str(node.address)] = {
-            "id": vm.instance_id,
-            "private_ip": vm.private_ip,
-            "public_ip": vm.public_ip,
+            "id": vm.output("instance_id"),
+            "private_ip": vm.output("private_ip"),
+            "public_ip": vm.output("public_ip"),
             "subnet": str(node.subnet),
             "roles": list(node.roles),
             "hostname": node.hostname,
@@ -130,10 +130,10 @@ def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
     declared = stack_kinds()[target.kind]
     if attribute in declared.from_node:
         return declared.attribute_of_node(ctx.graph.node(target), attribute)
-    return getattr(ctx.resources[target], cloud_kind(target.kind).attributes[attribute])
+    return ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
 
 
 def _secret_of(address: Address, ctx: ProgramContext) -> Any:
     """The secret output a ready resource hands over (a key pair's private key), if any."""
     name = stack_kinds()[address.kind].secret_output
-    return getattr(ctx.resources[address], name) if name is not None else None
+    return ctx.resources[address].output(name) if name is not None else None

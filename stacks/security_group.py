@@ -6,7 +6,8 @@ from typing import Any
 
 import pulumi
 
-from provisioner.cloud.aws.security_group import SELF_GROUP, SecurityGroup
+from provisioner.cloud.aws.base import AwsResource
+from provisioner.cloud.aws.security_group import SELF_GROUP, SecurityGroupProvider
 from provisioner.graph.kinds.security_group import Rule, SecurityGroupNode
 from provisioner.spec.kinds.security_group import SECURITY_GROUP
 from stacks.context import ProgramContext, logical_name
@@ -14,18 +15,21 @@ from stacks.kind import StackKind
 from stacks.network import DeclaredNetwork
 
 
-def declare(node: SecurityGroupNode, ctx: ProgramContext) -> SecurityGroup:
+def declare(node: SecurityGroupNode, ctx: ProgramContext) -> AwsResource:
     network: DeclaredNetwork = ctx.parts[str(node.network)]
-    group = SecurityGroup(
+    group = AwsResource(
+        SecurityGroupProvider(),
         logical_name(node.address),
-        vpc_id=network.vpc.vpc_id,
-        group_name=f"{ctx.environment}-{node.address.name}",
-        description=node.description or f"{ctx.environment} {node.address.name}",
-        ingress=_rules(node, node.ingress, ctx),
-        egress=_rules(node, node.egress, ctx),
-        region=ctx.region,
-        tags=ctx.tags(node),
-        opts=ctx.depends_on(node),
+        {
+            "vpc_id": network.vpc.output("vpc_id"),
+            "name": f"{ctx.environment}-{node.address.name}",
+            "description": node.description or f"{ctx.environment} {node.address.name}",
+            "ingress": _rules(node, node.ingress, ctx),
+            "egress": _rules(node, node.egress, ctx),
+            "region": ctx.region,
+            "tags": ctx.tags(node),
+        },
+        ctx.depends_on(node),
     )
     ctx.resources[node.address] = group
     return group
@@ -43,7 +47,7 @@ def _rule(node: SecurityGroupNode, rule: Rule, ctx: ProgramContext) -> pulumi.Ou
     elif rule.group == node.address:
         peer = SELF_GROUP
     else:
-        peer = ctx.resources[rule.group].group_id
+        peer = ctx.resources[rule.group].output("group_id")
     return pulumi.Output.from_input(peer).apply(
         lambda group_id: {
             "protocol": rule.protocol,

@@ -13,8 +13,9 @@ from typing import Any
 import pulumi
 import pytest
 
+from provisioner.cloud.aws.base import AwsResource
 from provisioner.cloud.aws.target import local_cloud_env
-from provisioner.cloud.aws.vpc import Vpc
+from provisioner.cloud.aws.vpc import VpcProvider
 from provisioner.cloud.pulumi.stack import Program, PulumiStack
 from provisioner.cloud.pulumi.workspace import EngineSettings
 
@@ -25,8 +26,9 @@ pytestmark = pytest.mark.integration
 
 def vpc_program(cidr: str, tags: dict[str, str]) -> Program:
     def program() -> None:
-        vpc = Vpc("main", cidr_block=cidr, region=REGION, tags=tags)
-        pulumi.export("vpc_id", vpc.vpc_id)
+        inputs = {"cidr_block": cidr, "region": REGION, "tags": tags}
+        vpc = AwsResource(VpcProvider(), "main", inputs)
+        pulumi.export("vpc_id", vpc.output("vpc_id"))
 
     return program
 

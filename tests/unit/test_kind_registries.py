@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from provisioner.cloud.aws.base import AwsResource
+from provisioner.cloud.aws.key_pair import KeyPairProvider
 from provisioner.cloud.aws.kind import cloud_kinds, providers
 from provisioner.cloud.aws.orphans import teardown_order
+from provisioner.cloud.aws.vpc import VpcProvider
 from provisioner.graph.kinds import GRAPH_KINDS
 from provisioner.spec.addresses import ResourceKind
 from provisioner.spec.kinds import SPEC_KINDS, spec_kind
@@ -75,3 +78,22 @@ def test_an_unknown_kind_is_refused_naming_the_known_ones() -> None:
 def test_a_kind_cannot_be_declared_twice() -> None:
     with pytest.raises(ValueError, match="declared twice"):
         ResourceKind.declare("vm")
+
+
+def test_a_provider_table_gives_its_inputs_replacements_stable_and_secret_outputs() -> None:
+    assert VpcProvider.inputs == ("cidr_block", "region", "tags")
+    assert VpcProvider.replace_on == ("cidr_block", "region")
+    assert VpcProvider.stable_outputs == ("vpc_id",)
+    assert VpcProvider.id_output == "vpc_id"
+    assert KeyPairProvider.secret_outputs == ("private_key",)
+    assert KeyPairProvider.kept({"key_pair_id": "k", "private_key": "p", "tags": {}}) == {
+        "key_pair_id": "k",
+        "fingerprint": None,
+        "public_key": None,
+        "private_key": "p",
+    }
+
+
+def test_a_resource_is_refused_inputs_its_provider_table_does_not_name() -> None:
+    with pytest.raises(TypeError, match=r"VpcProvider takes \['cidr_block', 'region', 'tags'\]"):
+        AwsResource(VpcProvider(), "main", {"cidr_block": "10.0.0.0/16", "size": 3})

@@ -73,6 +73,7 @@ class AwsProvider(ResourceProvider):
     replace_on: ClassVar[tuple[str, ...]] = ()
     stable_outputs: ClassVar[tuple[str, ...]] = ()
     secret_outputs: ClassVar[tuple[str, ...]] = ()
+    settings: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()
     # The output that holds the resource's own id (`vpc_id`): it tells, in a state
     # export, which provider made a resource.
@@ -89,6 +90,7 @@ class AwsProvider(ResourceProvider):
         cls.replace_on = having(Prop.REPLACES)
         cls.stable_outputs = having(Prop.STABLE | Prop.ID)
         cls.secret_outputs = having(Prop.SECRET)
+        cls.settings = having(Prop.SETTING)
         cls.outputs = having(Prop.OUTPUT | Prop.STABLE | Prop.ID | Prop.SECRET)
         ids = having(Prop.ID)
         cls.id_output = ids[0] if ids else ""
@@ -163,20 +165,37 @@ class AwsProvider(ResourceProvider):
 
 
 class AwsResource(Resource):
-    """A resource of an `AwsProvider`: its inputs, and its outputs as yet unknown."""
+    """A resource of an `AwsProvider`: the inputs its property table names, then its outputs.
+
+    `inputs` must give every input and may give settings; outputs are read with
+    `output(name)`, which refuses a name the table does not have.
+    """
 
     def __init__(
         self,
         provider: AwsProvider,
         name: str,
         inputs: Mapping[str, Any],
-        opts: pulumi.ResourceOptions | None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        allowed = {*provider.inputs, *provider.settings}
+        if not set(provider.inputs) <= set(inputs) <= allowed:
+            raise TypeError(
+                f"{type(provider).__name__} takes {sorted(allowed)}, got {sorted(inputs)}"
+            )
+        self._properties = frozenset({*allowed, *provider.outputs})
         props = {**inputs, **dict.fromkeys(provider.outputs)}
         if provider.secret_outputs:
             secret = pulumi.ResourceOptions(additional_secret_outputs=list(provider.secret_outputs))
             opts = pulumi.ResourceOptions.merge(opts, secret)
         super().__init__(provider, name, props, opts)
+
+    def output(self, name: str) -> pulumi.Output[Any]:
+        """The resource's property `name` (an input, or an output known once it is made)."""
+        if name not in self._properties:
+            raise AttributeError(f"no property '{name}' (one of {sorted(self._properties)})")
+        found: pulumi.Output[Any] = getattr(self, name)
+        return found
 
 
 def until_dependencies_clear(action: Callable[[], T], *, timeout: float = 300.0) -> T:

@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import pulumi
 from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import AwsResource, Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.base import Described, Outputs, Prop, undo_on_failure
 from provisioner.cloud.aws.ec2 import Ec2Provider, Listing
 from provisioner.cloud.aws.exactly_once import Clock, Sleep, delete_confirmed, settle
 from provisioner.cloud.aws.kind import CloudKind
@@ -200,40 +199,6 @@ def _addresses_of(instance: dict[str, Any]) -> dict[str, Any]:
         "public_ip": instance.get("PublicIpAddress", ""),
         "state": instance["State"]["Name"],
     }
-
-
-class Instance(AwsResource):
-    instance_id: pulumi.Output[str]
-    private_ip: pulumi.Output[str]
-    public_ip: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        image_id: str,
-        instance_type: str,
-        subnet_id: pulumi.Input[str],
-        security_group_ids: pulumi.Input[list[str]],
-        key_name: pulumi.Input[str] | None,
-        user_data: pulumi.Input[str],
-        region: str,
-        tags: pulumi.Input[dict[str, str]],
-        op_timeout: int = DEFAULT_TIMEOUT,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        props = {
-            OP_TIMEOUT: op_timeout,
-            "image_id": image_id,
-            "instance_type": instance_type,
-            "subnet_id": subnet_id,
-            "security_group_ids": security_group_ids,
-            "key_name": key_name,
-            "user_data": user_data,
-            "region": region,
-            "tags": tags,
-        }
-        super().__init__(InstanceProvider(), name, props, opts)
 
 
 VM_CLOUD = CloudKind(

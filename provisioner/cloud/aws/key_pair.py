@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import pulumi
 from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import AwsResource, Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.base import Described, Outputs, Prop, undo_on_failure
 from provisioner.cloud.aws.ec2 import Ec2Provider, Listing
 from provisioner.cloud.aws.exactly_once import delete_confirmed, settle
 from provisioner.cloud.aws.kind import CloudKind
@@ -96,25 +95,6 @@ class KeyPairProvider(Ec2Provider):
         """Delete a key pair that an attempt whose answer was lost made: its private key
         was only in that answer, so it cannot be adopted. None: make a new one."""
         cls.remove(ec2, described["KeyPairId"], {"key_name": described["KeyName"]})
-
-
-class KeyPair(AwsResource):
-    key_name: pulumi.Output[str]
-    public_key: pulumi.Output[str]
-    private_key: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        key_name: str,
-        key_type: str,
-        region: str,
-        tags: pulumi.Input[dict[str, str]],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {"key_name": key_name, "key_type": key_type, "region": region, "tags": tags}
-        super().__init__(KeyPairProvider(), name, inputs, opts)
 
 
 KEY_PAIR_CLOUD = CloudKind(

@@ -11,11 +11,10 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import pulumi
 from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import AwsResource, Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.base import Described, Outputs, Prop, undo_on_failure
 from provisioner.cloud.aws.ec2 import Ec2Provider, Listing
 from provisioner.cloud.aws.exactly_once import already_done, settle
 from provisioner.cloud.aws.kind import CloudKind
@@ -219,34 +218,6 @@ def _declared_order(live: list[Rule], declared: list[Rule], own_id: str) -> list
     ordered = [rule for rule in declared if _key(rule, own_id) in by_key]
     known = {_key(rule, own_id) for rule in declared}
     return ordered + [rule for key, rule in by_key.items() if key not in known]
-
-
-class SecurityGroup(AwsResource):
-    group_id: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        vpc_id: pulumi.Input[str],
-        group_name: str,
-        description: str,
-        ingress: pulumi.Input[list[Rule]],
-        egress: pulumi.Input[list[Rule]],
-        region: str,
-        tags: pulumi.Input[dict[str, str]],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        props = {
-            "vpc_id": vpc_id,
-            "name": group_name,
-            "description": description,
-            "ingress": ingress,
-            "egress": egress,
-            "region": region,
-            "tags": tags,
-        }
-        super().__init__(SecurityGroupProvider(), name, props, opts)
 
 
 SELF_GROUP = _SELF

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-import pulumi
 from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import clients, tags
-from provisioner.cloud.aws.base import AwsResource, Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.base import Described, Outputs, Prop, undo_on_failure
 from provisioner.cloud.aws.ec2 import Ec2Provider, Listing, describe_pages
 from provisioner.cloud.aws.exactly_once import create_exactly_once, settle
 from provisioner.cloud.aws.kind import CloudKind
@@ -163,34 +162,6 @@ def associations_by_subnet(tables: Iterable[Described]) -> dict[str, tuple[str, 
             if subnet_id and subnet_id not in found:
                 found[subnet_id] = (table["RouteTableId"], association["RouteTableAssociationId"])
     return found
-
-
-class Subnet(AwsResource):
-    subnet_id: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        vpc_id: pulumi.Input[str],
-        cidr_block: str,
-        availability_zone: str,
-        public: bool,
-        route_table_id: pulumi.Input[str] | None,
-        region: str,
-        tags: pulumi.Input[dict[str, str]],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "vpc_id": vpc_id,
-            "cidr_block": cidr_block,
-            "availability_zone": availability_zone,
-            "public": public,
-            "route_table_id": route_table_id,
-            "region": region,
-            "tags": tags,
-        }
-        super().__init__(SubnetProvider(), name, inputs, opts)
 
 
 SUBNET_CLOUD = CloudKind(SUBNET, (SubnetProvider,), {"id": "subnet_id", "cidr": "cidr_block"})

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import pulumi
 from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
 from provisioner.cloud.aws.base import (
-    AwsResource,
     Described,
     Outputs,
     Prop,
@@ -64,25 +62,6 @@ class VpcProvider(Ec2Provider):
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
         cls.delete_once(ec2, id_, lambda: ec2.delete_vpc(VpcId=id_))
-
-
-class Vpc(AwsResource):
-    """A VPC with a CIDR block and tags."""
-
-    vpc_id: pulumi.Output[str]
-    cidr_block: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        cidr_block: pulumi.Input[str],
-        region: str,
-        tags: pulumi.Input[dict[str, str]],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {"cidr_block": cidr_block, "region": region, "tags": tags}
-        super().__init__(VpcProvider(), name, inputs, opts)
 
 
 class InternetGatewayProvider(Ec2Provider):
@@ -160,22 +139,6 @@ class InternetGatewayProvider(Ec2Provider):
             lambda: vpc_id in cls.attached_to(ec2, igw_id),
             cls.not_found | {"Gateway.NotAttached", "InvalidVpcID.NotFound"},
         )
-
-
-class InternetGateway(AwsResource):
-    gateway_id: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        vpc_id: pulumi.Input[str],
-        region: str,
-        tags: pulumi.Input[dict[str, str]],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {"vpc_id": vpc_id, "region": region, "tags": tags}
-        super().__init__(InternetGatewayProvider(), name, inputs, opts)
 
 
 class RouteTableProvider(Ec2Provider):
@@ -283,23 +246,6 @@ def _association_ids(ec2: Any, association_id: str) -> set[str]:
         for table in page.get("RouteTables", [])
         for association in table.get("Associations", [])
     }
-
-
-class RouteTable(AwsResource):
-    route_table_id: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        vpc_id: pulumi.Input[str],
-        gateway_id: pulumi.Input[str],
-        region: str,
-        tags: pulumi.Input[dict[str, str]],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {"vpc_id": vpc_id, "gateway_id": gateway_id, "region": region, "tags": tags}
-        super().__init__(RouteTableProvider(), name, inputs, opts)
 
 
 NETWORK_CLOUD = CloudKind(

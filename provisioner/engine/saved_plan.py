@@ -15,7 +15,8 @@ from pathlib import Path
 from provisioner.errors import ProvisionError
 from provisioner.fsutil import atomic_write_json, read_json
 from provisioner.graph import CompiledEnvironment
-from provisioner.plan import Action, Plan, PlanFormatError
+from provisioner.jsonable import load
+from provisioner.plan import Action, Plan
 
 FORMAT = "provision-plan/1"
 
@@ -53,17 +54,9 @@ class SavedPlan:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ProvisionError(f"{path} is not a plan saved by `provision plan --out`")
         try:
-            return cls(
-                environment=str(data["environment"]),
-                spec_digest=str(data["spec_digest"]),
-                state_digest=str(data["state_digest"]),
-                created_at=str(data["created_at"]),
-                plan=Plan.from_json(data["plan"]),
-            )
-        except KeyError as missing:
-            raise ProvisionError(f"{path} lacks {missing}; save the plan again") from None
-        except PlanFormatError as error:
-            raise ProvisionError(f"{path} holds {error}; save the plan again") from None
+            return load(cls, data)
+        except ValueError as error:
+            raise ProvisionError(f"{path} holds no valid plan ({error}); save it again") from None
 
     def check_spec(self, compiled: CompiledEnvironment) -> None:
         """Refuse if the plan is for another environment or the spec changed since."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from provisioner.fsutil import atomic_write_json, read_json
+from provisioner.jsonable import load
 from provisioner.procs import ProcessIdentity
 
 DAEMON_MODULE = "provisioner.local.daemon"
@@ -60,15 +60,7 @@ class DaemonRecord:
     @classmethod
     def load(cls, path: Path) -> DaemonRecord | None:
         """Read the record, or None if it is missing or malformed."""
-        data: Any = read_json(path)
-        if not isinstance(data, dict):
-            return None
         try:
-            return cls(
-                pid=int(data["pid"]),
-                start_ticks=int(data["start_ticks"]),
-                port=int(data["port"]),
-                started_at=str(data["started_at"]),
-            )
-        except (KeyError, TypeError, ValueError):
+            return load(cls, read_json(path))
+        except ValueError:
             return None

@@ -60,6 +60,28 @@ class Prop(Flag):
     SECRET = auto()
 
 
+def prop_table(
+    *,
+    replaces: tuple[str, ...] = (),
+    inputs: tuple[str, ...] = (),
+    settings: tuple[str, ...] = (),
+    id_output: str,
+    stable: tuple[str, ...] = (),
+    outputs: tuple[str, ...] = (),
+    secret: tuple[str, ...] = (),
+) -> dict[str, Prop]:
+    """A property table, written by what each property is (see `Prop`)."""
+    found = {name: Prop.REPLACES for name in replaces}
+    found |= {name: Prop.INPUT for name in inputs}
+    found |= {name: Prop.SETTING for name in settings}
+    found[id_output] = Prop.ID
+    found |= {name: Prop.STABLE for name in stable}
+    found |= {name: Prop.OUTPUT for name in outputs}
+    for name in secret:
+        found[name] = found.get(name, Prop.OUTPUT) | Prop.SECRET
+    return found
+
+
 class AwsProvider(ResourceProvider):
     """Base of the providers: one boto3 service, one property table."""
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from pulumi.dynamic import UpdateResult
+
 from provisioner.cloud.aws import clients, tags
 from provisioner.cloud.aws.base import AwsProvider, Described, Outputs, until_dependencies_clear
 from provisioner.cloud.aws.exactly_once import (
@@ -163,6 +165,11 @@ class Ec2Provider(AwsProvider):
         `recorded` is the resource's recorded outputs, for values read in their terms.
         """
         raise NotImplementedError
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """What changes in place by default: the tags (everything else replaces)."""
+        self.sync_tags(self.client(news), id_, olds, news)
+        return UpdateResult(outs={**news, **self.kept(olds)})
 
     @staticmethod
     def sync_tags(ec2: Any, resource_id: str, olds: dict[str, Any], news: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.base import Described, Outputs, Prop, prop_table, undo_on_failure
 from provisioner.cloud.aws.ec2 import Ec2Provider, Listing
 from provisioner.cloud.aws.exactly_once import Clock, Sleep, delete_confirmed, settle
 from provisioner.cloud.aws.kind import CloudKind
@@ -45,21 +45,13 @@ TERMINATED = WaitTarget(
 class InstanceProvider(Ec2Provider):
     """One instance. Type, groups and tags change in place; the rest replaces it."""
 
-    properties: ClassVar[Mapping[str, Prop]] = {
-        OP_TIMEOUT: Prop.SETTING,
-        "image_id": Prop.REPLACES,
-        "instance_type": Prop.INPUT,
-        "subnet_id": Prop.REPLACES,
-        "security_group_ids": Prop.INPUT,
-        "key_name": Prop.REPLACES,
-        "user_data": Prop.REPLACES,
-        "region": Prop.REPLACES,
-        "tags": Prop.INPUT,
-        "instance_id": Prop.ID,
-        "private_ip": Prop.OUTPUT,
-        "public_ip": Prop.OUTPUT,
-        "state": Prop.OUTPUT,
-    }
+    properties: ClassVar[Mapping[str, Prop]] = prop_table(
+        replaces=("image_id", "subnet_id", "key_name", "user_data", "region"),
+        inputs=("instance_type", "security_group_ids", "tags"),
+        settings=(OP_TIMEOUT,),
+        id_output="instance_id",
+        outputs=("private_ip", "public_ip", "state"),
+    )
     not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
     # Instances come inside reservations: `items_of` unpacks them.
     listing = Listing("describe_instances", "instance-id", "Reservations", "InstanceId")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pulumi.dynamic import CreateResult, UpdateResult
+from pulumi.dynamic import CreateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.base import Described, Outputs, Prop, prop_table, undo_on_failure
 from provisioner.cloud.aws.ec2 import Ec2Provider, Listing
 from provisioner.cloud.aws.exactly_once import delete_confirmed, settle
 from provisioner.cloud.aws.kind import CloudKind
@@ -18,16 +18,13 @@ from provisioner.spec.kinds.key_pair import KEY_PAIR
 class KeyPairProvider(Ec2Provider):
     """A named key pair. EC2 returns the private key once, at creation; state keeps it encrypted."""
 
-    properties: ClassVar[Mapping[str, Prop]] = {
-        "key_name": Prop.REPLACES,
-        "key_type": Prop.REPLACES,
-        "region": Prop.REPLACES,
-        "tags": Prop.INPUT,
-        "key_pair_id": Prop.ID,
-        "fingerprint": Prop.STABLE,
-        "public_key": Prop.STABLE,
-        "private_key": Prop.STABLE | Prop.SECRET,
-    }
+    properties: ClassVar[Mapping[str, Prop]] = prop_table(
+        replaces=("key_name", "key_type", "region"),
+        inputs=("tags",),
+        id_output="key_pair_id",
+        stable=("fingerprint", "public_key", "private_key"),
+        secret=("private_key",),
+    )
     not_found = frozenset({"InvalidKeyPair.NotFound"})
     # Key pairs are addressed by name: names are unique per region, and the local cloud
     # (moto) looks key pairs up by name only.
@@ -68,10 +65,6 @@ class KeyPairProvider(Ec2Provider):
     @staticmethod
     def live(described: Described, recorded: Mapping[str, Any]) -> Outputs:
         return {"key_name": described["KeyName"], "tags": tags.from_aws(described.get("Tags"))}
-
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self.sync_tags(self.client(news), id_, olds, news)
-        return UpdateResult(outs={**news, **self.kept(olds)})
 
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:

@@ -8,13 +8,13 @@ the rules that changed.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
-from provisioner.cloud.aws.base import Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.base import Described, Outputs, Prop, prop_table, undo_on_failure
 from provisioner.cloud.aws.ec2 import Ec2Provider, Listing
 from provisioner.cloud.aws.exactly_once import already_done, settle
 from provisioner.cloud.aws.kind import CloudKind
@@ -27,17 +27,12 @@ _SELF = "self"
 class SecurityGroupProvider(Ec2Provider):
     """A security group; its name gets a random suffix so a replacement can exist beside it."""
 
-    properties: ClassVar[Mapping[str, Prop]] = {
-        "vpc_id": Prop.REPLACES,
-        "name": Prop.REPLACES,
-        "description": Prop.REPLACES,
-        "ingress": Prop.INPUT,
-        "egress": Prop.INPUT,
-        "region": Prop.REPLACES,
-        "tags": Prop.INPUT,
-        "group_id": Prop.ID,
-        "group_name": Prop.STABLE,
-    }
+    properties: ClassVar[Mapping[str, Prop]] = prop_table(
+        replaces=("vpc_id", "name", "description", "region"),
+        inputs=("ingress", "egress", "tags"),
+        id_output="group_id",
+        stable=("group_name",),
+    )
     not_found = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
     listing = Listing("describe_security_groups", "group-id", "SecurityGroups", "GroupId")
     resource_type = "security-group"
@@ -124,26 +119,32 @@ def _apply(ec2: Any, group_id: str, direction: str, old: list[Rule], new: list[R
         found = _listed_rules(ec2, group_id)
         return {_key(rule, group_id) for rule in found[index]} if found is not None else set()
 
-    if removed:
-        settle(
-            lambda: already_done(
-                lambda: revoke(
-                    GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in removed]
-                ),
-                {"InvalidPermission.NotFound"},
-                lambda: not {_key(r, group_id) for r in removed} & live_keys(),
-            )
+    steps = (
+        (revoke, removed, "InvalidPermission.NotFound", lambda keys: not keys & live_keys()),
+        (authorize, added, "InvalidPermission.Duplicate", lambda keys: keys <= live_keys()),
+    )
+    for call, rules, repeat_code, took_effect in steps:
+        if rules:
+            _change_rules(group_id, call, rules, repeat_code, took_effect)
+
+
+def _change_rules(
+    group_id: str,
+    call: Callable[..., object],
+    rules: list[Rule],
+    repeat_code: str,
+    took_effect: Callable[[set[tuple[Any, ...]]], bool],
+) -> None:
+    """Revoke or authorize `rules`; `repeat_code` is success once `took_effect` says so."""
+    keys = {_key(rule, group_id) for rule in rules}
+    permissions = [_permission(rule, group_id) for rule in rules]
+    settle(
+        lambda: already_done(
+            lambda: call(GroupId=group_id, IpPermissions=permissions),
+            {repeat_code},
+            lambda: took_effect(keys),
         )
-    if added:
-        settle(
-            lambda: already_done(
-                lambda: authorize(
-                    GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in added]
-                ),
-                {"InvalidPermission.Duplicate"},
-                lambda: {_key(r, group_id) for r in added} <= live_keys(),
-            )
-        )
+    )
 
 
 def _permission(rule: Rule, own_id: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import clients, tags
-from provisioner.cloud.aws.base import Described, Outputs, Prop, undo_on_failure
+from provisioner.cloud.aws.base import Described, Outputs, Prop, prop_table, undo_on_failure
 from provisioner.cloud.aws.ec2 import Ec2Provider, Listing, describe_pages
 from provisioner.cloud.aws.exactly_once import create_exactly_once, settle
 from provisioner.cloud.aws.kind import CloudKind
@@ -23,17 +23,12 @@ _ALREADY_ASSOCIATED = frozenset({"Resource.AlreadyAssociated"})
 class SubnetProvider(Ec2Provider):
     """A subnet; public ones map public IPs on launch and use the VPC's internet route table."""
 
-    properties: ClassVar[Mapping[str, Prop]] = {
-        "vpc_id": Prop.REPLACES,
-        "cidr_block": Prop.REPLACES,
-        "availability_zone": Prop.REPLACES,
-        "public": Prop.INPUT,
-        "route_table_id": Prop.INPUT,
-        "region": Prop.REPLACES,
-        "tags": Prop.INPUT,
-        "subnet_id": Prop.ID,
-        "association_id": Prop.OUTPUT,
-    }
+    properties: ClassVar[Mapping[str, Prop]] = prop_table(
+        replaces=("vpc_id", "cidr_block", "availability_zone", "region"),
+        inputs=("public", "route_table_id", "tags"),
+        id_output="subnet_id",
+        outputs=("association_id",),
+    )
     not_found = frozenset({"InvalidSubnetID.NotFound"})
     listing = Listing("describe_subnets", "subnet-id", "Subnets", "SubnetId")
     resource_type = "subnet"

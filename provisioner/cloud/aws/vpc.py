@@ -12,6 +12,7 @@ from provisioner.cloud.aws.base import (
     Described,
     Outputs,
     Prop,
+    prop_table,
     undo_on_failure,
     until_dependencies_clear,
 )
@@ -24,12 +25,9 @@ from provisioner.spec.kinds.network import NETWORK
 class VpcProvider(Ec2Provider):
     """One VPC; its CIDR and region are immutable."""
 
-    properties: ClassVar[Mapping[str, Prop]] = {
-        "cidr_block": Prop.REPLACES,
-        "region": Prop.REPLACES,
-        "tags": Prop.INPUT,
-        "vpc_id": Prop.ID,
-    }
+    properties: ClassVar[Mapping[str, Prop]] = prop_table(
+        replaces=("cidr_block", "region"), inputs=("tags",), id_output="vpc_id"
+    )
     not_found = frozenset({"InvalidVpcID.NotFound"})
     listing = Listing("describe_vpcs", "vpc-id", "Vpcs", "VpcId")
     resource_type = "vpc"
@@ -55,10 +53,6 @@ class VpcProvider(Ec2Provider):
             "vpc_id": described["VpcId"],
         }
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self.sync_tags(self.client(news), id_, olds, news)
-        return UpdateResult(outs={**news, **self.kept(olds)})
-
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
         cls.delete_once(ec2, id_, lambda: ec2.delete_vpc(VpcId=id_))
@@ -67,12 +61,9 @@ class VpcProvider(Ec2Provider):
 class InternetGatewayProvider(Ec2Provider):
     """An internet gateway attached to one VPC."""
 
-    properties: ClassVar[Mapping[str, Prop]] = {
-        "vpc_id": Prop.REPLACES,
-        "region": Prop.REPLACES,
-        "tags": Prop.INPUT,
-        "gateway_id": Prop.ID,
-    }
+    properties: ClassVar[Mapping[str, Prop]] = prop_table(
+        replaces=("vpc_id", "region"), inputs=("tags",), id_output="gateway_id"
+    )
     not_found = frozenset({"InvalidInternetGatewayID.NotFound"})
     listing = Listing(
         "describe_internet_gateways", "internet-gateway-id", "InternetGateways", "InternetGatewayId"
@@ -117,10 +108,6 @@ class InternetGatewayProvider(Ec2Provider):
             "gateway_id": described["InternetGatewayId"],
         }
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self.sync_tags(self.client(news), id_, olds, news)
-        return UpdateResult(outs={**news, **self.kept(olds)})
-
     @classmethod
     def remove(cls, ec2: Any, id_: str, props: Mapping[str, Any]) -> None:
         """Detach (from the recorded VPC, or whichever it is attached to), then delete."""
@@ -144,13 +131,9 @@ class InternetGatewayProvider(Ec2Provider):
 class RouteTableProvider(Ec2Provider):
     """A route table whose default route leads to an internet gateway."""
 
-    properties: ClassVar[Mapping[str, Prop]] = {
-        "vpc_id": Prop.REPLACES,
-        "gateway_id": Prop.INPUT,
-        "region": Prop.REPLACES,
-        "tags": Prop.INPUT,
-        "route_table_id": Prop.ID,
-    }
+    properties: ClassVar[Mapping[str, Prop]] = prop_table(
+        replaces=("vpc_id", "region"), inputs=("gateway_id", "tags"), id_output="route_table_id"
+    )
     not_found = frozenset({"InvalidRouteTableID.NotFound"})
     listing = Listing("describe_route_tables", "route-table-id", "RouteTables", "RouteTableId")
     resource_type = "route-table"

@@ -22,7 +22,7 @@ from provisioner.engine.events import (
 from provisioner.engine.ports import ApplyResult, CloudBackend, EnvironmentOutputs, HostBackend
 from provisioner.errors import HostError, ProvisionError, RunFailedError
 from provisioner.graph import ResourceGraph
-from provisioner.plan import Action, Plan
+from provisioner.plan import Action, Plan, SoftwareChange
 from provisioner.spec.kinds.software import SOFTWARE
 from provisioner.spec.kinds.vm import VM
 
@@ -55,10 +55,15 @@ class Orchestrator:
 
     def _plan(self, hosts: bool) -> Plan:
         cloud_plan = self.cloud.preview(self.sink)
-        backend = self._host_backend() if hosts else None
+        software = self._software_plan(cloud_plan) if hosts else None
+        return cloud_plan if software is None else replace(cloud_plan, software=software)
+
+    def _software_plan(self, cloud_plan: Plan) -> tuple[SoftwareChange, ...] | None:
+        """Each existing VM's software as check mode sees it (None: nothing to check)."""
+        backend = self._host_backend()
         if backend is None:
-            return cloud_plan
-        software = plan_software(
+            return None
+        return plan_software(
             self.graph,
             cloud_plan,
             self.cloud.ready_resources(),
@@ -66,7 +71,6 @@ class Orchestrator:
             self.sink,
             parallelism=self.parallelism,
         )
-        return replace(cloud_plan, software=software)
 
     def plan_destroy(self) -> Plan:
         """What `down` would delete."""
@@ -125,19 +129,10 @@ class Orchestrator:
 
         def detect() -> Plan:
             cloud = self.cloud.drift(self.sink)
-            backend = self._host_backend() if hosts else None
-            if backend is None:
+            software = self._software_plan(Plan(self.environment)) if hosts else None
+            if software is None:
                 return cloud
-            software = plan_software(
-                self.graph,
-                Plan(self.environment),
-                self.cloud.ready_resources(),
-                backend,
-                self.sink,
-                parallelism=self.parallelism,
-            )
-            drifted = tuple(c for c in software if c.action is Action.UPDATE)
-            return replace(cloud, software=drifted)
+            return replace(cloud, software=tuple(c for c in software if c.action is Action.UPDATE))
 
         return self._phase(Phase.DRIFT, detect)
 

@@ -8,9 +8,8 @@ from typing import Any
 import pulumi
 
 from provisioner.cloud.aws.base import AwsResource
-from provisioner.cloud.pulumi.state import PART_SEPARATOR
 from provisioner.graph import Node, ResourceGraph
-from provisioner.spec.addresses import Address
+from provisioner.spec.addresses import Address, ResourceAddress
 from provisioner.spec.model import TimeoutsSpec
 
 
@@ -47,4 +46,4 @@ class ProgramContext:
 
 def logical_name(address: Address, part: str | None = None) -> str:
     """The Pulumi resource name: the graph address, plus a part for a node's extra resources."""
-    return str(address) if part is None else f"{address}{PART_SEPARATOR}{part}"
+    return str(ResourceAddress(address, part))

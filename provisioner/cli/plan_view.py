@@ -52,7 +52,7 @@ def _render_gone(plan: Plan, console: Console) -> None:
     console.print(
         f"[yellow]note:[/] {len(plan.gone)} resources that the state records no longer exist "
         "in the cloud (deleted outside provision, or forgotten by a restarted local cloud): "
-        f"{escape(', '.join(plan.gone))}. `up` creates them again."
+        f"{escape(', '.join(map(str, plan.gone)))}. `up` creates them again."
     )
 
 
@@ -89,11 +89,13 @@ def _render_software(change: SoftwareChange, console: Console) -> None:
     colour = _COLOURS[change.action]
     if change.action is Action.CREATE:
         console.print(
-            f"  [{colour}]  + {escape(change.address)}[/] configure "
+            f"  [{colour}]  + {escape(str(change.address))}[/] configure "
             f"({escape(change.host)} is new: every task runs)"
         )
         return
-    console.print(f"  [{colour}]  ~ {escape(change.address)}[/] change ({escape(change.host)})")
+    console.print(
+        f"  [{colour}]  ~ {escape(str(change.address))}[/] change ({escape(change.host)})"
+    )
     for task in change.tasks:
         if task.outlook in (TaskOutlook.NO_CHANGE, TaskOutlook.UNKNOWN):
             continue
@@ -127,7 +129,7 @@ def _render_change(change: ResourceChange, console: Console) -> None:
     forcing = [p.path for p in change.diff if p.forces_replacement]
     note = f" ({', '.join(forcing)} forces replacement)" if forcing else ""
     console.print(
-        f"  [{colour}]{change.action.symbol:>3} {escape(change.address)}[/] "
+        f"  [{colour}]{change.action.symbol:>3} {escape(str(change.address))}[/] "
         f"[{colour}]{change.action.value}[/]{escape(note)}"
     )
     for prop in change.diff:
@@ -156,9 +158,9 @@ def render_drift(plan: Plan, console: Console) -> None:
     console.print(f"Drift in [bold]{plan.environment}[/]:")
     for change in drifted:
         if change.action is Action.DELETE:
-            console.print(f"  [red]- {escape(change.address)}[/] deleted outside provision")
+            console.print(f"  [red]- {escape(str(change.address))}[/] deleted outside provision")
             continue
-        console.print(f"  [yellow]~ {escape(change.address)}[/]")
+        console.print(f"  [yellow]~ {escape(str(change.address))}[/]")
         for prop in change.diff:
             if isinstance(prop.before, list) and isinstance(prop.after, list):
                 console.print(f"        {escape(prop.path)}:")

@@ -91,11 +91,11 @@ class ProgressSink:
 
     def _record(self, event: Event) -> None:
         if isinstance(event, ResourceStarted):
-            self._rows[event.address] = _Row(
-                event.address, event.action.value, Status.RUNNING, time.monotonic()
+            self._rows[str(event.address)] = _Row(
+                str(event.address), event.action.value, Status.RUNNING, time.monotonic()
             )
         elif isinstance(event, ResourceFinished):
-            row = self._rows.get(event.address)
+            row = self._rows.get(str(event.address))
             if row is not None:
                 row.status = event.status
                 row.elapsed = event.elapsed
@@ -117,12 +117,13 @@ class ProgressSink:
 
     def _print_line(self, event: Event) -> None:
         if isinstance(event, ResourceStarted):
-            self.console.print(f"  {escape(event.address)}: {event.action.value} ...")
+            self.console.print(f"  {escape(str(event.address))}: {event.action.value} ...")
         elif isinstance(event, ResourceFinished):
             style = _STATE_STYLE[event.status]
             detail = f": {event.error}" if event.error else ""
+            address, action = escape(str(event.address)), event.action.value
             self.console.print(
-                f"  {escape(event.address)}: {event.action.value} [{style}]{event.status.value}"
+                f"  {address}: {action} [{style}]{event.status.value}"
                 f"[/] ({event.elapsed:.1f}s){escape(detail)}"
             )
         elif isinstance(event, ConfigureStarted):

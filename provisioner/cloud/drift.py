@@ -21,9 +21,9 @@ from provisioner.cloud.pulumi.state import (
     address_of,
     is_cloud_resource,
     is_secret,
-    kind_of,
     managed_keys,
     masked,
+    resource_address_of,
 )
 from provisioner.errors import CloudError
 from provisioner.plan import Action, Plan, PropertyChange, ResourceChange
@@ -57,14 +57,14 @@ def drift_changes(
     """
     changes: list[ResourceChange] = []
     for urn, state in resources.items():
-        address = address_of(urn)
+        address = resource_address_of(urn)
         now = live.get(urn)
         if now is None:
-            changes.append(ResourceChange(address, kind_of(address), Action.DELETE))
+            changes.append(ResourceChange(address, Action.DELETE))
             continue
         diff = property_drift(state.get("inputs") or {}, state.get("outputs") or {}, now)
         if diff:
-            changes.append(ResourceChange(address, kind_of(address), Action.UPDATE, diff))
+            changes.append(ResourceChange(address, Action.UPDATE, diff))
     return sorted(changes, key=lambda change: change.address)
 
 

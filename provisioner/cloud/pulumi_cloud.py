@@ -18,7 +18,6 @@ from provisioner.cloud.errors import boto_errors
 from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.cloud.pulumi.stack import Program, PulumiStack
-from provisioner.cloud.pulumi.state import PART_SEPARATOR
 from provisioner.cloud.pulumi.workspace import EngineSettings
 from provisioner.cloud.stack_exports import StackExports, spec_output_changes
 from provisioner.cloud.state_store import state_url
@@ -28,7 +27,7 @@ from provisioner.graph import CompiledEnvironment, ResourceGraph
 from provisioner.paths import StatePaths
 from provisioner.plan import Action, Plan, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY
-from provisioner.spec.addresses import Address
+from provisioner.spec.addresses import ResourceAddress
 from provisioner.spec.model import Cloud
 
 # The inline program of a compiled environment. During an apply, its `OnReady`
@@ -93,8 +92,8 @@ class PulumiCloud:
     def destroy(self, sink: EventSink) -> None:
         self._stack.destroy(sink=sink)
 
-    def destroy_only(self, addresses: list[str], sink: EventSink) -> None:
-        self._stack.destroy(sink=sink, only=addresses)
+    def destroy_only(self, addresses: list[ResourceAddress], sink: EventSink) -> None:
+        self._stack.destroy(sink=sink, only=[str(address) for address in addresses])
 
     def drift(self, sink: EventSink) -> Plan:
         """One state export, then one bulk read of the live cloud per resource type."""
@@ -108,8 +107,8 @@ class PulumiCloud:
     def fingerprint(self) -> str:
         return self._stack.fingerprint()
 
-    def recorded_addresses(self) -> set[str]:
-        return self._stack.addresses()
+    def recorded_addresses(self) -> set[ResourceAddress]:
+        return {ResourceAddress.parse(address) for address in self._stack.addresses()}
 
     def cancel(self) -> None:
         self._stack.cancel()
@@ -146,8 +145,8 @@ def settle_unknowns(plan: Plan, graph: ResourceGraph) -> Plan:
     Resources are settled upstream first, so a settled upstream settles its dependents.
     """
     wave = graph.wave_of()
-    order = sorted(plan.changes, key=lambda c: (_node_wave(c.address, wave), c.address))
-    settled: dict[str, ResourceChange] = {}
+    order = sorted(plan.changes, key=lambda c: (wave.get(c.address.node, -1), c.address))
+    settled: dict[ResourceAddress, ResourceChange] = {}
     for change in order:
         upstream = _upstream(change.address, graph, [c.address for c in order])
         renewed = any(
@@ -165,31 +164,20 @@ def settle_unknowns(plan: Plan, graph: ResourceGraph) -> Plan:
     return replace(plan, changes=tuple(settled[c.address] for c in plan.changes))
 
 
-def _node_wave(address: str, wave: Mapping[Address, int]) -> int:
-    node = _node(address)
-    return wave.get(node, -1) if node is not None else -1
-
-
-def _node(address: str) -> Address | None:
-    try:
-        return Address.parse(address.partition(PART_SEPARATOR)[0])
-    except ValueError:
-        return None
-
-
-def _upstream(address: str, graph: ResourceGraph, ordered: list[str]) -> list[str]:
+def _upstream(
+    address: ResourceAddress, graph: ResourceGraph, ordered: list[ResourceAddress]
+) -> list[ResourceAddress]:
     """The cloud resources `address` may take values from.
 
     Every resource of the nodes its node depends on, and, for a node's extra
     parts, the node's main resource and the parts declared before it.
     """
-    node = _node(address)
-    if node is None or node not in graph:
+    if address.node not in graph:
         return []
-    dependencies = {str(dependency) for dependency in graph.dependencies(node)}
-    found = [a for a in ordered if a.partition(PART_SEPARATOR)[0] in dependencies]
-    if PART_SEPARATOR in address:
-        siblings = [a for a in ordered if a.partition(PART_SEPARATOR)[0] == str(node)]
+    dependencies = set(graph.dependencies(address.node))
+    found = [a for a in ordered if a.node in dependencies]
+    if address.part is not None:
+        siblings = [a for a in ordered if a.node == address.node]
         found += siblings[: siblings.index(address)]
     return found
 

@@ -26,7 +26,7 @@ from provisioner.graph import ResourceGraph
 from provisioner.graph.kinds.software import SoftwareNode
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.plan import Action, Plan, SoftwareChange, TaskOutlook
-from provisioner.spec.addresses import Address
+from provisioner.spec.addresses import Address, ResourceAddress
 from provisioner.spec.kinds.software import SOFTWARE
 from provisioner.spec.kinds.vm import VM
 from provisioner.spec.references import Reference, substitute
@@ -94,13 +94,13 @@ class Configurator:
             self._ready[resource.address] = resource
         self._walker.complete(resource.address, ok=True)
 
-    def instance_ids(self, addresses: list[str]) -> list[str]:
+    def instance_ids(self, addresses: list[ResourceAddress]) -> list[str]:
         """The instance ids of those `addresses` that are VMs reported ready."""
         with self._lock:
             return [
                 str(resource.attributes["id"])
                 for address, resource in self._ready.items()
-                if address.kind is VM and str(address) in addresses
+                if address.kind is VM and ResourceAddress(address) in addresses
             ]
 
     def cloud_failed(self) -> None:
@@ -248,7 +248,11 @@ def plan_software(
         references_ready = all(
             d in ready for d in graph.dependencies(node.address) if d.kind is not SOFTWARE
         )
-        if str(vm.address) in renewed or vm.address not in ready or not references_ready:
+        if (
+            ResourceAddress(vm.address) in renewed
+            or vm.address not in ready
+            or not references_ready
+        ):
             planned[str(node.address)] = SoftwareChange(
                 str(node.address), vm.hostname, Action.CREATE
             )

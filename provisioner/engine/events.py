@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from provisioner.jsonable import dump
 from provisioner.plan import Action
+from provisioner.plan.model import AddressField
 
 
 class Phase(StrEnum):
@@ -48,7 +50,7 @@ class Event:
         return type(self).__name__
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        return {"type": self.type, **dump(self)}
 
 
 @dataclass(frozen=True)
@@ -71,21 +73,25 @@ class PhaseFinished(Event):
 class ResourceStarted(Event):
     """Work on one resource began."""
 
-    address: str
-    kind: str
+    address: AddressField
     action: Action
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "kind": self.address.kind.value}
 
 
 @dataclass(frozen=True)
 class ResourceFinished(Event):
     """Work on one resource ended, well or not."""
 
-    address: str
-    kind: str
+    address: AddressField
     action: Action
     status: Status
     elapsed: float
     error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "kind": self.address.kind.value}
 
 
 class TaskStatus(StrEnum):

@@ -85,11 +85,11 @@ class RunRecorder:
     def _time(self, event: Event) -> None:
         if isinstance(event, ResourceStarted | ConfigureStarted):
             action = event.action.value if isinstance(event, ResourceStarted) else "configure"
-            self._nodes[event.address] = NodeRecord(iso(event.at), action)
+            self._nodes[str(event.address)] = NodeRecord(iso(event.at), action)
         elif isinstance(event, ResourceFinished | ConfigureFinished):
             action = event.action.value if isinstance(event, ResourceFinished) else "configure"
-            started = self._nodes.get(event.address) or NodeRecord(iso(event.at), action)
-            self._nodes[event.address] = replace(
+            started = self._nodes.get(str(event.address)) or NodeRecord(iso(event.at), action)
+            self._nodes[str(event.address)] = replace(
                 started,
                 ended_at=iso(event.at),
                 elapsed=round(event.elapsed, 3),

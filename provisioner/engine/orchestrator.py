@@ -23,6 +23,7 @@ from provisioner.engine.ports import ApplyResult, CloudBackend, EnvironmentOutpu
 from provisioner.errors import HostError, ProvisionError, RunFailedError
 from provisioner.graph import ResourceGraph
 from provisioner.plan import Action, Plan, SoftwareChange
+from provisioner.spec.addresses import ResourceAddress
 from provisioner.spec.kinds.software import SOFTWARE
 from provisioner.spec.kinds.vm import VM
 
@@ -146,10 +147,10 @@ class Orchestrator:
         tracker: _ChangeTracker,
         configurator: Configurator | None,
         rollback: bool,
-        existed: set[str] | None,
+        existed: set[ResourceAddress] | None,
     ) -> RunFailedError:
         cause = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
-        rolled_back: list[str] = []
+        rolled_back: list[ResourceAddress] = []
         rollback_error: str | None = None
         if isinstance(error, KeyboardInterrupt):
             # The engine may still be applying (only we got the signal): stop it first.
@@ -173,9 +174,9 @@ class Orchestrator:
                 rollback_error = str(failure)
         return RunFailedError(
             cause,
-            created=created,
-            changed=changed,
-            rolled_back=rolled_back,
+            created=[str(address) for address in created],
+            changed=[str(address) for address in changed],
+            rolled_back=[str(address) for address in rolled_back],
             rollback_error=rollback_error,
             interrupted=isinstance(error, KeyboardInterrupt),
         )
@@ -191,12 +192,16 @@ class Orchestrator:
         leaving = {
             change.address
             for change in planned.changes
-            if change.kind == VM.value and change.action in (Action.DELETE, Action.REPLACE)
+            if change.kind is VM and change.action in (Action.DELETE, Action.REPLACE)
         }
         if not leaving:
             return []
         recorded = self.cloud.outputs().vms
-        return [recorded[a].id for a in sorted(leaving) if a in recorded and recorded[a].id]
+        return [
+            recorded[str(a)].id
+            for a in sorted(leaving)
+            if str(a) in recorded and recorded[str(a)].id
+        ]
 
     def _forget_hosts(self, instance_ids: list[str]) -> None:
         """Wait until the hosts of deleted instances are gone, and unpin their host keys."""
@@ -257,8 +262,8 @@ class _ChangeTracker:
 
     def __init__(self, sink: EventSink) -> None:
         self.sink = sink
-        self.created: list[str] = []
-        self.changed: list[str] = []
+        self.created: list[ResourceAddress] = []
+        self.changed: list[ResourceAddress] = []
 
     def emit(self, event: Event) -> None:
         if isinstance(event, ResourceFinished) and event.status is Status.DONE:

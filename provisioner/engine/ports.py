@@ -12,7 +12,7 @@ from provisioner.graph.kinds.software import SoftwareNode
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.jsonable import dump
 from provisioner.plan import Plan, TaskChange
-from provisioner.spec.addresses import Address
+from provisioner.spec.addresses import Address, ResourceAddress
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class CloudBackend(Protocol):
         """Delete every resource of the environment, dependents first."""
         ...
 
-    def destroy_only(self, addresses: list[str], sink: EventSink) -> None:
+    def destroy_only(self, addresses: list[ResourceAddress], sink: EventSink) -> None:
         """Delete these resources (a failed run's creations), dependents first."""
         ...
 
@@ -116,7 +116,7 @@ class CloudBackend(Protocol):
         """Stop an operation still running after an interrupt, letting it record its steps."""
         ...
 
-    def recorded_addresses(self) -> set[str]:
+    def recorded_addresses(self) -> set[ResourceAddress]:
         """The addresses of the resources the state records now."""
         ...
 

@@ -17,6 +17,7 @@ from provisioner.fsutil import atomic_write_json, read_json
 from provisioner.graph import CompiledEnvironment
 from provisioner.jsonable import load
 from provisioner.plan import Action, Plan
+from provisioner.spec.addresses import ResourceAddress
 
 FORMAT = "provision-plan/1"
 
@@ -84,7 +85,8 @@ class SavedPlan:
         if saved != now:
             differ = sorted(a for a in saved.keys() | now.keys() if saved.get(a) != now.get(a))
             raise StalePlanError(
-                f"the cloud changed since the plan was saved: {', '.join(differ)} now differ",
+                f"the cloud changed since the plan was saved: {', '.join(map(str, differ))} now "
+                "differ",
                 hint="make a new plan with `provision plan --out`",
             )
 
@@ -101,5 +103,5 @@ def spec_digest(compiled: CompiledEnvironment) -> str:
     return digest.hexdigest()
 
 
-def _actions(plan: Plan) -> dict[str, Action]:
+def _actions(plan: Plan) -> dict[ResourceAddress, Action]:
     return {change.address: change.action for change in plan.pending()}

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import PlainSerializer, PlainValidator
 
 from provisioner.errors import ProvisionError
 from provisioner.jsonable import Jsonable, dump, load
+from provisioner.spec.addresses import ResourceAddress, ResourceKind
 
 SENSITIVE = "(sensitive)"
 KNOWN_AFTER_APPLY = "(known after apply)"
@@ -51,14 +54,32 @@ class PropertyChange(Jsonable):
     forces_replacement: bool = False
 
 
+def _resource_address(value: Any) -> ResourceAddress:
+    return value if isinstance(value, ResourceAddress) else ResourceAddress.parse(str(value))
+
+
+# A resource address in a plan's fields, written and read as its text.
+AddressField = Annotated[
+    ResourceAddress,
+    PlainValidator(_resource_address),
+    PlainSerializer(str, return_type=str),
+]
+
+
 @dataclass(frozen=True)
 class ResourceChange(Jsonable):
     """The planned action on one cloud resource (`vm.web[0]`, `network.main/internet-gateway`)."""
 
-    address: str
-    kind: str
+    address: AddressField
     action: Action
     diff: tuple[PropertyChange, ...] = ()
+
+    @property
+    def kind(self) -> ResourceKind:
+        return self.address.kind
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dump(self), "kind": self.kind.value}
 
 
 class TaskOutlook(StrEnum):
@@ -108,7 +129,7 @@ class Plan:
     environment: str
     changes: tuple[ResourceChange, ...] = field(default_factory=tuple)
     software: tuple[SoftwareChange, ...] = field(default_factory=tuple)
-    gone: tuple[str, ...] = field(default_factory=tuple)
+    gone: tuple[AddressField, ...] = field(default_factory=tuple)
     outputs: tuple[PropertyChange, ...] = field(default_factory=tuple)
 
     @property
@@ -149,6 +170,7 @@ class Plan:
         """Its fields, and the summaries and `has_changes` derived from them."""
         return {
             **dump(self),
+            "changes": [change.to_json() for change in self.changes],
             "summary": self.summary(),
             "software_summary": self.software_summary(),
             "has_changes": self.has_changes,

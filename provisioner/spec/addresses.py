@@ -158,3 +158,40 @@ class Address:
         if (kind.addressing is Addressing.INDEXED) != (index is not None):
             raise ValueError(f"'{text}': VM addresses, and only they, carry an [index]")
         return cls(kind, match["name"], index, host)
+
+
+# Between a node's address and the name of one of its parts.
+PART_SEPARATOR = "/"
+
+
+@functools.total_ordering
+@dataclass(frozen=True)
+class ResourceAddress:
+    """One cloud resource: a graph node, or a part of it (`network.main/internet-gateway`).
+
+    A node may need more than one resource in the cloud (a network with public
+    subnets has an internet gateway and a route table); each is a part.
+    """
+
+    node: Address
+    part: str | None = None
+
+    def __str__(self) -> str:
+        return str(self.node) if self.part is None else f"{self.node}{PART_SEPARATOR}{self.part}"
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, ResourceAddress):
+            return NotImplemented
+        return (self.node.sort_key(), self.part or "") < (other.node.sort_key(), other.part or "")
+
+    @property
+    def kind(self) -> ResourceKind:
+        return self.node.kind
+
+    @classmethod
+    def parse(cls, text: str) -> ResourceAddress:
+        """Parse `vm.web[0]` or `network.main/internet-gateway`; ValueError with the reason."""
+        node, separator, part = text.partition(PART_SEPARATOR)
+        if separator and not part:
+            raise ValueError(f"'{text}' names no part after '{PART_SEPARATOR}'")
+        return cls(Address.parse(node), part or None)

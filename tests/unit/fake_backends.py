@@ -23,7 +23,7 @@ from provisioner.errors import CloudError
 from provisioner.graph import CompiledEnvironment, ResourceGraph
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.plan import Action, Plan, ResourceChange, TaskChange
-from provisioner.spec.addresses import Address
+from provisioner.spec.addresses import Address, ResourceAddress
 from provisioner.spec.kinds.software import SOFTWARE
 
 ENVIRONMENT = "dev"
@@ -94,11 +94,11 @@ class FakeCloud:
         self.calls.append("destroy")
         self._delete(list(self.recorded), sink)
 
-    def destroy_only(self, addresses: list[str], sink: EventSink) -> None:
+    def destroy_only(self, addresses: list[ResourceAddress], sink: EventSink) -> None:
         self.calls.append("destroy_only")
         if self.rollback_fails:
             raise CloudError("the rollback's destroy failed")
-        self._delete(self._parse(addresses), sink)
+        self._delete([address.node for address in addresses], sink)
 
     def drift(self, sink: EventSink) -> Plan:
         self.calls.append("drift")
@@ -115,8 +115,8 @@ class FakeCloud:
     def cancel(self) -> None:
         self.calls.append("cancel")
 
-    def recorded_addresses(self) -> set[str]:
-        return {str(a) for a in self.recorded}
+    def recorded_addresses(self) -> set[ResourceAddress]:
+        return {ResourceAddress(a) for a in self.recorded}
 
     def outputs(self) -> EnvironmentOutputs:
         vms = {}
@@ -137,7 +137,7 @@ class FakeCloud:
     def _change(self, address: Address, action: Action | None = None) -> ResourceChange:
         if action is None:
             action = Action.NO_OP if address in self.recorded else Action.CREATE
-        return ResourceChange(str(address), address.kind.value, action)
+        return ResourceChange(ResourceAddress(address), action)
 
     def _create(self, address: Address, sink: EventSink) -> None:
         name = str(address)
@@ -145,7 +145,7 @@ class FakeCloud:
             raise KeyboardInterrupt
         reported = name not in self.unreported
         if reported:
-            sink.emit(ResourceStarted(address=name, kind=address.kind.value, action=Action.CREATE))
+            sink.emit(ResourceStarted(address=ResourceAddress(address), action=Action.CREATE))
         if name == self.fail_at:
             sink.emit(self._finished(address, Action.CREATE, Status.FAILED, error="boom"))
             raise CloudError(f"{name}: boom")
@@ -170,9 +170,8 @@ class FakeCloud:
     def _finished(
         address: Address, action: Action, status: Status, error: str | None = None
     ) -> ResourceFinished:
-        kind = address.kind.value
         return ResourceFinished(
-            address=str(address), kind=kind, action=action, status=status, elapsed=0, error=error
+            address=ResourceAddress(address), action=action, status=status, elapsed=0, error=error
         )
 
     @staticmethod

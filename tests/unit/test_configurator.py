@@ -23,7 +23,7 @@ from provisioner.errors import HostError
 from provisioner.graph import CompiledEnvironment, compile_source
 from provisioner.plan import Action, Plan, ResourceChange, TaskChange, TaskOutlook
 from provisioner.spec import resolve_environment
-from provisioner.spec.addresses import Address
+from provisioner.spec.addresses import Address, ResourceAddress
 from provisioner.spec.kinds.key_pair import KEY_PAIR
 from provisioner.spec.kinds.software import SOFTWARE
 from provisioner.spec.kinds.vm import VM
@@ -172,7 +172,7 @@ def test_plan_checks_existing_vms_and_configures_new_ones_from_scratch(
     dev: CompiledEnvironment,
 ) -> None:
     recorded = [ready(a) for a in cloud_nodes(dev) if a != "vm.web[1]"]
-    cloud_plan = Plan("dev", (ResourceChange("vm.web[1]", "vm", Action.CREATE),))
+    cloud_plan = Plan("dev", (ResourceChange(ResourceAddress.parse("vm.web[1]"), Action.CREATE),))
     changes = plan_software(dev.graph, cloud_plan, recorded, RecordingHosts(), ListSink())
     actions = {change.address: change.action for change in changes}
     assert actions == {

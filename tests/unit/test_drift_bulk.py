@@ -20,6 +20,7 @@ from provisioner.cloud.drift import detect_drift, drift_changes, property_drift
 from provisioner.errors import CloudError
 from provisioner.plan import Action, PropertyChange, ResourceChange
 from provisioner.plan.model import SENSITIVE
+from provisioner.spec.addresses import ResourceAddress
 
 EC2_PROVIDERS = [p for p in providers() if issubclass(p, Ec2Provider)]
 
@@ -437,12 +438,11 @@ def test_drift_is_an_update_per_drifted_resource_and_a_delete_per_gone_one_by_ad
 
     assert drift_changes(resources, live) == [
         ResourceChange(
-            "network.main",
-            "network",
+            ResourceAddress.parse("network.main"),
             Action.UPDATE,
             (PropertyChange("tags", {"a": "1"}, {"a": "2"}),),
         ),
-        ResourceChange("vm.web[0]", "vm", Action.DELETE),
+        ResourceChange(ResourceAddress.parse("vm.web[0]"), Action.DELETE),
     ]
 
 
@@ -467,7 +467,7 @@ def test_detect_drift_reads_each_type_once_per_region_and_skips_the_stack_and_pr
 
     plan = detect_drift("dev", states, lambda _service, region: clients[region], "r")
 
-    assert [(c.address, c.action) for c in plan.changes] == [
+    assert [(str(c.address), c.action) for c in plan.changes] == [
         ("network.far", Action.DELETE),
         ("network.main", Action.UPDATE),
         ("vm.web[0]", Action.DELETE),

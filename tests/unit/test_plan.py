@@ -24,6 +24,7 @@ from provisioner.plan import (
 )
 from provisioner.plan.model import KNOWN_AFTER_APPLY
 from provisioner.spec import resolve_environment
+from provisioner.spec.addresses import ResourceAddress
 
 ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
 GRAPH = compile_source(resolve_environment("dev", ENVIRONMENTS)).graph
@@ -31,7 +32,7 @@ UNKNOWN = KNOWN_AFTER_APPLY
 
 
 def change(address: str, action: Action, *diff: PropertyChange) -> ResourceChange:
-    return ResourceChange(address, address.split(".")[0], action, tuple(diff))
+    return ResourceChange(ResourceAddress.parse(address), action, tuple(diff))
 
 
 def test_summary_counts_every_action_and_json_has_the_documented_keys() -> None:
@@ -68,7 +69,7 @@ def test_a_plan_read_back_from_its_json_is_the_same_plan() -> None:
                 ),
             ),
         ),
-        gone=("vm.web[1]",),
+        gone=(ResourceAddress.parse("vm.web[1]"),),
         outputs=(PropertyChange("outputs.url", "http://a", "http://b"),),
     )
     assert Plan.from_json(plan.to_json()) == plan
@@ -148,7 +149,7 @@ def test_a_network_part_settles_after_its_siblings() -> None:
             change("sg.web", Action.REPLACE, PropertyChange("vpc_id", "vpc-1", UNKNOWN, True)),
         ),
     )
-    settled = {c.address: c.action for c in settle_unknowns(plan, GRAPH).changes}
+    settled = {str(c.address): c.action for c in settle_unknowns(plan, GRAPH).changes}
     assert settled == {
         "network.main": Action.UPDATE,
         "network.main/internet-gateway": Action.NO_OP,

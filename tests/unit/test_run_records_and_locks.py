@@ -27,6 +27,7 @@ from provisioner.engine.saved_plan import SavedPlan, StalePlanError
 from provisioner.errors import ProvisionError
 from provisioner.plan import Action, Plan, ResourceChange
 from provisioner.procs import start_ticks
+from provisioner.spec.addresses import ResourceAddress
 from provisioner.spec.model import TimeoutsSpec
 
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----"
@@ -71,11 +72,12 @@ def test_a_run_record_times_each_node_and_redacts_private_keys(tmp_path: Path) -
     info = RunInfo.current("20260101T000000Z-abc", "dev", ["provision", "up"], tmp_path)
     recorder = RunRecorder(tmp_path / "run", info)
     with pytest.raises(ProvisionError), recorder.recording():
-        recorder.emit(ResourceStarted(address="vm.web[0]", kind="vm", action=Action.CREATE))
+        recorder.emit(
+            ResourceStarted(address=ResourceAddress.parse("vm.web[0]"), action=Action.CREATE)
+        )
         recorder.emit(
             ResourceFinished(
-                address="vm.web[0]",
-                kind="vm",
+                address=ResourceAddress.parse("vm.web[0]"),
                 action=Action.CREATE,
                 status=Status.FAILED,
                 elapsed=1.25,
@@ -111,11 +113,13 @@ def test_runs_are_listed_newest_first(tmp_path: Path) -> None:
 
 def test_a_run_record_reads_back_as_it_was_written(tmp_path: Path) -> None:
     info = RunInfo.current("20260101T000000Z-abc", "dev", ["provision", "up"], tmp_path)
-    plan = Plan("dev", (ResourceChange("vm.web[0]", "vm", Action.CREATE),))
+    plan = Plan("dev", (ResourceChange(ResourceAddress.parse("vm.web[0]"), Action.CREATE),))
     folder = tmp_path / "dev" / info.id
     with RunRecorder(folder, info).recording() as recorder:
         recorder.plan = plan
-        recorder.emit(ResourceStarted(address="vm.web[0]", kind="vm", action=Action.CREATE))
+        recorder.emit(
+            ResourceStarted(address=ResourceAddress.parse("vm.web[0]"), action=Action.CREATE)
+        )
     record = find_run(tmp_path, "20260101T000000Z-a")  # a unique prefix will do
     assert record.plan == plan and record.info == info and record.folder == folder
     assert record.outcome is RunOutcome.SUCCEEDED
@@ -134,13 +138,17 @@ def saved(changes: tuple[ResourceChange, ...]) -> SavedPlan:
 
 
 def test_a_saved_plan_refuses_another_state_or_other_actions() -> None:
-    plan = saved((ResourceChange("sg.web", "sg", Action.UPDATE),))
+    plan = saved((ResourceChange(ResourceAddress.parse("sg.web"), Action.UPDATE),))
     plan.check_state("state")
     with pytest.raises(StalePlanError, match="state changed"):
         plan.check_state("other")
-    plan.check_same_changes(Plan("dev", (ResourceChange("sg.web", "sg", Action.UPDATE),)))
+    plan.check_same_changes(
+        Plan("dev", (ResourceChange(ResourceAddress.parse("sg.web"), Action.UPDATE),))
+    )
     with pytest.raises(StalePlanError, match=r"cloud changed since the plan was saved: sg\.web"):
-        plan.check_same_changes(Plan("dev", (ResourceChange("sg.web", "sg", Action.NO_OP),)))
+        plan.check_same_changes(
+            Plan("dev", (ResourceChange(ResourceAddress.parse("sg.web"), Action.NO_OP),))
+        )
 
 
 def test_a_saved_plan_round_trips_and_rejects_other_files(tmp_path: Path) -> None:

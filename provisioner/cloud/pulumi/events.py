@@ -15,9 +15,9 @@ from provisioner.cloud.pulumi.state import (
     PULUMI_TYPES,
     STACK_TYPE,
     address_of,
-    kind_of,
     managed_keys,
     masked,
+    resource_address_of,
 )
 from provisioner.engine.events import (
     EventSink,
@@ -28,6 +28,7 @@ from provisioner.engine.events import (
     Status,
 )
 from provisioner.plan import Action, PropertyChange, ResourceChange
+from provisioner.spec.addresses import ResourceAddress
 
 if TYPE_CHECKING:  # the stack module alone imports the Automation API when it runs
     from pulumi.automation import DiagnosticEvent, EngineEvent, StepEventMetadata
@@ -48,11 +49,11 @@ class EventTranslator:
     def __init__(self, sink: EventSink, *, planning: bool) -> None:
         self.sink = sink
         self.planning = planning
-        self._changes: dict[str, ResourceChange] = {}
-        self._gone: set[str] = set()
+        self._changes: dict[ResourceAddress, ResourceChange] = {}
+        self._gone: set[ResourceAddress] = set()
         # The stack's recorded outputs, and those the previewed program would export.
         self.stack_outputs: tuple[Mapping[str, Any], Mapping[str, Any] | None] = ({}, None)
-        self._started: dict[str, tuple[float, Action]] = {}
+        self._started: dict[ResourceAddress, tuple[float, Action]] = {}
         self._errors: dict[str, str] = {}
         self.last_error: str | None = None
         self._lock = threading.Lock()
@@ -73,14 +74,14 @@ class EventTranslator:
     def changes(self) -> list[ResourceChange]:
         return sorted(self._changes.values(), key=lambda c: c.address)
 
-    def gone(self) -> tuple[str, ...]:
+    def gone(self) -> tuple[ResourceAddress, ...]:
         """Recorded resources that the preview's refresh found missing from the cloud."""
         return tuple(sorted(self._gone))
 
     def _planned_outputs(self, meta: StepEventMetadata) -> None:
         op = str(meta.op.value)
         if op == "refresh" and meta.new is None and not meta.type.startswith(PULUMI_TYPES):
-            self._gone.add(address_of(meta.urn))
+            self._gone.add(resource_address_of(meta.urn))
         elif meta.type == STACK_TYPE and op in ("same", "update") and meta.new is not None:
             recorded = (meta.old.outputs if meta.old else None) or {}
             self.stack_outputs = (recorded, meta.new.outputs or {})
@@ -102,17 +103,17 @@ class EventTranslator:
         action = _ACTIONS.get(str(meta.op.value))
         if action is None or meta.type.startswith(PULUMI_TYPES):
             return
-        address = address_of(meta.urn)
+        address = resource_address_of(meta.urn)
         if self.planning:
-            self._changes[address] = ResourceChange(address, kind_of(address), action, _diff(meta))
+            self._changes[address] = ResourceChange(address, action, _diff(meta))
             return
         if action is Action.NO_OP:
             return
         self._started[address] = (time.monotonic(), action)
-        self.sink.emit(ResourceStarted(address=address, kind=kind_of(address), action=action))
+        self.sink.emit(ResourceStarted(address=address, action=action))
 
     def _finished(self, meta: StepEventMetadata, status: Status) -> None:
-        address = address_of(meta.urn)
+        address = resource_address_of(meta.urn)
         if self.planning or address not in self._started:
             return
         started, action = self._started.pop(address)
@@ -121,11 +122,10 @@ class EventTranslator:
         self.sink.emit(
             ResourceFinished(
                 address=address,
-                kind=kind_of(address),
                 action=action,
                 status=status,
                 elapsed=time.monotonic() - started,
-                error=self._errors.get(address) if status is Status.FAILED else None,
+                error=self._errors.get(str(address)) if status is Status.FAILED else None,
             )
         )
 

@@ -20,11 +20,11 @@ from urllib.parse import unquote, urlsplit
 from provisioner.paths import StatePaths
 from provisioner.plan.model import KNOWN_AFTER_APPLY, SENSITIVE
 from provisioner.procs import is_running
+from provisioner.spec.addresses import ResourceAddress
 
 Deployment = dict[str, Any]  # the `deployment` of an exported stack
 
 # A Pulumi resource name is the node's address, then a part for a node's extra resources.
-PART_SEPARATOR = "/"
 STACK_TYPE = "pulumi:pulumi:Stack"
 # Types of the resources Pulumi itself records: the stack, and the providers.
 PULUMI_TYPES = (STACK_TYPE, "pulumi:providers:")
@@ -42,8 +42,9 @@ def address_of(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
-def kind_of(address: str) -> str:
-    return address.split(".", 1)[0]
+def resource_address_of(urn: str) -> ResourceAddress:
+    """The address of a cloud resource from its URN."""
+    return ResourceAddress.parse(address_of(urn))
 
 
 def is_cloud_resource(resource: Mapping[str, Any]) -> bool:

@@ -1,0 +1,384 @@
+"""Route53 private hosted zones and their records: boto3 dynamic resources.
+
+Route53 has no tag filter (and the local cloud's tagging API does not cover it),
+so a zone carries its environment and its create token in its CallerReference
+(`provision:ENV:TOKEN`), which Route53 keeps for the zone's life and lists with
+it: a create whose answer was lost is found by it and adopted, and the orphan
+sweep finds an environment's zones by its prefix. The zone's tags are set after
+its create, for people and drift.
+
+Records are written with UPSERT, which a repeat cannot harm, and deleted with
+the values they hold live (Route53 deletes a record only when the values given
+match), once no listing shows them any more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import pulumi
+from botocore.exceptions import ClientError
+from pulumi.dynamic import CreateResult, UpdateResult
+
+from provisioner.cloud.aws import clients, tags
+from provisioner.cloud.aws.base import (
+    AwsProvider,
+    AwsResource,
+    Described,
+    Outputs,
+    Prop,
+    undo_on_failure,
+)
+from provisioner.cloud.aws.exactly_once import (
+    ADDRESS_TAG,
+    ENV_TAG,
+    create_exactly_once,
+    creation_token,
+    current_run_id,
+    delete_confirmed,
+    error_code,
+)
+from provisioner.cloud.aws.kind import CloudKind
+from provisioner.spec.kinds.dns import DNS
+
+_ZONE_PATH = "/hostedzone/"
+_NO_ZONE = frozenset({"NoSuchHostedZone"})
+# Made with the zone and deleted with it: its SOA and its NS records at the apex.
+_APEX_TYPES = frozenset({"SOA", "NS"})
+# Route53 takes CallerReferences of at most 128 characters: longer environment names
+# are shortened to a digest (prefix, 64, colon and 32 token characters fit).
+_LONGEST_ENV_PART = 64
+_TAGS_PER_CALL = 10  # ChangeTagsForResource and ListTagsForResources take at most 10
+
+
+def caller_reference_prefix(environment: str) -> str:
+    """What the CallerReference of every zone `environment` makes starts with."""
+    part = environment
+    if len(part) > _LONGEST_ENV_PART:
+        part = hashlib.sha256(environment.encode()).hexdigest()[:_LONGEST_ENV_PART]
+    return f"provision:{part}:"
+
+
+def zone_id_of(zone: Described) -> str:
+    """`Z123` of a listed or described zone (whose `Id` is `/hostedzone/Z123`)."""
+    return str(zone["Id"]).removeprefix(_ZONE_PATH)
+
+
+def listed_zones(route53: Any) -> Iterator[Described]:
+    """Every hosted zone of the account."""
+    for page in route53.get_paginator("list_hosted_zones").paginate():
+        yield from page.get("HostedZones", [])
+
+
+def environment_zones(route53: Any, environment: str) -> list[Described]:
+    """The zones `environment` made, found by their CallerReference."""
+    prefix = caller_reference_prefix(environment)
+    return [zone for zone in listed_zones(route53) if zone["CallerReference"].startswith(prefix)]
+
+
+def record_sets(route53: Any, zone_id: str) -> dict[tuple[str, str], Described]:
+    """The zone's record sets by (name without its final dot, type); none if it is gone."""
+    try:
+        pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id)
+        listed = [record for page in pages for record in page.get("ResourceRecordSets", [])]
+    except ClientError as error:
+        if error_code(error) in _NO_ZONE:
+            return {}
+        raise
+    apex = {record["Name"] for record in listed if record["Type"] == "SOA"}
+    return {
+        (str(record["Name"]).removesuffix("."), str(record["Type"])): record
+        for record in listed
+        if not (record["Type"] in _APEX_TYPES and record["Name"] in apex)
+    }
+
+
+def delete_record_set(route53: Any, zone_id: str, name: str, record_type: str) -> None:
+    """Delete one record set with its live values; done once no listing shows it."""
+
+    def delete() -> None:
+        live = record_sets(route53, zone_id).get((name, record_type))
+        if live is not None:
+            change = {"Action": "DELETE", "ResourceRecordSet": live}
+            route53.change_resource_record_sets(
+                HostedZoneId=zone_id, ChangeBatch={"Changes": [change]}
+            )
+
+    delete_confirmed(
+        delete,
+        lambda: (name, record_type) in record_sets(route53, zone_id),
+        {"InvalidChangeBatch", *_NO_ZONE},
+    )
+
+
+class HostedZoneProvider(AwsProvider):
+    """A private zone attached to one VPC; its name, VPC and region are fixed."""
+
+    service = "route53"
+    properties: ClassVar[Mapping[str, Prop]] = {
+        "domain": Prop.REPLACES,
+        "vpc_id": Prop.REPLACES,
+        "region": Prop.REPLACES,
+        "tags": Prop.INPUT,
+        "zone_id": Prop.ID,
+    }
+    not_found = _NO_ZONE
+    # AWS refuses two private zones of one name in a VPC: the old one goes first
+    # (Pulumi then deletes its records, which are replaced with it, before it).
+    delete_before_replace = True
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        route53 = self.client(props)
+        token = creation_token(props["tags"], current_run_id())
+        reference = caller_reference_prefix(props["tags"][ENV_TAG]) + token
+        once = clients.client_once(self.service, props["region"])
+
+        def send() -> str:
+            answer = once.create_hosted_zone(
+                Name=props["domain"],
+                CallerReference=reference,
+                VPC={"VPCRegion": props["region"], "VPCId": props["vpc_id"]},
+                HostedZoneConfig={
+                    "Comment": f"provision {props['tags'].get(ADDRESS_TAG, '')}",
+                    "PrivateZone": True,  # the local cloud ignores the VPC without it
+                },
+            )
+            return zone_id_of(answer["HostedZone"])
+
+        def find() -> str | None:
+            found = [z for z in listed_zones(route53) if z["CallerReference"] == reference]
+            return zone_id_of(found[0]) if found else None
+
+        # A re-send after a lost answer meets HostedZoneAlreadyExists on AWS (the local
+        # cloud makes a second zone, which the lookup before each re-send prevents).
+        zone_id = create_exactly_once(send, find, landed={"HostedZoneAlreadyExists"})
+        with undo_on_failure(lambda: self.remove(route53, zone_id, props)):
+            _sync_tags(route53, zone_id, {}, props["tags"])
+        return CreateResult(id_=zone_id, outs={**props, "zone_id": zone_id})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        _sync_tags(self.client(news), id_, olds.get("tags") or {}, news.get("tags") or {})
+        return UpdateResult(outs={**news, **self.kept(olds)})
+
+    @classmethod
+    def read_many(
+        cls, client: Any, recorded: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Outputs]:
+        """One read per zone, and its tags ten zones a call."""
+        found: dict[str, Outputs] = {}
+        for zone_id in recorded:
+            try:
+                described = client.get_hosted_zone(Id=zone_id)
+            except ClientError as error:
+                if error_code(error) in cls.not_found:
+                    continue
+                raise
+            vpcs = described.get("VPCs") or [{}]
+            found[zone_id] = {
+                "domain": str(described["HostedZone"]["Name"]).removesuffix("."),
+                "vpc_id": vpcs[0].get("VPCId", ""),
+                "tags": {},
+                "zone_id": zone_id,
+            }
+        ids = sorted(found)
+        for start in range(0, len(ids), _TAGS_PER_CALL):
+            answer = client.list_tags_for_resources(
+                ResourceType="hostedzone", ResourceIds=ids[start : start + _TAGS_PER_CALL]
+            )
+            for tag_set in answer.get("ResourceTagSets", []):
+                found[tag_set["ResourceId"]]["tags"] = tags.from_aws(tag_set.get("Tags"))
+        return found
+
+    @classmethod
+    def remove(cls, client: Any, id_: str, props: Mapping[str, Any]) -> None:
+        """Delete the records left in it (none after Pulumi deleted its own), then the zone."""
+
+        def delete() -> None:
+            for name, record_type in record_sets(client, id_):
+                delete_record_set(client, id_, name, record_type)
+            client.delete_hosted_zone(Id=id_)
+
+        delete_confirmed(
+            delete,
+            lambda: any(zone_id_of(zone) == id_ for zone in listed_zones(client)),
+            cls.not_found,
+        )
+
+    @classmethod
+    def orphans(cls, client: Any, environment: str, known_ids: set[str]) -> list[Described]:
+        return [
+            zone
+            for zone in environment_zones(client, environment)
+            if zone_id_of(zone) not in known_ids
+        ]
+
+    @classmethod
+    def id_of(cls, described: Described) -> str:
+        return zone_id_of(described)
+
+
+class RecordSetProvider(AwsProvider):
+    """One record set of a zone (a name and a type) holding one value."""
+
+    service = "route53"
+    properties: ClassVar[Mapping[str, Prop]] = {
+        "zone_id": Prop.REPLACES,
+        "fqdn": Prop.REPLACES,
+        "record_type": Prop.REPLACES,
+        "value": Prop.INPUT,
+        "ttl": Prop.INPUT,
+        "region": Prop.SETTING,
+        "record_id": Prop.ID,
+    }
+    not_found = _NO_ZONE
+    # A CNAME cannot stand beside another record of its name: the old one goes first.
+    delete_before_replace = True
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._upsert(self.client(props), props)
+        record_id = _record_id(props["zone_id"], props["fqdn"], props["record_type"])
+        return CreateResult(id_=record_id, outs={**props, "record_id": record_id})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._upsert(self.client(news), news)
+        return UpdateResult(outs={**news, **self.kept(olds)})
+
+    @staticmethod
+    def _upsert(route53: Any, props: Mapping[str, Any]) -> None:
+        """Write the record as `props` says: a repeat (after a lost answer) changes nothing."""
+        record = {
+            "Name": props["fqdn"],
+            "Type": props["record_type"],
+            "TTL": int(props["ttl"]),
+            "ResourceRecords": [{"Value": props["value"]}],
+        }
+        route53.change_resource_record_sets(
+            HostedZoneId=props["zone_id"],
+            ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
+        )
+
+    @classmethod
+    def read_many(
+        cls, client: Any, recorded: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Outputs]:
+        """One listing per zone."""
+        by_zone: dict[str, list[str]] = {}
+        for record_id in recorded:
+            by_zone.setdefault(_parse_record_id(record_id)[0], []).append(record_id)
+        found: dict[str, Outputs] = {}
+        for zone_id, ids in by_zone.items():
+            live = record_sets(client, zone_id)
+            for record_id in ids:
+                _, name, record_type = _parse_record_id(record_id)
+                described = live.get((name, record_type))
+                if described is not None:
+                    found[record_id] = _record_outputs(zone_id, described)
+        return found
+
+    @classmethod
+    def remove(cls, client: Any, id_: str, props: Mapping[str, Any]) -> None:
+        delete_record_set(client, *_parse_record_id(id_))
+
+    @classmethod
+    def orphans(cls, client: Any, environment: str, known_ids: set[str]) -> list[Described]:
+        """The records in the environment's zones that the state does not know."""
+        found = []
+        for zone in environment_zones(client, environment):
+            zone_id = zone_id_of(zone)
+            for described in record_sets(client, zone_id).values():
+                record = {**described, "HostedZoneId": zone_id}
+                if cls.id_of(record) not in known_ids:
+                    found.append(record)
+        return found
+
+    @classmethod
+    def id_of(cls, described: Described) -> str:
+        name = str(described["Name"]).removesuffix(".")
+        return _record_id(described["HostedZoneId"], name, described["Type"])
+
+
+def _record_id(zone_id: str, fqdn: str, record_type: str) -> str:
+    """`Z123/web-0.dev.internal/A`: a record set is its zone, name and type."""
+    return f"{zone_id}/{fqdn}/{record_type}"
+
+
+def _parse_record_id(record_id: str) -> tuple[str, str, str]:
+    zone_id, fqdn, record_type = record_id.split("/")
+    return zone_id, fqdn, record_type
+
+
+def _record_outputs(zone_id: str, described: Described) -> Outputs:
+    name = str(described["Name"]).removesuffix(".")
+    values = [str(value["Value"]) for value in described.get("ResourceRecords", [])]
+    return {
+        "zone_id": zone_id,
+        "fqdn": name,
+        "record_type": described["Type"],
+        "value": ",".join(values),
+        "ttl": described.get("TTL"),
+        "record_id": _record_id(zone_id, name, described["Type"]),
+    }
+
+
+def _sync_tags(route53: Any, zone_id: str, old: Mapping[str, str], new: Mapping[str, str]) -> None:
+    """Make the zone's tags go from `old` to `new` (both calls are idempotent)."""
+    added = tags.to_aws({key: value for key, value in new.items() if old.get(key) != value})
+    removed = sorted(set(old) - set(new))
+    target = {"ResourceType": "hostedzone", "ResourceId": zone_id}
+    for start in range(0, len(added), _TAGS_PER_CALL):
+        route53.change_tags_for_resource(**target, AddTags=added[start : start + _TAGS_PER_CALL])
+    for start in range(0, len(removed), _TAGS_PER_CALL):
+        chunk = removed[start : start + _TAGS_PER_CALL]
+        route53.change_tags_for_resource(**target, RemoveTagKeys=chunk)
+
+
+class HostedZone(AwsResource):
+    """A private hosted zone attached to a VPC."""
+
+    zone_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        domain: str,
+        vpc_id: pulumi.Input[str],
+        region: str,
+        tags: pulumi.Input[dict[str, str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {"domain": domain, "vpc_id": vpc_id, "region": region, "tags": tags}
+        super().__init__(HostedZoneProvider(), name, inputs, opts)
+
+
+class RecordSet(AwsResource):
+    """One A or CNAME record of a zone."""
+
+    record_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        zone_id: pulumi.Input[str],
+        fqdn: str,
+        record_type: str,
+        value: pulumi.Input[str],
+        ttl: int,
+        region: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "zone_id": zone_id,
+            "fqdn": fqdn,
+            "record_type": record_type,
+            "value": value,
+            "ttl": ttl,
+            "region": region,
+        }
+        super().__init__(RecordSetProvider(), name, inputs, opts)
+
+
+DNS_CLOUD = CloudKind(DNS, (HostedZoneProvider, RecordSetProvider), {"zone_id": "zone_id"})

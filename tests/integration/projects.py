@@ -194,9 +194,11 @@ class Project:
             )["ResourceTagSets"]
             found[zone_id] = {
                 "name": zone["Name"],
+                "caller_reference": zone["CallerReference"],
                 "private": zone["Config"]["PrivateZone"],
                 "vpcs": route53.get_hosted_zone(Id=zone_id).get("VPCs", []),
                 "tags": tags_of(tag_set),
+                "address": tags_of(tag_set).get("provision:address", ""),
                 "records": {
                     f"{r['Name']} {r['Type']}": ",".join(v["Value"] for v in r["ResourceRecords"])
                     for r in listed["ResourceRecordSets"]

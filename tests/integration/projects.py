@@ -42,6 +42,16 @@ MARK_PLAYBOOK = """\
         mode: "0644"
 """
 
+# A role whose one task fails.
+FAILING_PLAYBOOK = """\
+- name: fail
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Fail on purpose
+      ansible.builtin.fail: {msg: injected}
+"""
+
 # What `Project.leftovers` says of an environment of which nothing is left.
 NOTHING_LEFT: dict[str, object] = {
     "tagged": set(),
@@ -159,19 +169,16 @@ class Project:
     # -- looking from the outside ---------------------------------------------------------
 
     def ec2(self) -> Any:
-        endpoint = LocalCloud(self.state / "local").endpoint()
-        return boto3.client(
-            "ec2",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        return self.client("ec2")
 
     def route53(self) -> Any:
+        return self.client("route53")
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of `service` on the project's local cloud."""
         endpoint = LocalCloud(self.state / "local").endpoint()
         return boto3.client(
-            "route53",
+            service,
             endpoint_url=endpoint,
             region_name=REGION,
             aws_access_key_id="local",

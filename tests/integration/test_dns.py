@@ -18,19 +18,11 @@ import pytest
 
 from provisioner.local.control import LocalCloud
 from provisioner.local.faultproxy import FaultProxy, Faults
-from tests.integration.projects import NOTHING_LEFT, Project
+from tests.integration.projects import FAILING_PLAYBOOK, NOTHING_LEFT, Project
 
 pytestmark = pytest.mark.integration
 
 ENV = "dns"
-FAILING = """\
-- name: fail
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Fail on purpose
-      ansible.builtin.fail: {msg: injected}
-"""
 
 
 def spec(*, web: int = 1, static: str = "10.73.1.250", failing_role: bool = False) -> str:
@@ -69,7 +61,7 @@ outputs:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("dns"))
     project.write_spec(ENV, spec())
-    project.write_playbook("fail.yml", FAILING)
+    project.write_playbook("fail.yml", FAILING_PLAYBOOK)
     yield project
     project.extra_env = {}
     project.teardown(ENV)

@@ -139,15 +139,10 @@ class FakeRoute53:
             tags.pop(key, None)
         return self._answer("change_tags_for_resource", {})
 
-    def list_tags_for_resources(self, **request: Any) -> Any:
-        sets = [
-            {
-                "ResourceId": zone_id,
-                "Tags": [{"Key": k, "Value": v} for k, v in self.tags.get(zone_id, {}).items()],
-            }
-            for zone_id in request["ResourceIds"]
-        ]
-        return {"ResourceTagSets": sets}
+    def list_tags_for_resource(self, **request: Any) -> Any:
+        zone_id = self._zone(request["ResourceId"])["Id"].removeprefix("/hostedzone/")
+        tags = [{"Key": k, "Value": v} for k, v in self.tags.get(zone_id, {}).items()]
+        return {"ResourceTagSet": {"ResourceId": zone_id, "Tags": tags}}
 
     def live_value(self, zone_id: str, name: str) -> str:
         [record] = [r for k, r in self.records[zone_id].items() if k[0] == name + "."]

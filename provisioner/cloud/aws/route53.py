@@ -1,15 +1,12 @@
 """Route53 private hosted zones and their records: boto3 dynamic resources.
 
-Route53 has no tag filter (and the local cloud's tagging API does not cover it),
-so a zone carries its environment and its create token in its CallerReference
-(`provision:ENV:TOKEN`), which Route53 keeps for the zone's life and lists with
-it: a create whose answer was lost is found by it and adopted, and the orphan
-sweep finds an environment's zones by its prefix. The zone's tags are set after
-its create, for people and drift.
-
-Records are written with UPSERT, which a repeat cannot harm, and deleted with
-the values they hold live (Route53 deletes a record only when the values given
-match), once no listing shows them any more.
+Route53 has no tag filter (nor does the local cloud's tagging API cover it), so a
+zone carries its environment and create token in its CallerReference
+(`provision:ENV:TOKEN`), which Route53 lists with it for the zone's life: a create
+whose answer was lost is adopted by it, and the orphan sweep finds an
+environment's zones by its prefix. Tags are set after the create, for people and
+drift. Records are written with UPSERT, which a repeat cannot harm, and deleted
+with the values they hold live (Route53 deletes only on matching values).
 """
 
 from __future__ import annotations
@@ -50,15 +47,13 @@ _APEX_TYPES = frozenset({"SOA", "NS"})
 # Route53 takes CallerReferences of at most 128 characters: longer environment names
 # are shortened to a digest (prefix, 64, colon and 32 token characters fit).
 _LONGEST_ENV_PART = 64
-_TAGS_PER_CALL = 10  # ChangeTagsForResource and ListTagsForResources take at most 10
+_TAGS_PER_CALL = 10  # ChangeTagsForResource takes at most 10 of each
 
 
 def caller_reference_prefix(environment: str) -> str:
     """What the CallerReference of every zone `environment` makes starts with."""
-    part = environment
-    if len(part) > _LONGEST_ENV_PART:
-        part = hashlib.sha256(environment.encode()).hexdigest()[:_LONGEST_ENV_PART]
-    return f"provision:{part}:"
+    digest = hashlib.sha256(environment.encode()).hexdigest()[:_LONGEST_ENV_PART]
+    return f"provision:{environment if len(environment) <= _LONGEST_ENV_PART else digest}:"
 
 
 def zone_id_of(zone: Described) -> str:
@@ -78,8 +73,8 @@ def environment_zones(route53: Any, environment: str) -> list[Described]:
     return [zone for zone in listed_zones(route53) if zone["CallerReference"].startswith(prefix)]
 
 
-def record_sets(route53: Any, zone_id: str) -> dict[tuple[str, str], Described]:
-    """The zone's record sets by (name without its final dot, type); none if it is gone."""
+def record_sets(route53: Any, zone_id: str) -> dict[str, Described]:
+    """The zone's record sets by record id; none if the zone is gone."""
     try:
         pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id)
         listed = [record for page in pages for record in page.get("ResourceRecordSets", [])]
@@ -89,17 +84,18 @@ def record_sets(route53: Any, zone_id: str) -> dict[tuple[str, str], Described]:
         raise
     apex = {record["Name"] for record in listed if record["Type"] == "SOA"}
     return {
-        (str(record["Name"]).removesuffix("."), str(record["Type"])): record
+        _record_id(zone_id, record["Name"], record["Type"]): record
         for record in listed
         if not (record["Type"] in _APEX_TYPES and record["Name"] in apex)
     }
 
 
-def delete_record_set(route53: Any, zone_id: str, name: str, record_type: str) -> None:
+def delete_record_set(route53: Any, record_id: str) -> None:
     """Delete one record set with its live values; done once no listing shows it."""
+    zone_id = record_id.partition("/")[0]
 
     def delete() -> None:
-        live = record_sets(route53, zone_id).get((name, record_type))
+        live = record_sets(route53, zone_id).get(record_id)
         if live is not None:
             change = {"Action": "DELETE", "ResourceRecordSet": live}
             route53.change_resource_record_sets(
@@ -108,7 +104,7 @@ def delete_record_set(route53: Any, zone_id: str, name: str, record_type: str) -
 
     delete_confirmed(
         delete,
-        lambda: (name, record_type) in record_sets(route53, zone_id),
+        lambda: record_id in record_sets(route53, zone_id),
         {"InvalidChangeBatch", *_NO_ZONE},
     )
 
@@ -166,29 +162,24 @@ class HostedZoneProvider(AwsProvider):
     def read_many(
         cls, client: Any, recorded: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, Outputs]:
-        """One read per zone, and its tags ten zones a call."""
+        """Two reads per zone: itself and its tags."""
         found: dict[str, Outputs] = {}
         for zone_id in recorded:
             try:
                 described = client.get_hosted_zone(Id=zone_id)
+                tagged = client.list_tags_for_resource(
+                    ResourceType="hostedzone", ResourceId=zone_id
+                )
             except ClientError as error:
                 if error_code(error) in cls.not_found:
                     continue
                 raise
-            vpcs = described.get("VPCs") or [{}]
             found[zone_id] = {
                 "domain": str(described["HostedZone"]["Name"]).removesuffix("."),
-                "vpc_id": vpcs[0].get("VPCId", ""),
-                "tags": {},
+                "vpc_id": (described.get("VPCs") or [{}])[0].get("VPCId", ""),
+                "tags": tags.from_aws(tagged["ResourceTagSet"].get("Tags")),
                 "zone_id": zone_id,
             }
-        ids = sorted(found)
-        for start in range(0, len(ids), _TAGS_PER_CALL):
-            answer = client.list_tags_for_resources(
-                ResourceType="hostedzone", ResourceIds=ids[start : start + _TAGS_PER_CALL]
-            )
-            for tag_set in answer.get("ResourceTagSets", []):
-                found[tag_set["ResourceId"]]["tags"] = tags.from_aws(tag_set.get("Tags"))
         return found
 
     @classmethod
@@ -196,8 +187,8 @@ class HostedZoneProvider(AwsProvider):
         """Delete the records left in it (none after Pulumi deleted its own), then the zone."""
 
         def delete() -> None:
-            for name, record_type in record_sets(client, id_):
-                delete_record_set(client, id_, name, record_type)
+            for record_id in record_sets(client, id_):
+                delete_record_set(client, record_id)
             client.delete_hosted_zone(Id=id_)
 
         delete_confirmed(
@@ -208,11 +199,8 @@ class HostedZoneProvider(AwsProvider):
 
     @classmethod
     def orphans(cls, client: Any, environment: str, known_ids: set[str]) -> list[Described]:
-        return [
-            zone
-            for zone in environment_zones(client, environment)
-            if zone_id_of(zone) not in known_ids
-        ]
+        listed = environment_zones(client, environment)
+        return [zone for zone in listed if zone_id_of(zone) not in known_ids]
 
     @classmethod
     def id_of(cls, described: Described) -> str:
@@ -264,74 +252,55 @@ class RecordSetProvider(AwsProvider):
         cls, client: Any, recorded: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, Outputs]:
         """One listing per zone."""
-        by_zone: dict[str, list[str]] = {}
-        for record_id in recorded:
-            by_zone.setdefault(_parse_record_id(record_id)[0], []).append(record_id)
         found: dict[str, Outputs] = {}
-        for zone_id, ids in by_zone.items():
-            live = record_sets(client, zone_id)
-            for record_id in ids:
-                _, name, record_type = _parse_record_id(record_id)
-                described = live.get((name, record_type))
-                if described is not None:
-                    found[record_id] = _record_outputs(zone_id, described)
+        for zone_id in sorted({record_id.partition("/")[0] for record_id in recorded}):
+            for record_id, described in record_sets(client, zone_id).items():
+                if record_id in recorded:
+                    values = [str(v["Value"]) for v in described.get("ResourceRecords", [])]
+                    found[record_id] = {
+                        "zone_id": zone_id,
+                        "fqdn": str(described["Name"]).removesuffix("."),
+                        "record_type": described["Type"],
+                        "value": ",".join(values),
+                        "ttl": described.get("TTL"),
+                        "record_id": record_id,
+                    }
         return found
 
     @classmethod
     def remove(cls, client: Any, id_: str, props: Mapping[str, Any]) -> None:
-        delete_record_set(client, *_parse_record_id(id_))
+        delete_record_set(client, id_)
 
     @classmethod
     def orphans(cls, client: Any, environment: str, known_ids: set[str]) -> list[Described]:
         """The records in the environment's zones that the state does not know."""
-        found = []
-        for zone in environment_zones(client, environment):
-            zone_id = zone_id_of(zone)
-            for described in record_sets(client, zone_id).values():
-                record = {**described, "HostedZoneId": zone_id}
-                if cls.id_of(record) not in known_ids:
-                    found.append(record)
-        return found
+        return [
+            {**described, "HostedZoneId": zone_id_of(zone)}
+            for zone in environment_zones(client, environment)
+            for record_id, described in record_sets(client, zone_id_of(zone)).items()
+            if record_id not in known_ids
+        ]
 
     @classmethod
     def id_of(cls, described: Described) -> str:
-        name = str(described["Name"]).removesuffix(".")
-        return _record_id(described["HostedZoneId"], name, described["Type"])
+        return _record_id(described["HostedZoneId"], described["Name"], described["Type"])
 
 
-def _record_id(zone_id: str, fqdn: str, record_type: str) -> str:
+def _record_id(zone_id: str, name: str, record_type: str) -> str:
     """`Z123/web-0.dev.internal/A`: a record set is its zone, name and type."""
-    return f"{zone_id}/{fqdn}/{record_type}"
-
-
-def _parse_record_id(record_id: str) -> tuple[str, str, str]:
-    zone_id, fqdn, record_type = record_id.split("/")
-    return zone_id, fqdn, record_type
-
-
-def _record_outputs(zone_id: str, described: Described) -> Outputs:
-    name = str(described["Name"]).removesuffix(".")
-    values = [str(value["Value"]) for value in described.get("ResourceRecords", [])]
-    return {
-        "zone_id": zone_id,
-        "fqdn": name,
-        "record_type": described["Type"],
-        "value": ",".join(values),
-        "ttl": described.get("TTL"),
-        "record_id": _record_id(zone_id, name, described["Type"]),
-    }
+    return f"{zone_id}/{str(name).removesuffix('.')}/{record_type}"
 
 
 def _sync_tags(route53: Any, zone_id: str, old: Mapping[str, str], new: Mapping[str, str]) -> None:
-    """Make the zone's tags go from `old` to `new` (both calls are idempotent)."""
+    """Make the zone's tags go from `old` to `new`, 10 a call (each call is idempotent)."""
     added = tags.to_aws({key: value for key, value in new.items() if old.get(key) != value})
     removed = sorted(set(old) - set(new))
-    target = {"ResourceType": "hostedzone", "ResourceId": zone_id}
-    for start in range(0, len(added), _TAGS_PER_CALL):
-        route53.change_tags_for_resource(**target, AddTags=added[start : start + _TAGS_PER_CALL])
-    for start in range(0, len(removed), _TAGS_PER_CALL):
-        chunk = removed[start : start + _TAGS_PER_CALL]
-        route53.change_tags_for_resource(**target, RemoveTagKeys=chunk)
+    for start in range(0, max(len(added), len(removed)), _TAGS_PER_CALL):
+        chunk = slice(start, start + _TAGS_PER_CALL)
+        change = {"AddTags": added[chunk], "RemoveTagKeys": removed[chunk]}
+        route53.change_tags_for_resource(
+            ResourceType="hostedzone", ResourceId=zone_id, **{k: v for k, v in change.items() if v}
+        )
 
 
 class HostedZone(AwsResource):
@@ -370,14 +339,8 @@ class RecordSet(AwsResource):
         region: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        inputs = {
-            "zone_id": zone_id,
-            "fqdn": fqdn,
-            "record_type": record_type,
-            "value": value,
-            "ttl": ttl,
-            "region": region,
-        }
+        inputs: dict[str, Any] = {"zone_id": zone_id, "fqdn": fqdn, "record_type": record_type}
+        inputs |= {"value": value, "ttl": ttl, "region": region}
         super().__init__(RecordSetProvider(), name, inputs, opts)
 
 

@@ -54,7 +54,7 @@ def build_program(
         exports = StackExports(
             resources=attributes,
             vms=_vm_outputs(ctx),
-            outputs=_spec_outputs(env.outputs, ctx),
+            outputs=resolved(dict(env.outputs), ctx),
             private_keys={
                 str(address): secret
                 for address in ctx.resources
@@ -101,10 +101,6 @@ def _vm_outputs(ctx: ProgramContext) -> dict[str, Any]:
             "key_pair": str(node.key_pair) if node.key_pair else None,
         }
     return outputs
-
-
-def _spec_outputs(outputs: dict[str, str], ctx: ProgramContext) -> pulumi.Output[dict[str, Any]]:
-    return resolved(dict(outputs), ctx)
 
 
 def resolved(value: Any, ctx: ProgramContext) -> pulumi.Output[Any]:

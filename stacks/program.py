@@ -54,7 +54,7 @@ def build_program(
         exports = StackExports(
             resources=attributes,
             vms=_vm_outputs(ctx),
-            outputs=_spec_outputs(env.outputs, ctx),
+            outputs=resolved(dict(env.outputs), ctx),
             private_keys={
                 str(address): secret
                 for address in ctx.resources
@@ -103,25 +103,20 @@ def _vm_outputs(ctx: ProgramContext) -> dict[str, Any]:
     return outputs
 
 
-def _spec_outputs(outputs: dict[str, str], ctx: ProgramContext) -> pulumi.Output[dict[str, Any]]:
+def resolved(value: Any, ctx: ProgramContext) -> pulumi.Output[Any]:
+    """`value` (text, or nested mappings and lists of it) with each `${...}` replaced by
+    what it reads, once the resources it reads are known."""
     references = {
-        expression: parse_reference(expression)
-        for _path, expression in find_expressions(outputs, ())
+        str(reference): reference
+        for _path, expression in find_expressions(value, ())
+        for reference in [parse_reference(expression)]
     }
     values = {text: _attribute(reference, ctx) for text, reference in references.items()}
 
-    def render(resolved: dict[str, Any]) -> dict[str, Any]:
-        by_reference = {str(references[text]): value for text, value in resolved.items()}
-        return {
-            name: substitute(text, lambda ref: by_reference[str(ref)])
-            for name, text in outputs.items()
-        }
+    def render(known: dict[str, Any]) -> Any:
+        return substitute(value, lambda reference: known[str(reference)])
 
-    return (
-        pulumi.Output.all(**values).apply(render)
-        if values
-        else pulumi.Output.from_input(dict(outputs))
-    )
+    return pulumi.Output.all(**values).apply(render) if values else pulumi.Output.from_input(value)
 
 
 def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
@@ -129,8 +124,10 @@ def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
     target, attribute = reference.target, reference.attribute
     declared = stack_kinds()[target.kind]
     if attribute in declared.from_node:
-        return declared.attribute_of_node(ctx.graph.node(target), attribute)
-    return ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
+        value = declared.attribute_of_node(ctx.graph.node(target), attribute)
+    else:
+        value = ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
+    return value if reference.key is None else value[reference.key]
 
 
 def _secret_of(address: Address, ctx: ProgramContext) -> Any:

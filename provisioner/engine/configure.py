@@ -296,7 +296,7 @@ def resolve(values: Mapping[str, Any], ready: Mapping[Address, ReadyResource]) -
     """`values` with each `${...}` replaced by the ready resource's attribute."""
 
     def lookup(reference: Reference) -> Any:
-        return ready[reference.target].attributes[reference.attribute]
+        return reference.read(ready[reference.target].attributes)
 
     resolved = substitute(dict(values), lookup)
     assert isinstance(resolved, dict)

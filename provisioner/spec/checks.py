@@ -76,12 +76,21 @@ def _reference(
         )
         return
     item = spec.items(env).get(target.name)
-    if item is None or spec.count is None or target.index is None:
+    if item is None:
         return
-    count = spec.count(item)
-    if target.index >= count:
-        yield ctx.problem(
-            path,
-            f"${{{expression}}} refers to {target}, but {spec.noun} '{target.name}' has "
-            f"count {count}",
-        )
+    if spec.count is not None and target.index is not None:
+        count = spec.count(item)
+        if target.index >= count:
+            yield ctx.problem(
+                path,
+                f"${{{expression}}} refers to {target}, but {spec.noun} '{target.name}' has "
+                f"count {count}",
+            )
+    if spec.keys is not None and reference.key is not None:
+        keys = spec.keys(item, env)
+        if keys is not None and reference.key not in keys:
+            yield ctx.problem(
+                path,
+                f"${{{expression}}}: {target} has no '{reference.key}'"
+                f"{suggest(reference.key, keys)}",
+            )

@@ -7,7 +7,7 @@ declarations alone, so a new kind is one module here (and one per layer above).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
@@ -74,7 +74,9 @@ class SpecKind(Generic[M]):
 
     - `section`: the top-level key of its items, validated one by one with `model`;
     - `attributes`: what `${kind.name.attribute}` may read, `secrets` those of them
-      that are secret (masked wherever they are shown);
+      that are secret (masked wherever they are shown), `keyed` those read one
+      entry at a time (`${dns.internal.fqdn[web-0]}`), whose keys an item has `keys`
+      (None when they cannot be told: an item it names is invalid);
     - `links`: fields naming items of other sections (checked to exist);
     - `references_in`: fields whose values may hold `${...}`;
     - `check`: its own cross-item checks;
@@ -89,6 +91,8 @@ class SpecKind(Generic[M]):
     model: type[M]
     attributes: frozenset[str] = frozenset()
     secrets: frozenset[str] = frozenset()
+    keyed: frozenset[str] = frozenset()
+    keys: Callable[[M, Environment], Collection[str] | None] | None = None
     links: tuple[Link, ...] = ()
     references_in: tuple[str, ...] = ()
     check: Check | None = None

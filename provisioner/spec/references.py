@@ -1,20 +1,28 @@
 """`${kind.name[index].attribute}` references to values known only after apply.
 
 Each reference is a graph edge: the referring node waits for the referenced one.
+An attribute that holds one value per key (a zone's records' names) is read one
+entry at a time: `${dns.internal.fqdn[web-0]}`. The address ends at the last dot
+before the attribute, so a key may hold any character but `]`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
 
 from provisioner.spec.addresses import Address
 from provisioner.spec.diagnostics import FieldPath
 from provisioner.spec.kinds import spec_kind
 
 _EXPRESSION = re.compile(r"\$\{([^}]*)\}")
+# `ADDRESS.ATTRIBUTE` or `ADDRESS.ATTRIBUTE[KEY]`: the address is all before the last dot
+# that precedes the attribute.
+_REFERENCE = re.compile(r"(?P<head>.*)\.(?P<attribute>[^.\[\]]*)(?:\[(?P<key>[^\]]*)\])?")
 
 
 @dataclass(frozen=True)
@@ -23,26 +31,41 @@ class Reference:
 
     target: Address
     attribute: str
+    key: str | None = None  # the entry read of a keyed attribute
 
     def __str__(self) -> str:
-        return f"${{{self.target}.{self.attribute}}}"
+        entry = "" if self.key is None else f"[{self.key}]"
+        return f"${{{self.target}.{self.attribute}{entry}}}"
+
+    def read(self, attributes: Mapping[str, Any]) -> Any:
+        """The value this reference reads in a resource's attributes."""
+        value = attributes[self.attribute]
+        return value if self.key is None else value[self.key]
 
 
 def parse_reference(expression: str) -> Reference:
     """Parse the inside of `${...}`; raises ValueError saying what is wrong."""
-    head, dot, attribute = expression.strip().rpartition(".")
-    if not dot or not head:
+    parts = _REFERENCE.fullmatch(expression.strip())
+    if parts is None or not parts["head"]:
         raise ValueError(f"'${{{expression}}}' is not a reference such as ${{vm.db[0].private_ip}}")
-    target = Address.parse(head)
-    allowed = spec_kind(target.kind).attributes
-    if not allowed:
+    target = Address.parse(parts["head"])
+    attribute, key = parts["attribute"], parts["key"]
+    spec = spec_kind(target.kind)
+    if not spec.attributes:
         raise ValueError(f"'{target.kind.value}' resources cannot be referenced")
-    if attribute not in allowed:
+    if attribute not in spec.attributes:
         raise ValueError(
             f"'{target.kind.value}' has no attribute '{attribute}' "
-            f"(one of {', '.join(sorted(allowed))})"
+            f"(one of {', '.join(sorted(spec.attributes))})"
         )
-    return Reference(target, attribute)
+    if attribute in spec.keyed and key is None:
+        raise ValueError(
+            f"'{target.kind.value}' attribute '{attribute}' is read one entry at a time, "
+            f"as in ${{{target}.{attribute}[NAME]}}"
+        )
+    if attribute not in spec.keyed and key is not None:
+        raise ValueError(f"'{target.kind.value}' attribute '{attribute}' takes no [key]")
+    return Reference(target, attribute, key)
 
 
 def find_expressions(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
@@ -56,6 +79,8 @@ def find_expressions(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, s
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from find_expressions(item, (*path, index))
+    elif isinstance(value, BaseModel):  # a validated item's nested model: its fields
+        yield from find_expressions(dict(value), path)
 
 
 def substitute(value: Any, resolve: Any) -> Any:

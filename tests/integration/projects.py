@@ -42,6 +42,16 @@ MARK_PLAYBOOK = """\
         mode: "0644"
 """
 
+# A role whose one task fails.
+FAILING_PLAYBOOK = """\
+- name: fail
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Fail on purpose
+      ansible.builtin.fail: {msg: injected}
+"""
+
 # What `Project.leftovers` says of an environment of which nothing is left.
 NOTHING_LEFT: dict[str, object] = {
     "tagged": set(),
@@ -159,14 +169,50 @@ class Project:
     # -- looking from the outside ---------------------------------------------------------
 
     def ec2(self) -> Any:
+        return self.client("ec2")
+
+    def route53(self) -> Any:
+        return self.client("route53")
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of `service` on the project's local cloud."""
         endpoint = LocalCloud(self.state / "local").endpoint()
         return boto3.client(
-            "ec2",
+            service,
             endpoint_url=endpoint,
             region_name=REGION,
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
+
+    def zones(self, environment: str) -> dict[str, dict[str, Any]]:
+        """The environment's live hosted zones by id, found by their CallerReference as the
+        orphan sweep finds them: each zone's name, VPCs, tags and records (`NAME TYPE` ->
+        value, without the zone's own SOA and NS)."""
+        route53 = self.route53()
+        found = {}
+        for zone in route53.list_hosted_zones()["HostedZones"]:
+            if not zone["CallerReference"].startswith(f"provision:{environment}:"):
+                continue
+            zone_id = zone["Id"].removeprefix("/hostedzone/")
+            listed = route53.list_resource_record_sets(HostedZoneId=zone_id)
+            [tag_set] = route53.list_tags_for_resources(
+                ResourceType="hostedzone", ResourceIds=[zone_id]
+            )["ResourceTagSets"]
+            found[zone_id] = {
+                "name": zone["Name"],
+                "caller_reference": zone["CallerReference"],
+                "private": zone["Config"]["PrivateZone"],
+                "vpcs": route53.get_hosted_zone(Id=zone_id).get("VPCs", []),
+                "tags": tags_of(tag_set),
+                "address": tags_of(tag_set).get("provision:address", ""),
+                "records": {
+                    f"{r['Name']} {r['Type']}": ",".join(v["Value"] for v in r["ResourceRecords"])
+                    for r in listed["ResourceRecordSets"]
+                    if r["Type"] not in ("SOA", "NS")
+                },
+            }
+        return found
 
     def farm(self) -> HostFarm:
         return HostFarm(LocalPaths(self.state / "local").hosts)

@@ -6,12 +6,13 @@ dropped connection or a 500), and answers calls that name an id created less
 than 3 s ago with that id's NotFound, as AWS's eventual consistency does.
 
 One environment with VMs and hosts (a public and a private subnet, two groups,
-one rule naming the other group, a key pair, three VMs running a one-task role)
-goes up, is planned and goes down under those faults, in that order; what exists
-is counted from the cloud itself. The delete calls the proxy recorded during
-`down`, and during the rollback of an `up` whose instances are refused, prove
-that each resource was deleted only after everything that depends on it. A
-cloud-only environment shows a VM that never reaches running failing `up` within
+one rule naming the other group, a key pair, three VMs running a one-task role,
+a private DNS zone with one record) goes up, is planned and goes down under
+those faults, in that order; what exists is counted from the cloud itself. The
+delete calls the proxy recorded during `down`, and during the rollback of an
+`up` whose instances are refused, prove that each resource was deleted only
+after everything that depends on it. A cloud-only environment shows a VM that
+never reaches running failing `up` within
 `timeouts.vm`, and being rolled back.
 """
 
@@ -63,6 +64,11 @@ vms:
           security_groups: [front], key_pair: deploy, roles: [mark]}
   back: {count: 1, instance_type: t3.micro, image: ami-12c6146b, subnet: back,
          security_groups: [back], key_pair: deploy, roles: [mark]}
+dns_zones:
+  internal:
+    domain: cfault.internal
+    network: main
+    records: {gate: {type: A, value: 10.62.1.250}}
 """
 MARK = """\
 - name: mark
@@ -84,7 +90,11 @@ ADDRESSES = {
     "vm.front[0]",
     "vm.front[1]",
     "vm.back[0]",
+    "dns.internal",
+    "dns.internal/record-gate",
 }
+# The zone and its record, as Route53 lists them (they carry no EC2 tags).
+ZONE_RECORDS = {"gate.cfault.internal. A": "10.62.1.250"}
 HOSTS = ("front-0", "front-1", "back-0")
 SSH_CHECKED = ("front-1", "back-0")  # one host in each subnet
 
@@ -117,8 +127,10 @@ DELETES: dict[str, tuple[str, bool]] = {
     "DetachInternetGateway": ("InternetGatewayId", False),
     "DeleteInternetGateway": ("InternetGatewayId", True),
     "DeleteVpc": ("VpcId", True),
+    "DeleteHostedZone": ("Id", True),
+    "ChangeResourceRecordSets": ("ChangeBatch.Changes.", True),  # its DELETE changes
 }
-CLOUD_KINDS = ("network", "subnet", "sg", "key", "vm")
+CLOUD_KINDS = ("network", "subnet", "sg", "key", "vm", "dns")
 
 
 # The proxy draws each kind of fault from its own stream of this seed, restarted for
@@ -241,7 +253,32 @@ def graph_edges(project: Project, environment: str) -> list[tuple[str, str]]:
 
 def deleted_names(mutation: Mutation) -> list[str]:
     parameter = DELETES[mutation.action][0]
+    if mutation.action == "ChangeResourceRecordSets":  # record sets, named `ZONE/NAME/TYPE`
+        params = mutation.params
+        changes = sorted({key.split(".")[2] for key in params if key.startswith(parameter)})
+        return [
+            "/".join((params["HostedZoneId"], record["Name"].rstrip("."), record["Type"]))
+            for n in changes
+            if params[f"{parameter}{n}.Action"] == "DELETE"
+            for record in [
+                {
+                    field: params[f"{parameter}{n}.ResourceRecordSet.{field}"]
+                    for field in ("Name", "Type")
+                }
+            ]
+        ]
     return [value for key, value in mutation.params.items() if key.startswith(parameter)]
+
+
+def cloud_ids(project: Project) -> set[str]:
+    """The ids of everything of the environment in the cloud: tagged, and its zones' records."""
+    zones = project.zones(ENV)
+    records = {
+        f"{zone_id}/{listed.split()[0].rstrip('.')}/{listed.split()[1]}"
+        for zone_id, zone in zones.items()
+        for listed in zone["records"]
+    }
+    return {resource["id"] for resource in project.tagged(ENV)} | set(zones) | records
 
 
 def assert_deleted_dependents_first(
@@ -311,7 +348,7 @@ def test_a_rollback_under_lost_answers_leaves_nothing(
     # (Pulumi starts no step after a failure); the network always comes first.
     assert "network.main" in made
     assert set(made) <= ADDRESSES - {"vm.front[0]", "vm.front[1]", "vm.back[0]"}
-    assert project.tagged(ENV) == []
+    assert cloud_ids(project) == set()
     assert project.state_ids(ENV) == set()
 
 
@@ -330,10 +367,11 @@ def test_a_rollback_deletes_each_resource_after_its_dependents(
 def live(project: Project, proxy: FaultProxy) -> Phase:
     """The environment brought up while answers are lost and new ids are not yet known.
 
-    Besides the drawn losses, the first answer of `CreateKeyPair` and of `RunInstances`
-    is always lost: a key pair must then be made again, an instance adopted.
+    Besides the drawn losses, the first answer of `CreateKeyPair`, of `RunInstances` and
+    of `CreateHostedZone` is always lost: a key pair must then be made again, an instance
+    and a zone adopted.
     """
-    faults = lossy(lose_first=frozenset({"CreateKeyPair", "RunInstances"}))
+    faults = lossy(lose_first=frozenset({"CreateKeyPair", "RunInstances", "CreateHostedZone"}))
     return run_phase(project, proxy, faults, "up", ENV, "--yes", expect=0)
 
 
@@ -346,12 +384,16 @@ def test_up_with_lost_answers_makes_each_resource_exactly_once(
     assert sum(live.counts.not_found.values()) >= 3, live.counts.not_found
 
     found = project.tagged(ENV)
-    addresses = sorted(resource["provision:address"] for resource in found)
-    assert addresses == sorted(ADDRESSES)  # each exactly once
-    assert {resource["id"] for resource in found} == project.state_ids(ENV)
+    [zone] = project.zones(ENV).values()
+    addresses = sorted([resource["provision:address"] for resource in found] + [zone["address"]])
+    assert addresses == sorted(ADDRESSES - {"dns.internal/record-gate"})  # each exactly once
+    assert zone["records"] == ZONE_RECORDS
+    assert cloud_ids(project) == project.state_ids(ENV)
     for resource in found:  # each made by its own create of this run
         tags = {"provision:env": ENV, "provision:address": resource["provision:address"]}
         assert resource[TOKEN_TAG] == creation_token(tags, live.run.name)
+    tags = {"provision:env": ENV, "provision:address": "dns.internal"}
+    assert zone["caller_reference"] == f"provision:{ENV}:{creation_token(tags, live.run.name)}"
 
 
 def test_an_instance_whose_create_answer_was_lost_is_adopted(project: Project, live: Phase) -> None:
@@ -360,6 +402,14 @@ def test_an_instance_whose_create_answer_was_lost_is_adopted(project: Project, l
     [instance_id] = [made for made in lost.made if made.startswith("i-")]
     assert instance_id in project.state_ids(ENV)  # found by its token, not made again
     assert lost.tags[TOKEN_TAG] not in {m.tags[TOKEN_TAG] for m in resent}
+
+
+def test_a_zone_whose_create_answer_was_lost_is_adopted_by_its_caller_reference(
+    project: Project, live: Phase
+) -> None:
+    [lost, *resent] = [m for m in live.counts.mutations if m.action == "CreateHostedZone"]
+    assert lost.lost is not None and resent == []  # found before a re-send, not made again
+    assert list(project.zones(ENV)) == list(lost.made)
 
 
 def test_a_key_pair_whose_create_answer_was_lost_is_made_again(
@@ -421,7 +471,7 @@ def test_down_under_lost_answers_leaves_nothing(
     phase, before = torn_down
     assert set(before) == ADDRESSES
     assert sum(phase.counts.lost.values()) >= 3, phase.counts.lost
-    assert project.tagged(ENV) == []
+    assert cloud_ids(project) == set()
     assert project.state_ids(ENV) == set()
 
 

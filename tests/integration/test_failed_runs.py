@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.projects import NOTHING_LEFT, Project
+from tests.integration.projects import FAILING_PLAYBOOK, NOTHING_LEFT, Project
 
 pytestmark = pytest.mark.integration
 
@@ -50,14 +50,6 @@ HANG = """\
     - name: Never reached
       ansible.builtin.copy: {dest: /srv/after-the-hang, content: "reached\\n"}
 """
-FAILING = """\
-- name: fail
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Fail on purpose
-      ansible.builtin.fail: {msg: injected}
-"""
 RESOURCES = 5  # vpc, subnet, key pair, 2 instances
 
 
@@ -77,7 +69,7 @@ def assert_rolled_back(project: Project) -> None:
 def test_a_failing_role_fails_the_run_and_rolls_back_everything_it_created(
     project: Project,
 ) -> None:
-    project.write_playbook("hang.yml", FAILING)
+    project.write_playbook("hang.yml", FAILING_PLAYBOOK)
     result = project.run("up", ENV, "--yes", expect=1)
     error = result.stderr.replace("\n", " ")
     assert "failed: task 'Fail on purpose' failed: injected" in error

@@ -33,6 +33,7 @@ def test_dev_has_one_node_per_resource_and_role_instance(dev: CompiledEnvironmen
         "vm.db[0]",
         "vm.web[0]",
         "vm.web[1]",
+        "dns.internal",
         "software.base@vm.db[0]",
         "software.base@vm.web[0]",
         "software.base@vm.web[1]",
@@ -56,6 +57,11 @@ def test_containment_and_use_edges(dev: CompiledEnvironment) -> None:
         ("sg.db", "vm.db[0]"),
         ("key.deploy", "vm.web[0]"),
     }
+    # The private zone names every VM of its groups.
+    assert ("network.main", "dns.internal") in edges(dev, EdgeReason.CONTAINS)
+    assert {(f"vm.{vm}", "dns.internal") for vm in ("web[0]", "web[1]", "db[0]")} <= edges(
+        dev, EdgeReason.USES
+    )
 
 
 def test_the_db_group_waits_for_the_web_group_it_admits(dev: CompiledEnvironment) -> None:

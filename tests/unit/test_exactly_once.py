@@ -430,6 +430,20 @@ class FakeEc2:
         return {"SecurityGroups": []}
 
 
+class NoResources:
+    """A service with nothing in it: every listing (paginated or not) is empty."""
+
+    def get_paginator(self, operation: str) -> Any:
+        class Pages:
+            def paginate(self, **request: Any) -> list[dict[str, Any]]:
+                return [{}]
+
+        return Pages()
+
+    def __getattr__(self, operation: str) -> Any:
+        return lambda **request: {}
+
+
 @pytest.fixture
 def fake_ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEc2]:
     fake = FakeEc2()
@@ -495,7 +509,8 @@ def test_the_orphan_sweep_deletes_what_the_state_lacks_even_while_ids_are_new(
     props = {"key_name": "dev-deploy", "key_type": "ed25519", "region": "us-east-1", "tags": TAGS}
     pair = KeyPairProvider().create(props).id
     fake_ec2.unknown[orphan] = 2  # new: its delete meets NotFound twice while it is listed
-    assert sorted(sweep(lambda _service: fake_ec2, "dev", {known})) == sorted([orphan, pair])
+    swept = sweep(lambda service: fake_ec2 if service == "ec2" else NoResources(), "dev", {known})
+    assert sorted(swept) == sorted([orphan, pair])
     assert list(fake_ec2.vpcs) == [known] and fake_ec2.key_pairs == {}
 
 

@@ -1,0 +1,68 @@
+"""dns.NAME: a private zone attached to its network's VPC, and one record set per record.
+
+Each record is a part of the zone's node (`dns.NAME/record-web-0`), made after
+the zone and deleted before it; its value is resolved from the resources its
+`${...}` reads (a generated record reads its VM's private IP).
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from provisioner.cloud.aws.base import AwsResource
+from provisioner.cloud.aws.route53 import HostedZoneProvider, RecordSetProvider
+from provisioner.graph.kinds.dns import DnsZoneNode
+from provisioner.spec.kinds.dns import DNS
+from stacks.context import ProgramContext, logical_name
+from stacks.kind import StackKind
+from stacks.program import resolved
+
+RECORD_TTL = 300
+
+
+def record_part(record: str) -> str:
+    """The part of the zone's node that holds record `record`."""
+    return f"record-{record}"
+
+
+def declare(node: DnsZoneNode, ctx: ProgramContext) -> AwsResource:
+    upstream = ctx.depends_on(node)
+    zone = AwsResource(
+        HostedZoneProvider(),
+        logical_name(node.address),
+        {
+            "domain": node.domain,
+            "vpc_id": ctx.resources[node.network].output("vpc_id"),
+            "region": ctx.region,
+            "tags": ctx.tags(node),
+        },
+        upstream,
+    )
+    # The records wait for the zone, and for what it waits for (what their values read).
+    after_zone = pulumi.ResourceOptions.merge(upstream, pulumi.ResourceOptions(depends_on=[zone]))
+    for record in node.records:
+        AwsResource(
+            RecordSetProvider(),
+            logical_name(node.address, record_part(record.name)),
+            {
+                "zone_id": zone.output("zone_id"),
+                "fqdn": node.fqdn(record.name),
+                "record_type": record.type,
+                "value": resolved(record.value, ctx),
+                "ttl": RECORD_TTL,
+                "region": ctx.region,
+            },
+            after_zone,
+        )
+    ctx.resources[node.address] = zone
+    return zone
+
+
+DNS_STACK = StackKind(
+    DNS,
+    declare,
+    from_node={
+        "domain": lambda node: node.domain,
+        "fqdn": lambda node: {record.name: node.fqdn(record.name) for record in node.records},
+    },
+)

@@ -704,7 +704,7 @@ CASES = [
         6,
         7,
         "roles.web.vars.thing",
-        "unknown resource kind 'notakind' (one of key, network, sg, subnet, vm, software)",
+        "unknown resource kind 'notakind' (one of bucket, key, network, sg, subnet, vm, software)",
     ),
     case(
         "reference-that-is-not-an-address",

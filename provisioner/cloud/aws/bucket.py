@@ -1,0 +1,371 @@
+"""S3 bucket: a boto3 dynamic resource named globally, whose objects are never deleted by surprise.
+
+Creating. S3's CreateBucket takes no idempotency token and no tags. A re-sent
+create after a lost answer meets its own first attempt (`BucketAlreadyOwnedByYou`,
+or plain success in us-east-1), as does a create of a name this account already
+holds. The bucket's tags tell which: it is ours if it carries this create's token
+tag, or no tags at all (the lost attempt's own bucket, not tagged yet); any other
+bucket of that name is refused (`claim`). The tags, with the token, are written
+right after the create, then versioning and the public access block.
+
+Replacing. The name is the bucket's id and is global: a replacement that keeps the
+name (a new region) must delete the old bucket first. A replacement with a new
+name makes the new bucket before deleting the old, as other resources do.
+
+Deleting. A bucket that holds objects (any version or delete marker) is deleted
+only with `force_destroy`, which first deletes every object version and delete
+marker. Otherwise `delete_blocker` names it, and `down`, rollback and the orphan
+sweep leave it alone (and say so); S3 itself refuses too (`BucketNotEmpty`).
+
+Reading. S3 has no bulk describe and no tag filter: `read_many` reads each bucket
+(head, versioning, public access block, tags), and `orphans` lists the region's
+buckets and reads each one's tags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from enum import Enum
+from typing import Any, ClassVar
+
+import pulumi
+from botocore.exceptions import ClientError
+from pulumi.dynamic import CreateResult, DiffResult, UpdateResult
+
+from provisioner.cloud.aws import clients, tags
+from provisioner.cloud.aws.base import (
+    AwsProvider,
+    AwsResource,
+    Described,
+    Outputs,
+    Prop,
+    undo_on_failure,
+)
+from provisioner.cloud.aws.exactly_once import (
+    ENV_TAG,
+    create_exactly_once,
+    creation_token,
+    current_run_id,
+    delete_confirmed,
+    error_code,
+    settle,
+)
+from provisioner.cloud.aws.kind import CloudKind
+from provisioner.errors import CloudError
+from provisioner.spec.kinds.bucket import BUCKET
+
+# head_bucket answers a missing bucket with a bare 404 (a HEAD has no body).
+_GONE = frozenset({"NoSuchBucket", "404", "NotFound"})
+# Buckets listed in the region whose tags cannot be read are not ours to judge.
+_UNREADABLE = frozenset({*_GONE, "AccessDenied"})
+_ALL_BLOCKED = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+# S3's DeleteObjects takes at most 1000 keys; a listing page holds as many.
+_PAGE = 1000
+
+
+class Claim(Enum):
+    """Whose a bucket of the name being created is."""
+
+    ABSENT = "absent"  # no such bucket
+    OURS = "ours"  # made by this create: its token, or no tags yet
+    FOREIGN = "foreign"  # someone else's (another address, environment or run)
+
+
+def claim(tag_set: list[dict[str, Any]] | None, token: str) -> Claim:
+    """Whose the bucket with `tag_set` (None: there is none) is, for the create with `token`."""
+    if tag_set is None:
+        return Claim.ABSENT
+    if not tag_set or tags.value_of(tag_set, tags.TOKEN_TAG) == token:
+        return Claim.OURS
+    return Claim.FOREIGN
+
+
+def arn(name: str, region: str) -> str:
+    """The bucket's ARN (S3 returns none): its partition comes from the region."""
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    partition = "aws-us-gov" if region.startswith("us-gov-") else partition
+    return f"arn:{partition}:s3:::{name}"
+
+
+class BucketProvider(AwsProvider):
+    """One bucket: versioning, the public access block and tags change in place."""
+
+    service = "s3"
+    properties: ClassVar[Mapping[str, Prop]] = {
+        "bucket_name": Prop.REPLACES,
+        "region": Prop.REPLACES,
+        "versioning": Prop.INPUT,
+        "public_access": Prop.INPUT,
+        "force_destroy": Prop.INPUT,
+        "tags": Prop.INPUT,
+        "bucket_id": Prop.ID,  # its name: S3 knows a bucket by name
+        "arn": Prop.STABLE,
+    }
+    not_found = _GONE
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        result = super().diff(id_, olds, news)
+        # Two buckets cannot share a name, even for a moment.
+        result.delete_before_replace = olds.get("bucket_name") == news.get("bucket_name")
+        return result
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        s3 = self.client(props)
+        name, region = props["bucket_name"], props["region"]
+        token = creation_token(props["tags"], current_run_id())
+        self._create_once(s3, name, region, token)
+        with undo_on_failure(lambda: self.remove(s3, name, {})):
+            settle(lambda: self._put_tags(s3, name, {**props["tags"], tags.TOKEN_TAG: token}))
+            if props["versioning"]:
+                self._set_versioning(s3, name, enabled=True)
+            self._set_public_access(s3, name, public=props["public_access"])
+        return CreateResult(id_=name, outs={**props, "bucket_id": name, "arn": arn(name, region)})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        s3 = self.client(news)
+        if olds.get("versioning") != news["versioning"]:
+            self._set_versioning(s3, id_, enabled=news["versioning"])
+        if olds.get("public_access") != news["public_access"]:
+            self._set_public_access(s3, id_, public=news["public_access"])
+        if olds.get("tags") != news["tags"]:
+            # PutBucketTagging replaces the whole set: the create token is kept.
+            token = tags.value_of(self._tag_set(s3, id_), tags.TOKEN_TAG)
+            kept = {tags.TOKEN_TAG: token} if token else {}
+            self._put_tags(s3, id_, {**news["tags"], **kept})
+        return UpdateResult(outs={**news, **self.kept(olds)})
+
+    @classmethod
+    def _create_once(cls, s3: Any, name: str, region: str, token: str) -> str:
+        """Make the bucket, or adopt it if an earlier attempt of this create did."""
+        once = clients.client_once(cls.service, region)
+        request: dict[str, Any] = {"Bucket": name}
+        if region != "us-east-1":
+            request["CreateBucketConfiguration"] = {"LocationConstraint": region}
+
+        def ours(found: Claim) -> bool:
+            if found is Claim.FOREIGN:
+                raise CloudError(
+                    f"bucket '{name}' exists already and is not one this run made "
+                    "(it has other tags): delete it, or give this bucket another bucket_name"
+                )
+            return found is Claim.OURS
+
+        def send() -> str:
+            try:
+                once.create_bucket(**request)
+            except ClientError as error:
+                if error_code(error) == "BucketAlreadyExists":
+                    raise CloudError(
+                        f"bucket name '{name}' is taken by another AWS account: "
+                        "choose another bucket_name"
+                    ) from error
+                if error_code(error) != "BucketAlreadyOwnedByYou":
+                    raise
+            # Made now, or by a lost attempt, or long before (us-east-1 answers success for
+            # a bucket this account holds): its tags tell. Not listed yet means made now.
+            ours(claim(cls._tag_set(s3, name), token))
+            return name
+
+        def find() -> str | None:
+            return name if ours(claim(cls._tag_set(s3, name), token)) else None
+
+        return create_exactly_once(send, find)
+
+    @classmethod
+    def read_many(
+        cls, client: Any, recorded: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Outputs]:
+        """Four reads per bucket: S3 has no describe of many buckets at once."""
+        found: dict[str, Outputs] = {}
+        for name in recorded:
+            try:
+                client.head_bucket(Bucket=name)
+                versioning = client.get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
+                public = cls._public(client, name)
+                tag_set = cls._tag_set(client, name)
+            except ClientError as error:
+                if error_code(error) in _GONE:
+                    continue
+                raise
+            if tag_set is None:
+                continue  # deleted between the reads
+            found[name] = {
+                "bucket_name": name,
+                "versioning": versioning,
+                "public_access": public,
+                "tags": tags.from_aws(tag_set),
+                "bucket_id": name,
+            }
+        return found
+
+    @classmethod
+    def remove(cls, client: Any, id_: str, props: Mapping[str, Any]) -> None:
+        """Delete the bucket; with `force_destroy`, every object version and marker first."""
+        if props.get("force_destroy"):
+            cls._empty(client, id_)
+        try:
+            delete_confirmed(
+                lambda: client.delete_bucket(Bucket=id_),
+                lambda: cls._tag_set(client, id_) is not None,
+                cls.not_found,
+            )
+        except ClientError as error:
+            if error_code(error) != "BucketNotEmpty":
+                raise
+            raise CloudError(f"bucket '{id_}' is not empty and force_destroy is false") from error
+
+    @classmethod
+    def delete_blocker(cls, client: Any, id_: str, recorded: Mapping[str, Any]) -> str | None:
+        """A bucket that holds objects, unless `force_destroy` says to delete them too."""
+        if recorded.get("force_destroy"):
+            return None
+        try:
+            page = client.list_object_versions(Bucket=id_, MaxKeys=_PAGE)
+        except ClientError as error:
+            if error_code(error) in _GONE:
+                return None
+            raise
+        current = sum(1 for v in page.get("Versions", []) if v.get("IsLatest"))
+        older = len(page.get("Versions", [])) + len(page.get("DeleteMarkers", [])) - current
+        if not current + older:
+            return None
+        more = "+" if page.get("IsTruncated") else ""
+        held = f"{current}{more} objects" + (
+            f" and {older}{more} older versions or delete markers" if older else ""
+        )
+        return f"bucket '{id_}' holds {held}, and force_destroy is false"
+
+    @classmethod
+    def orphans(cls, client: Any, environment: str, known_ids: set[str]) -> list[Described]:
+        """Every bucket of the region, then each one's tags: S3 has no filter by tag."""
+        found = []
+        for name in cls._bucket_names(client):
+            if name in known_ids:
+                continue
+            try:
+                tag_set = cls._tag_set(client, name)
+            except ClientError as error:
+                if error_code(error) in _UNREADABLE:
+                    continue
+                raise
+            if tags.value_of(tag_set, ENV_TAG) == environment:
+                found.append({"Name": name, "Tags": tag_set})
+        return found
+
+    @classmethod
+    def id_of(cls, described: Described) -> str:
+        return str(described["Name"])
+
+    @staticmethod
+    def _bucket_names(s3: Any) -> Iterator[str]:
+        region = s3.meta.region_name
+        for page in s3.get_paginator("list_buckets").paginate(BucketRegion=region):
+            yield from (str(bucket["Name"]) for bucket in page.get("Buckets", []))
+
+    @staticmethod
+    def _tag_set(s3: Any, name: str) -> list[dict[str, Any]] | None:
+        """The bucket's tags, token included ([] if it has none); None if there is no bucket."""
+        try:
+            return list(s3.get_bucket_tagging(Bucket=name)["TagSet"])
+        except ClientError as error:
+            if error_code(error) == "NoSuchTagSet":
+                return []
+            if error_code(error) in _GONE:
+                return None
+            raise
+
+    @staticmethod
+    def _put_tags(s3: Any, name: str, values: Mapping[str, str]) -> None:
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags.to_aws(values)})
+
+    @staticmethod
+    def _set_versioning(s3: Any, name: str, *, enabled: bool) -> None:
+        """Versioning on, or suspended (a bucket once versioned never becomes unversioned)."""
+        status = "Enabled" if enabled else "Suspended"
+        settle(
+            lambda: s3.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": status}
+            )
+        )
+
+    @staticmethod
+    def _set_public_access(s3: Any, name: str, *, public: bool) -> None:
+        """All four blocks on, or the block removed (AWS blocks public access by default)."""
+        if not public:
+            settle(
+                lambda: s3.put_public_access_block(
+                    Bucket=name, PublicAccessBlockConfiguration=_ALL_BLOCKED
+                )
+            )
+            return
+        with contextlib.suppress(ClientError):  # none to remove: already as wanted
+            settle(lambda: s3.delete_public_access_block(Bucket=name))
+
+    @staticmethod
+    def _public(s3: Any, name: str) -> bool:
+        """False only while all four blocks of public access are on."""
+        try:
+            found = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+        except ClientError as error:
+            if error_code(error) == "NoSuchPublicAccessBlockConfiguration":
+                return True
+            raise
+        return not all(found.get(key) for key in _ALL_BLOCKED)
+
+    @staticmethod
+    def _empty(s3: Any, name: str) -> None:
+        """Delete every object version and delete marker, a page at a time, until none is left.
+
+        Listing again after each page makes a repeat after a lost answer harmless.
+        """
+        while True:
+            try:
+                page = s3.list_object_versions(Bucket=name, MaxKeys=_PAGE)
+            except ClientError as error:
+                if error_code(error) in _GONE:
+                    return
+                raise
+            listed = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            if not listed:
+                return
+            doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in listed]
+            s3.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
+
+
+class Bucket(AwsResource):
+    """An S3 bucket with versioning, a public access block and tags."""
+
+    bucket_id: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        bucket_name: str,
+        region: str,
+        versioning: bool,
+        public_access: bool,
+        force_destroy: bool,
+        tags: pulumi.Input[dict[str, str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "bucket_name": bucket_name,
+            "region": region,
+            "versioning": versioning,
+            "public_access": public_access,
+            "force_destroy": force_destroy,
+            "tags": tags,
+        }
+        super().__init__(BucketProvider(), name, inputs, opts)
+
+
+# The name is the spec's (the graph node holds it: stacks/bucket.py); the ARN is the cloud's.
+BUCKET_CLOUD = CloudKind(BUCKET, (BucketProvider,), {"arn": "arn"})

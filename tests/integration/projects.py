@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import yaml
+from botocore.exceptions import ClientError
 
 from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm
@@ -159,9 +160,16 @@ class Project:
     # -- looking from the outside ---------------------------------------------------------
 
     def ec2(self) -> Any:
+        return self.client("ec2")
+
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the project's local cloud itself (never through a fault proxy)."""
         endpoint = LocalCloud(self.state / "local").endpoint()
         return boto3.client(
-            "ec2",
+            service,
             endpoint_url=endpoint,
             region_name=REGION,
             aws_access_key_id="local",
@@ -209,6 +217,20 @@ class Project:
                 {"id": item[id_key], **tags_of(item)}
                 for item in getattr(ec2, describe)(Filters=filters)[key]
             ]
+        return found + self.tagged_buckets(environment)
+
+    def tagged_buckets(self, environment: str) -> list[dict[str, str]]:
+        """Every bucket tagged as the environment's (S3 has no tag filter: each one is read)."""
+        s3 = self.s3()
+        found = []
+        for bucket in s3.list_buckets()["Buckets"]:
+            try:
+                tagging = s3.get_bucket_tagging(Bucket=bucket["Name"])
+            except ClientError:
+                continue  # no tags (NoSuchTagSet), or gone since the listing
+            tags = {str(t["Key"]): str(t["Value"]) for t in tagging["TagSet"]}
+            if tags.get("provision:env") == environment:
+                found.append({"id": bucket["Name"], **tags})
         return found
 
     def leftovers(self, environment: str) -> dict[str, object]:

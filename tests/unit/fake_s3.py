@@ -35,6 +35,8 @@ class FakeS3:
         self.meta = SimpleNamespace(region_name=region)
         self.buckets: dict[str, FakeBucket] = {}
         self.taken: set[str] = set()
+        # Tags a new bucket of a name gets (as the local cloud keeps a deleted bucket's).
+        self.stale_tags: dict[str, list[dict[str, str]]] = {}
         self.lose: set[str] = set()  # operations whose next answer is lost after the change
         self.calls: list[str] = []
 
@@ -70,7 +72,7 @@ class FakeS3:
             if region is not None:  # us-east-1 answers success for a bucket this account holds
                 raise s3_error("BucketAlreadyOwnedByYou", 409)
             return {}
-        self.buckets[name] = FakeBucket(region or "us-east-1")
+        self.buckets[name] = FakeBucket(region or "us-east-1", self.stale_tags.get(name))
         return self._answer("create_bucket", {})
 
     def head_bucket(self, **request: Any) -> Any:

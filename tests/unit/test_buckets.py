@@ -215,18 +215,38 @@ def test_a_public_bucket_gets_no_public_access_block(s3: FakeS3) -> None:
 def test_a_bucket_whose_create_answer_was_lost_is_adopted_not_made_again(s3: FakeS3) -> None:
     s3.lose = {"create_bucket"}
     BucketProvider().create(props())
-    assert s3.calls.count("create_bucket") == 1  # found untagged before a re-send
+    assert s3.calls.count("create_bucket") == 1  # found before a re-send
     assert tags.value_of(s3.buckets["shop-assets"].tags, tags.TOKEN_TAG) == TOKEN
 
 
-@pytest.mark.parametrize("region", ["eu-west-1", "us-east-1"])
-def test_a_bucket_this_account_holds_with_other_tags_is_refused(s3: FakeS3, region: str) -> None:
-    """BucketAlreadyOwnedByYou, or us-east-1's success: the tags say it is someone else's."""
+def test_a_bucket_made_after_the_lookup_is_adopted_whatever_tags_the_cloud_gave_it(
+    s3: FakeS3,
+) -> None:
+    """The local cloud gives a new bucket the tags of a deleted one of the same name."""
+    s3.stale_tags["shop-assets"] = tags.to_aws({**TAGS, tags.TOKEN_TAG: "deleted-one"})
+    s3.lose = {"create_bucket"}
+    BucketProvider().create(props())
+    assert s3.calls.count("create_bucket") == 1
+    assert tags.value_of(s3.buckets["shop-assets"].tags, tags.TOKEN_TAG) == TOKEN
+
+
+def test_an_untagged_bucket_of_the_name_is_adopted_without_a_create(s3: FakeS3) -> None:
+    """Made by an attempt that died before it tagged the bucket."""
+    s3.create_bucket(Bucket="shop-assets", CreateBucketConfiguration={})
+    s3.calls.clear()
+    BucketProvider().create(props())
+    assert "create_bucket" not in s3.calls
+    assert tags.value_of(s3.buckets["shop-assets"].tags, tags.TOKEN_TAG) == TOKEN
+
+
+def test_a_bucket_this_account_holds_with_other_tags_is_refused(s3: FakeS3) -> None:
     s3.create_bucket(Bucket="shop-assets")
     s3.buckets["shop-assets"].tags = tags.to_aws({**TAGS, tags.TOKEN_TAG: "another-run"})
+    s3.calls.clear()
     with pytest.raises(CloudError, match="'shop-assets' exists already and is not one this run"):
-        BucketProvider().create(props(region=region))
+        BucketProvider().create(props())
     assert tags.value_of(s3.buckets["shop-assets"].tags, tags.TOKEN_TAG) == "another-run"
+    assert s3.calls == []
 
 
 def test_a_name_another_account_holds_is_refused_clearly(s3: FakeS3) -> None:

@@ -1,11 +1,14 @@
 """S3 bucket: a boto3 dynamic resource named globally, whose objects are never deleted by surprise.
 
-Creating. S3's CreateBucket takes no idempotency token and no tags. A re-sent
-create after a lost answer meets its own first attempt (`BucketAlreadyOwnedByYou`,
-or plain success in us-east-1), as does a create of a name this account already
-holds. The bucket's tags tell which: it is ours if it carries this create's token
-tag, or no tags at all (the lost attempt's own bucket, not tagged yet); any other
-bucket of that name is refused (`claim`). The tags, with the token, are written
+Creating. S3's CreateBucket takes no idempotency token and no tags. So the name
+is looked up first. If no bucket has it, whatever has it after an attempt whose
+answer was lost is that attempt's bucket (a re-send would meet it as
+`BucketAlreadyOwnedByYou`, or plain success in us-east-1): the lookup before each
+re-send adopts it. A bucket that had the name already is adopted only if it is
+this create's own by its tags (`claim`): its token tag, or no tags at all (made by
+an attempt that died before tagging it); any other is refused. (Tags are not
+trusted on a bucket made after the lookup: the local cloud gives a new bucket the
+tags of a deleted one of the same name.) The tags, with the token, are written
 right after the create, then versioning and the public access block.
 
 Replacing. The name is the bucket's id and is global: a replacement that keeps the
@@ -70,7 +73,7 @@ _PAGE = 1000
 
 
 class Claim(Enum):
-    """Whose a bucket of the name being created is."""
+    """Whose a bucket that has the name a create is about to use is."""
 
     ABSENT = "absent"  # no such bucket
     OURS = "ours"  # made by this create: its token, or no tags yet
@@ -142,19 +145,20 @@ class BucketProvider(AwsProvider):
 
     @classmethod
     def _create_once(cls, s3: Any, name: str, region: str, token: str) -> str:
-        """Make the bucket, or adopt it if an earlier attempt of this create did."""
+        """Make the bucket once; adopt one of that name only if it is this create's own."""
+        found = claim(cls._tag_set(s3, name), token)
+        if found is Claim.FOREIGN:
+            raise CloudError(
+                f"bucket '{name}' exists already and is not one this run made "
+                "(it has other tags): delete it, or give this bucket another bucket_name"
+            )
+        if found is Claim.OURS:
+            return name  # made by an attempt that died before tagging it
+        # None existed: from now on, whatever has this name is what this create made.
         once = clients.client_once(cls.service, region)
         request: dict[str, Any] = {"Bucket": name}
         if region != "us-east-1":
             request["CreateBucketConfiguration"] = {"LocationConstraint": region}
-
-        def ours(found: Claim) -> bool:
-            if found is Claim.FOREIGN:
-                raise CloudError(
-                    f"bucket '{name}' exists already and is not one this run made "
-                    "(it has other tags): delete it, or give this bucket another bucket_name"
-                )
-            return found is Claim.OURS
 
         def send() -> str:
             try:
@@ -166,14 +170,11 @@ class BucketProvider(AwsProvider):
                         "choose another bucket_name"
                     ) from error
                 if error_code(error) != "BucketAlreadyOwnedByYou":
-                    raise
-            # Made now, or by a lost attempt, or long before (us-east-1 answers success for
-            # a bucket this account holds): its tags tell. Not listed yet means made now.
-            ours(claim(cls._tag_set(s3, name), token))
+                    raise  # owned by us: made by an earlier attempt of this create
             return name
 
         def find() -> str | None:
-            return name if ours(claim(cls._tag_set(s3, name), token)) else None
+            return name if cls._tag_set(s3, name) is not None else None
 
         return create_exactly_once(send, find)
 

@@ -6,7 +6,7 @@ dropped connection or a 500), and answers calls that name an id created less
 than 3 s ago with that id's NotFound, as AWS's eventual consistency does.
 
 One environment with VMs and hosts (a public and a private subnet, two groups,
-one rule naming the other group, a key pair, three VMs running a one-task role)
+one rule naming the other group, a key pair, a bucket, three VMs running a one-task role)
 goes up, is planned and goes down under those faults, in that order; what exists
 is counted from the cloud itself. The delete calls the proxy recorded during
 `down`, and during the rollback of an `up` whose instances are refused, prove
@@ -56,6 +56,8 @@ security_groups:
       - {protocol: tcp, ports: 5432, group: front}
 key_pairs:
   deploy: {type: ed25519}
+buckets:
+  assets: {versioning: true}
 roles:
   mark: {playbook: fault-mark.yml}
 vms:
@@ -81,6 +83,7 @@ ADDRESSES = {
     "sg.front",
     "sg.back",
     "key.deploy",
+    "bucket.assets",
     "vm.front[0]",
     "vm.front[1]",
     "vm.back[0]",
@@ -117,8 +120,9 @@ DELETES: dict[str, tuple[str, bool]] = {
     "DetachInternetGateway": ("InternetGatewayId", False),
     "DeleteInternetGateway": ("InternetGatewayId", True),
     "DeleteVpc": ("VpcId", True),
+    "DeleteBucket": ("Bucket", True),
 }
-CLOUD_KINDS = ("network", "subnet", "sg", "key", "vm")
+CLOUD_KINDS = ("network", "subnet", "sg", "key", "bucket", "vm")
 
 
 # The proxy draws each kind of fault from its own stream of this seed, restarted for
@@ -330,10 +334,11 @@ def test_a_rollback_deletes_each_resource_after_its_dependents(
 def live(project: Project, proxy: FaultProxy) -> Phase:
     """The environment brought up while answers are lost and new ids are not yet known.
 
-    Besides the drawn losses, the first answer of `CreateKeyPair` and of `RunInstances`
-    is always lost: a key pair must then be made again, an instance adopted.
+    Besides the drawn losses, the first answer of `CreateKeyPair`, `RunInstances` and
+    `CreateBucket` is always lost: a key pair must then be made again, an instance and
+    a bucket adopted.
     """
-    faults = lossy(lose_first=frozenset({"CreateKeyPair", "RunInstances"}))
+    faults = lossy(lose_first=frozenset({"CreateKeyPair", "RunInstances", "CreateBucket"}))
     return run_phase(project, proxy, faults, "up", ENV, "--yes", expect=0)
 
 
@@ -360,6 +365,14 @@ def test_an_instance_whose_create_answer_was_lost_is_adopted(project: Project, l
     [instance_id] = [made for made in lost.made if made.startswith("i-")]
     assert instance_id in project.state_ids(ENV)  # found by its token, not made again
     assert lost.tags[TOKEN_TAG] not in {m.tags[TOKEN_TAG] for m in resent}
+
+
+def test_a_bucket_whose_create_answer_was_lost_is_adopted_not_sent_again(
+    project: Project, live: Phase
+) -> None:
+    [lost] = [m for m in live.counts.mutations if m.action == "CreateBucket"]
+    assert lost.lost is not None and lost.made == (lost.params["Bucket"],)
+    assert lost.params["Bucket"] in project.state_ids(ENV)
 
 
 def test_a_key_pair_whose_create_answer_was_lost_is_made_again(

@@ -8,12 +8,14 @@ records.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from provisioner.local.control import LocalCloud
+from provisioner.local.faultproxy import FaultProxy, Faults
 from provisioner.local.hosts import HostFarm
 from provisioner.local.record import LocalPaths
 
@@ -129,6 +132,17 @@ class Project:
         process.stdout.close()
         assert any(marker in line for line in seen), "".join(seen)
         return "".join(seen)
+
+    @contextlib.contextmanager
+    def through_fault_proxy(self) -> Iterator[FaultProxy]:
+        """Commands run while it is open reach the local cloud through a fault proxy
+        (faults off until set with `use`)."""
+        with FaultProxy(LocalCloud(self.state / "local").endpoint(), Faults()) as proxy:
+            self.extra_env = {"PROVISION_LOCAL_ENDPOINT": proxy.endpoint}
+            try:
+                yield proxy
+            finally:
+                self.extra_env = {}
 
     def ssh(self, environment: str, host: str, *command: str) -> str:
         """Run `command` on a host over the project's SSH route; its output."""

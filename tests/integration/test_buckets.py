@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from provisioner.cloud.aws.tags import TOKEN_TAG
-from provisioner.local.control import LocalCloud
 from provisioner.local.faultproxy import FaultProxy, Faults
 from tests.integration.projects import Project
 
@@ -84,10 +83,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 @pytest.fixture(scope="module")
 def proxy(project: Project) -> Iterator[FaultProxy]:
-    with FaultProxy(LocalCloud(project.state / "local").endpoint(), Faults()) as running:
-        project.extra_env = {"PROVISION_LOCAL_ENDPOINT": running.endpoint}
+    with project.through_fault_proxy() as running:
         yield running
-    project.extra_env = {}
 
 
 def empty(s3: Any, bucket: str) -> None:

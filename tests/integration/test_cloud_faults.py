@@ -29,7 +29,6 @@ import pytest
 
 from provisioner.cloud.aws.exactly_once import creation_token
 from provisioner.cloud.aws.tags import TOKEN_TAG
-from provisioner.local.control import LocalCloud
 from provisioner.local.faultproxy import FaultCounts, FaultProxy, Faults, Mutation
 from tests.integration.projects import Project
 
@@ -185,10 +184,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 @pytest.fixture(scope="module")
 def proxy(project: Project) -> Iterator[FaultProxy]:
     """One fault proxy for the module; each phase sets its faults and counts afresh."""
-    with FaultProxy(LocalCloud(project.state / "local").endpoint(), Faults()) as running:
-        project.extra_env = {"PROVISION_LOCAL_ENDPOINT": running.endpoint}
+    with project.through_fault_proxy() as running:
         yield running
-    project.extra_env = {}
 
 
 def run_phase(

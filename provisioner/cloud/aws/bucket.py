@@ -1,34 +1,29 @@
 """S3 bucket: a boto3 dynamic resource named globally, whose objects are never deleted by surprise.
 
-Creating. S3's CreateBucket takes no idempotency token and no tags. So the name
-is looked up first. If no bucket has it, whatever has it after an attempt whose
-answer was lost is that attempt's bucket (a re-send would meet it as
-`BucketAlreadyOwnedByYou`, or plain success in us-east-1): the lookup before each
-re-send adopts it. A bucket that had the name already is adopted only if it is
-this create's own by its tags (`claim`): its token tag, or no tags at all (made by
-an attempt that died before tagging it); any other is refused. (Tags are not
-trusted on a bucket made after the lookup: the local cloud gives a new bucket the
-tags of a deleted one of the same name.) The tags, with the token, are written
-right after the create, then versioning and the public access block.
+Creating. CreateBucket takes no idempotency token and no tags, so the name is looked
+up first. If no bucket has it, whatever has it after an attempt whose answer was
+lost is that attempt's (a re-send would meet `BucketAlreadyOwnedByYou`, or success in
+us-east-1): the lookup before each re-send adopts it. A bucket that had the name
+already is adopted only if it is this create's own by its tags (`claim`); tags are
+not trusted on one made after the lookup, as the local cloud gives a new bucket
+the tags of a deleted one of its name. Tags (with the create token), versioning
+and the public access block follow.
 
-Replacing. The name is the bucket's id and is global: a replacement that keeps the
-name (a new region) must delete the old bucket first. A replacement with a new
-name makes the new bucket before deleting the old, as other resources do.
+Replacing. The name is the id and is global: a replacement that keeps it (a new
+region) deletes the old bucket first; one with a new name makes the new one first.
 
 Deleting. A bucket that holds objects (any version or delete marker) is deleted
-only with `force_destroy`, which first deletes every object version and delete
-marker. Otherwise `delete_blocker` names it, and `down`, rollback and the orphan
-sweep leave it alone (and say so); S3 itself refuses too (`BucketNotEmpty`).
+only with `force_destroy`, which deletes them first. Otherwise `delete_blocker`
+names it: `down`, rollback and the orphan sweep leave it and say so.
 
 Reading. S3 has no bulk describe and no tag filter: `read_many` reads each bucket
-(head, versioning, public access block, tags), and `orphans` lists the region's
-buckets and reads each one's tags.
+(4 calls); `orphans` lists the region's buckets and reads each one's tags.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -224,29 +219,23 @@ class BucketProvider(AwsProvider):
     @classmethod
     def delete_blocker(cls, client: Any, id_: str, recorded: Mapping[str, Any]) -> str | None:
         """A bucket that holds objects, unless `force_destroy` says to delete them too."""
-        if recorded.get("force_destroy"):
+        page = None if recorded.get("force_destroy") else cls._versions(client, id_)
+        if page is None:
             return None
-        try:
-            page = client.list_object_versions(Bucket=id_, MaxKeys=_PAGE)
-        except ClientError as error:
-            if error_code(error) in _GONE:
-                return None
-            raise
         current = sum(1 for v in page.get("Versions", []) if v.get("IsLatest"))
         older = len(page.get("Versions", [])) + len(page.get("DeleteMarkers", [])) - current
         if not current + older:
             return None
         more = "+" if page.get("IsTruncated") else ""
-        held = f"{current}{more} objects" + (
-            f" and {older}{more} older versions or delete markers" if older else ""
-        )
-        return f"bucket '{id_}' holds {held}, and force_destroy is false"
+        also = f" and {older}{more} older versions or delete markers" if older else ""
+        return f"bucket '{id_}' holds {current}{more} objects{also}, and force_destroy is false"
 
     @classmethod
     def orphans(cls, client: Any, environment: str, known_ids: set[str]) -> list[Described]:
         """Every bucket of the region, then each one's tags: S3 has no filter by tag."""
         found = []
-        for name in cls._bucket_names(client):
+        pages = client.get_paginator("list_buckets").paginate(BucketRegion=client.meta.region_name)
+        for name in (str(bucket["Name"]) for page in pages for bucket in page.get("Buckets", [])):
             if name in known_ids:
                 continue
             try:
@@ -262,12 +251,6 @@ class BucketProvider(AwsProvider):
     @classmethod
     def id_of(cls, described: Described) -> str:
         return str(described["Name"])
-
-    @staticmethod
-    def _bucket_names(s3: Any) -> Iterator[str]:
-        region = s3.meta.region_name
-        for page in s3.get_paginator("list_buckets").paginate(BucketRegion=region):
-            yield from (str(bucket["Name"]) for bucket in page.get("Buckets", []))
 
     @staticmethod
     def _tag_set(s3: Any, name: str) -> list[dict[str, Any]] | None:
@@ -288,25 +271,18 @@ class BucketProvider(AwsProvider):
     @staticmethod
     def _set_versioning(s3: Any, name: str, *, enabled: bool) -> None:
         """Versioning on, or suspended (a bucket once versioned never becomes unversioned)."""
-        status = "Enabled" if enabled else "Suspended"
-        settle(
-            lambda: s3.put_bucket_versioning(
-                Bucket=name, VersioningConfiguration={"Status": status}
-            )
-        )
+        status = {"Status": "Enabled" if enabled else "Suspended"}
+        settle(lambda: s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=status))
 
     @staticmethod
     def _set_public_access(s3: Any, name: str, *, public: bool) -> None:
         """All four blocks on, or the block removed (AWS blocks public access by default)."""
-        if not public:
-            settle(
-                lambda: s3.put_public_access_block(
-                    Bucket=name, PublicAccessBlockConfiguration=_ALL_BLOCKED
-                )
-            )
-            return
-        with contextlib.suppress(ClientError):  # none to remove: already as wanted
-            settle(lambda: s3.delete_public_access_block(Bucket=name))
+        if public:
+            with contextlib.suppress(ClientError):  # none to remove: already as wanted
+                settle(lambda: s3.delete_public_access_block(Bucket=name))
+        else:
+            blocked = {"PublicAccessBlockConfiguration": _ALL_BLOCKED}
+            settle(lambda: s3.put_public_access_block(Bucket=name, **blocked))
 
     @staticmethod
     def _public(s3: Any, name: str) -> bool:
@@ -319,24 +295,25 @@ class BucketProvider(AwsProvider):
             raise
         return not all(found.get(key) for key in _ALL_BLOCKED)
 
-    @staticmethod
-    def _empty(s3: Any, name: str) -> None:
-        """Delete every object version and delete marker, a page at a time, until none is left.
-
-        Listing again after each page makes a repeat after a lost answer harmless.
-        """
-        while True:
-            try:
-                page = s3.list_object_versions(Bucket=name, MaxKeys=_PAGE)
-            except ClientError as error:
-                if error_code(error) in _GONE:
-                    return
-                raise
+    @classmethod
+    def _empty(cls, s3: Any, name: str) -> None:
+        """Delete every object version and delete marker, a page at a time, listing afresh."""
+        while page := cls._versions(s3, name):
             listed = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
             if not listed:
                 return
             doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in listed]
             s3.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
+
+    @staticmethod
+    def _versions(s3: Any, name: str) -> dict[str, Any] | None:
+        """The first page of the bucket's object versions and delete markers; None if gone."""
+        try:
+            return dict(s3.list_object_versions(Bucket=name, MaxKeys=_PAGE))
+        except ClientError as error:
+            if error_code(error) in _GONE:
+                return None
+            raise
 
 
 class Bucket(AwsResource):

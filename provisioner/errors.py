@@ -98,12 +98,13 @@ class RunFailedError(ProvisionError):
         interrupted: bool = False,
     ) -> None:
         parts = [f"up failed: {cause}"]
-        if rolled_back:
+        if rolled_back and not rollback_error:
             parts.append(
                 f"rolled back the {len(rolled_back)} resources it created: {', '.join(rolled_back)}"
             )
         elif created and rollback_error:
-            parts.append(f"rollback failed ({rollback_error}); kept: {', '.join(created)}")
+            kept = [address for address in created if address not in rolled_back]
+            parts.append(f"rollback failed ({rollback_error}); kept: {', '.join(kept)}")
         elif created:
             parts.append(f"kept the {len(created)} resources it created (--no-rollback)")
         if changed:

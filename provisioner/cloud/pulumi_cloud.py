@@ -3,6 +3,11 @@
 It implements the engine's CloudBackend protocol on top of `cloud.pulumi`, with
 the inline program that its program factory (given by the CLI's wiring: the
 `stacks` package sits above this layer) builds from the compiled graph.
+
+Before deleting, it asks the providers whether a recorded resource may be
+deleted (`AwsProvider.delete_blocker`: a bucket that holds objects may not):
+`destroy` then refuses, naming every such resource, before deleting anything;
+`destroy_only` (a rollback) deletes the rest and fails naming what it kept.
 """
 
 from __future__ import annotations
@@ -12,17 +17,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from provisioner.cloud.aws import clients
+from provisioner.cloud.aws.live import provider_of
 from provisioner.cloud.aws.orphans import sweep
 from provisioner.cloud.drift import detect_drift
 from provisioner.cloud.errors import boto_errors
 from provisioner.cloud.passphrase import passphrase_for
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.cloud.pulumi.stack import Program, PulumiStack
+from provisioner.cloud.pulumi.state import is_cloud_resource, resource_address_of
 from provisioner.cloud.pulumi.workspace import EngineSettings
 from provisioner.cloud.stack_exports import StackExports, spec_output_changes
 from provisioner.cloud.state_store import state_url
 from provisioner.engine.events import EventSink
 from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource
+from provisioner.errors import CloudError
 from provisioner.graph import CompiledEnvironment, ResourceGraph
 from provisioner.paths import StatePaths
 from provisioner.plan import Action, Plan, ResourceChange
@@ -90,10 +98,48 @@ class PulumiCloud:
         return StackExports.decode(result.outputs).environment_outputs(self.environment)
 
     def destroy(self, sink: EventSink) -> None:
+        """Delete everything; refused, with nothing deleted, if anything may not be deleted."""
+        refused = self._refused_deletes()
+        if refused:
+            raise CloudError(
+                f"refusing to delete {self.environment}, nothing was deleted: "
+                f"{_listed(refused)}. Empty it, or set force_destroy: true and run up, "
+                "then run down again"
+            )
         self._stack.destroy(sink=sink)
 
     def destroy_only(self, addresses: list[ResourceAddress], sink: EventSink) -> None:
-        self._stack.destroy(sink=sink, only=[str(address) for address in addresses])
+        """Delete these resources, bar those that may not be deleted (then fail naming them)."""
+        refused = self._refused_deletes(set(addresses))
+        kept = [str(a) for a in addresses if a not in refused]
+        self._stack.destroy(sink=sink, only=kept)
+        if refused:
+            raise CloudError(f"kept {_listed(refused)}; every other resource was deleted")
+
+    def _refused_deletes(
+        self, only: set[ResourceAddress] | None = None
+    ) -> dict[ResourceAddress, str]:
+        """The recorded resources (of `only`, if given) that may not be deleted now, and why."""
+        refused: dict[ResourceAddress, str] = {}
+        made: dict[tuple[str, str], Any] = {}
+        for state in self._stack.resource_states():
+            if not is_cloud_resource(state) or not state.get("id") or state.get("delete"):
+                continue
+            address, resource_id = resource_address_of(state["urn"]), str(state["id"])
+            outputs = state.get("outputs") or {}
+            provider = provider_of(resource_id, outputs)
+            if (only is not None and address not in only) or not (
+                provider and provider.guards_deletes
+            ):
+                continue
+            key = (provider.service, str(outputs.get("region") or self._region))
+            with boto_errors(f"checking whether {address} may be deleted"):
+                if key not in made:
+                    made[key] = clients.client_for(self._target_env, *key)
+                why = provider.delete_blocker(made[key], resource_id, outputs)
+            if why is not None:
+                refused[address] = why
+        return refused
 
     def drift(self, sink: EventSink) -> Plan:
         """One state export, then one bulk read of the live cloud per resource type."""
@@ -126,13 +172,18 @@ class PulumiCloud:
                 self.environment,
                 known,
             )
-        return pending + [f"orphan {resource_id}" for resource_id in swept]
+        kept = [f"orphan {resource_id} (kept: {why})" for resource_id, why in swept.kept.items()]
+        return pending + [f"orphan {resource_id}" for resource_id in swept.deleted] + kept
 
     def outputs(self) -> EnvironmentOutputs:
         return StackExports.decode(self._stack.outputs()).environment_outputs(self.environment)
 
     def ready_resources(self) -> list[ReadyResource]:
         return StackExports.decode(self._stack.outputs()).ready_resources()
+
+
+def _listed(refused: Mapping[ResourceAddress, str]) -> str:
+    return "; ".join(f"{address}: {why}" for address, why in sorted(refused.items()))
 
 
 def settle_unknowns(plan: Plan, graph: ResourceGraph) -> Plan:

@@ -172,6 +172,10 @@ class Orchestrator:
                     self.hosts.release(instance_ids)
             except ProvisionError as failure:
                 rollback_error = str(failure)
+                # A rollback that stops partway (a bucket it may not delete) deleted the rest.
+                with contextlib.suppress(ProvisionError):
+                    left = self.cloud.recorded_addresses()
+                    rolled_back = [address for address in created if address not in left]
         return RunFailedError(
             cause,
             created=[str(address) for address in created],

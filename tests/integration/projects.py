@@ -8,19 +8,23 @@ records.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import yaml
+from botocore.exceptions import ClientError
 
 from provisioner.local.control import LocalCloud
+from provisioner.local.faultproxy import FaultProxy, Faults
 from provisioner.local.hosts import HostFarm
 from provisioner.local.record import LocalPaths
 
@@ -139,6 +143,17 @@ class Project:
         assert any(marker in line for line in seen), "".join(seen)
         return "".join(seen)
 
+    @contextlib.contextmanager
+    def through_fault_proxy(self) -> Iterator[FaultProxy]:
+        """Commands run while it is open reach the local cloud through a fault proxy
+        (faults off until set with `use`)."""
+        with FaultProxy(LocalCloud(self.state / "local").endpoint(), Faults()) as proxy:
+            self.extra_env = {"PROVISION_LOCAL_ENDPOINT": proxy.endpoint}
+            try:
+                yield proxy
+            finally:
+                self.extra_env = {}
+
     def ssh(self, environment: str, host: str, *command: str) -> str:
         """Run `command` on a host over the project's SSH route; its output."""
         return self.run("ssh", environment, host, "--", *command).stdout
@@ -174,8 +189,11 @@ class Project:
     def route53(self) -> Any:
         return self.client("route53")
 
+    def s3(self) -> Any:
+        return self.client("s3")
+
     def client(self, service: str) -> Any:
-        """A boto3 client of `service` on the project's local cloud."""
+        """A boto3 client of `service` on the project's local cloud itself (never a fault proxy)."""
         endpoint = LocalCloud(self.state / "local").endpoint()
         return boto3.client(
             service,
@@ -255,6 +273,20 @@ class Project:
                 {"id": item[id_key], **tags_of(item)}
                 for item in getattr(ec2, describe)(Filters=filters)[key]
             ]
+        return found + self.tagged_buckets(environment)
+
+    def tagged_buckets(self, environment: str) -> list[dict[str, str]]:
+        """Every bucket tagged as the environment's (S3 has no tag filter: each one is read)."""
+        s3 = self.s3()
+        found = []
+        for bucket in s3.list_buckets()["Buckets"]:
+            try:
+                tagging = s3.get_bucket_tagging(Bucket=bucket["Name"])
+            except ClientError:
+                continue  # no tags (NoSuchTagSet), or gone since the listing
+            tags = {str(t["Key"]): str(t["Value"]) for t in tagging["TagSet"]}
+            if tags.get("provision:env") == environment:
+                found.append({"id": bucket["Name"], **tags})
         return found
 
     def leftovers(self, environment: str) -> dict[str, object]:

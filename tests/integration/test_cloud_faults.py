@@ -6,8 +6,8 @@ dropped connection or a 500), and answers calls that name an id created less
 than 3 s ago with that id's NotFound, as AWS's eventual consistency does.
 
 One environment with VMs and hosts (a public and a private subnet, two groups,
-one rule naming the other group, a key pair, three VMs running a one-task role,
-a private DNS zone with one record) goes up, is planned and goes down under
+one rule naming the other group, a key pair, a bucket, three VMs running a one-task
+role, a private DNS zone with one record) goes up, is planned and goes down under
 those faults, in that order; what exists is counted from the cloud itself. The
 delete calls the proxy recorded during `down`, and during the rollback of an
 `up` whose instances are refused, prove that each resource was deleted only
@@ -30,7 +30,6 @@ import pytest
 
 from provisioner.cloud.aws.exactly_once import creation_token
 from provisioner.cloud.aws.tags import TOKEN_TAG
-from provisioner.local.control import LocalCloud
 from provisioner.local.faultproxy import FaultCounts, FaultProxy, Faults, Mutation
 from tests.integration.projects import Project
 
@@ -57,6 +56,8 @@ security_groups:
       - {protocol: tcp, ports: 5432, group: front}
 key_pairs:
   deploy: {type: ed25519}
+buckets:
+  assets: {versioning: true}
 roles:
   mark: {playbook: fault-mark.yml}
 vms:
@@ -87,6 +88,7 @@ ADDRESSES = {
     "sg.front",
     "sg.back",
     "key.deploy",
+    "bucket.assets",
     "vm.front[0]",
     "vm.front[1]",
     "vm.back[0]",
@@ -129,8 +131,9 @@ DELETES: dict[str, tuple[str, bool]] = {
     "DeleteVpc": ("VpcId", True),
     "DeleteHostedZone": ("Id", True),
     "ChangeResourceRecordSets": ("ChangeBatch.Changes.", True),  # its DELETE changes
+    "DeleteBucket": ("Bucket", True),
 }
-CLOUD_KINDS = ("network", "subnet", "sg", "key", "vm", "dns")
+CLOUD_KINDS = ("network", "subnet", "sg", "key", "bucket", "vm", "dns")
 
 
 # The proxy draws each kind of fault from its own stream of this seed, restarted for
@@ -193,10 +196,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 @pytest.fixture(scope="module")
 def proxy(project: Project) -> Iterator[FaultProxy]:
     """One fault proxy for the module; each phase sets its faults and counts afresh."""
-    with FaultProxy(LocalCloud(project.state / "local").endpoint(), Faults()) as running:
-        project.extra_env = {"PROVISION_LOCAL_ENDPOINT": running.endpoint}
+    with project.through_fault_proxy() as running:
         yield running
-    project.extra_env = {}
 
 
 def run_phase(
@@ -367,11 +368,12 @@ def test_a_rollback_deletes_each_resource_after_its_dependents(
 def live(project: Project, proxy: FaultProxy) -> Phase:
     """The environment brought up while answers are lost and new ids are not yet known.
 
-    Besides the drawn losses, the first answer of `CreateKeyPair`, of `RunInstances` and
-    of `CreateHostedZone` is always lost: a key pair must then be made again, an instance
-    and a zone adopted.
+    Besides the drawn losses, the first answer of `CreateKeyPair`, `RunInstances`,
+    `CreateHostedZone` and `CreateBucket` is always lost: a key pair must then be made
+    again, an instance, a zone and a bucket adopted.
     """
-    faults = lossy(lose_first=frozenset({"CreateKeyPair", "RunInstances", "CreateHostedZone"}))
+    first = frozenset({"CreateKeyPair", "RunInstances", "CreateHostedZone", "CreateBucket"})
+    faults = lossy(lose_first=first)
     return run_phase(project, proxy, faults, "up", ENV, "--yes", expect=0)
 
 
@@ -410,6 +412,14 @@ def test_a_zone_whose_create_answer_was_lost_is_adopted_by_its_caller_reference(
     [lost, *resent] = [m for m in live.counts.mutations if m.action == "CreateHostedZone"]
     assert lost.lost is not None and resent == []  # found before a re-send, not made again
     assert list(project.zones(ENV)) == list(lost.made)
+
+
+def test_a_bucket_whose_create_answer_was_lost_is_adopted_not_sent_again(
+    project: Project, live: Phase
+) -> None:
+    [lost] = [m for m in live.counts.mutations if m.action == "CreateBucket"]
+    assert lost.lost is not None and lost.made == (lost.params["Bucket"],)
+    assert lost.params["Bucket"] in project.state_ids(ENV)
 
 
 def test_a_key_pair_whose_create_answer_was_lost_is_made_again(

@@ -36,7 +36,7 @@ def test_addresses_round_trip_through_text(text: str, expected: Address) -> None
         ("network.main[0]", "carry an \\[index\\]"),
         ("software.web", "only software addresses carry '@host'"),
         ("vm.web[0]@vm.db[0]", "only software addresses carry '@host'"),
-        ("bucket.logs", "unknown resource kind 'bucket'"),
+        ("queue.logs", "unknown resource kind 'queue'"),
         ("web", "is not an address"),
     ],
 )

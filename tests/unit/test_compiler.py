@@ -24,6 +24,7 @@ def edges(compiled: CompiledEnvironment, reason: EdgeReason) -> set[tuple[str, s
 
 def test_dev_has_one_node_per_resource_and_role_instance(dev: CompiledEnvironment) -> None:
     assert [str(a) for a in dev.graph.addresses()] == [
+        "bucket.assets",
         "key.deploy",
         "network.main",
         "sg.db",

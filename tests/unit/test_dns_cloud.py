@@ -24,6 +24,8 @@ from provisioner.cloud.aws.route53 import (
     caller_reference_prefix,
 )
 
+from .empty_service import EmptyService
+
 TAGS = {"provision:env": "dev", "provision:address": "dns.internal", "Name": "dev-dns.internal"}
 ZONE = {"domain": "dev.internal", "vpc_id": "vpc-1", "region": "us-east-1", "tags": TAGS}
 
@@ -311,17 +313,10 @@ def test_the_orphan_sweep_finds_zones_by_caller_reference_and_empties_them_first
     other_env = {**TAGS, "provision:env": "dev-2"}
     kept = HostedZoneProvider().create({**ZONE, "tags": other_env}).id
 
-    class NoEc2:
-        def can_paginate(self, operation: str) -> bool:
-            return False
-
-        def __getattr__(self, operation: str) -> Any:
-            return lambda **request: {}
-
     def client_for(service: str) -> Any:
-        return route53 if service == "route53" else NoEc2()
+        return route53 if service == "route53" else EmptyService()
 
     swept = sweep(client_for, "dev", {known, known_record})
-    assert sorted(swept) == sorted([stray_record, f"{orphan}/db-0.dev.internal/A", orphan])
+    assert sorted(swept.deleted) == sorted([stray_record, f"{orphan}/db-0.dev.internal/A", orphan])
     assert sorted(route53.zones) == sorted([known, kept])
     assert route53.live_value(known, "web-0.dev.internal") == "10.0.1.5"

@@ -35,6 +35,8 @@ from provisioner.cloud.aws.key_pair import KeyPairProvider
 from provisioner.cloud.aws.orphans import sweep
 from provisioner.cloud.aws.vpc import VpcProvider
 
+from .fake_s3 import FakeS3
+
 TAGS = {"provision:env": "dev", "provision:address": "network.main", "Name": "dev-network.main"}
 
 
@@ -509,8 +511,9 @@ def test_the_orphan_sweep_deletes_what_the_state_lacks_even_while_ids_are_new(
     props = {"key_name": "dev-deploy", "key_type": "ed25519", "region": "us-east-1", "tags": TAGS}
     pair = KeyPairProvider().create(props).id
     fake_ec2.unknown[orphan] = 2  # new: its delete meets NotFound twice while it is listed
-    swept = sweep(lambda service: fake_ec2 if service == "ec2" else NoResources(), "dev", {known})
-    assert sorted(swept) == sorted([orphan, pair])
+    by_service = {"ec2": fake_ec2, "s3": FakeS3()}
+    swept = sweep(lambda service: by_service.get(service, NoResources()), "dev", {known})
+    assert sorted(swept.deleted) == sorted([orphan, pair]) and swept.kept == {}
     assert list(fake_ec2.vpcs) == [known] and fake_ec2.key_pairs == {}
 
 

@@ -71,8 +71,10 @@ def test_the_orphan_sweep_deletes_dependents_before_what_they_depend_on() -> Non
 
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown resource kind 'bucket' \(one of key, network"):
-        ResourceKind.named("bucket")
+    with pytest.raises(
+        ValueError, match=r"unknown resource kind 'queue' \(one of bucket, key, network"
+    ):
+        ResourceKind.named("queue")
 
 
 def test_a_kind_cannot_be_declared_twice() -> None:

@@ -170,7 +170,7 @@ def test_down_asks_then_deletes_everything(setup: FakeSetup) -> None:
     confirm = Answers()
     destroyed = operations.down(setup, RecordingView(setup), confirm, parallelism=4)
     assert confirm.questions == ["Delete every resource of dev?"]
-    assert destroyed.plan.summary()["delete"] == 10 and setup.cloud.recorded == {}
+    assert destroyed.plan.summary()["delete"] == 11 and setup.cloud.recorded == {}
     assert setup.hosts.released  # the VMs' hosts are forgotten
 
 

@@ -16,8 +16,15 @@ from provisioner.spec import resolve_environment
 from .fake_backends import FakeCloud, FakeHosts
 
 ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
-# dev's cloud nodes in the order an apply creates them; the first five exist already below.
-EXISTING = ("network.main", "key.deploy", "subnet.private-a", "subnet.public-a", "sg.web")
+# dev's cloud nodes in the order an apply creates them; the first six exist already below.
+EXISTING = (
+    "bucket.assets",
+    "network.main",
+    "key.deploy",
+    "subnet.private-a",
+    "subnet.public-a",
+    "sg.web",
+)
 WEB_VMS = ("vm.web[0]", "vm.web[1]")
 
 

@@ -704,7 +704,8 @@ CASES = [
         6,
         7,
         "roles.web.vars.thing",
-        "unknown resource kind 'notakind' (one of key, network, sg, subnet, vm, dns, software)",
+        "unknown resource kind 'notakind' "
+        "(one of bucket, key, network, sg, subnet, vm, dns, software)",
     ),
     case(
         "reference-that-is-not-an-address",

@@ -12,7 +12,9 @@ object to live outputs (`live`) that Pulumi's per-resource `read` uses.
 
 Deleting is `remove(client, id, recorded outputs)`, which the orphan sweep calls
 too, with only what it knows; `orphans` lists what an environment left that no
-state knows.
+state knows. A provider whose resources may hold data (a bucket's objects) says
+why one must not be deleted now (`delete_blocker`): `down` then refuses before
+deleting anything, and rollback and the orphan sweep leave it and report it.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class AwsProvider(ResourceProvider):
     # The output that holds the resource's own id (`vpc_id`): it tells, in a state
     # export, which provider made a resource.
     id_output: ClassVar[str] = ""
+    # True if the provider has a `delete_blocker` of its own (only then is it asked).
+    guards_deletes: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -116,6 +120,7 @@ class AwsProvider(ResourceProvider):
         cls.outputs = having(Prop.OUTPUT | Prop.STABLE | Prop.ID | Prop.SECRET)
         ids = having(Prop.ID)
         cls.id_output = ids[0] if ids else ""
+        cls.guards_deletes = "delete_blocker" in vars(cls) or cls.guards_deletes
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in self.inputs if olds.get(key) != news.get(key)]
@@ -158,6 +163,15 @@ class AwsProvider(ResourceProvider):
         `props` are the recorded outputs; the orphan sweep passes only what it knows.
         """
         raise NotImplementedError
+
+    @classmethod
+    def delete_blocker(cls, client: Any, id_: str, recorded: Mapping[str, Any]) -> str | None:
+        """Why `id_` must not be deleted now (it holds data), or None: it may be.
+
+        `recorded` is as for `remove`. Asked only if the provider defines it
+        (`guards_deletes`): it reads the cloud.
+        """
+        return None
 
     @classmethod
     def orphans(cls, client: Any, environment: str, known_ids: set[str]) -> list[Described]:

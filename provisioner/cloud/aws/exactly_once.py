@@ -84,6 +84,7 @@ ID_NOT_FOUND_CODES = frozenset(
         "InvalidKeyPair.NotFound",
         "InvalidAssociationID.NotFound",
         "InvalidNetworkInterfaceID.NotFound",
+        "NoSuchBucket",
     }
 )
 

@@ -10,11 +10,15 @@ Orphans are in no state, so their order cannot come from the graph: it comes
 from the kinds. Kinds that may depend on others go first (by rank, highest
 first), and within a kind its parts before its main resource (a network's route
 table and gateway before its VPC).
+
+An orphan that its provider says must not be deleted (a bucket that holds
+objects: `AwsProvider.delete_blocker`) is kept, and the sweep's result says why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.cloud.aws.base import AwsProvider
@@ -30,16 +34,31 @@ def teardown_order() -> list[type[AwsProvider]]:
     ]
 
 
-def sweep(client_for: Callable[[str], Any], environment: str, known_ids: set[str]) -> list[str]:
-    """Delete every resource of `environment` not in `known_ids`; returns what was deleted.
+@dataclass(frozen=True)
+class Swept:
+    """What a sweep deleted (ids), and what it kept (id -> why it may not be deleted)."""
+
+    deleted: list[str] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)
+
+
+def sweep(client_for: Callable[[str], Any], environment: str, known_ids: set[str]) -> Swept:
+    """Delete every resource of `environment` not in `known_ids`, bar those that may not be.
 
     `client_for(service)` gives the client of a service in the environment's region.
     """
-    deleted: list[str] = []
+    swept = Swept()
     for provider in teardown_order():
         client = client_for(provider.service)
-        found = provider.orphans(client, environment, known_ids)
+        found = []
+        for described in provider.orphans(client, environment, known_ids):
+            id_ = provider.id_of(described)
+            why = provider.delete_blocker(client, id_, described)
+            if why is None:
+                found.append(described)
+            else:
+                swept.kept[id_] = why
         if found:
             provider.remove_orphans(client, found)
-            deleted += [provider.id_of(described) for described in found]
-    return deleted
+            swept.deleted.extend(provider.id_of(described) for described in found)
+    return swept

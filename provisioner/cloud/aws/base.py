@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from pulumi.dynamic import DiffResult, ReadResult, Resource, ResourceProvider
 
 from provisioner.cloud.aws import clients
+from provisioner.cloud.aws.exactly_once import error_code
 
 T = TypeVar("T")
 
@@ -152,8 +153,24 @@ class AwsProvider(ResourceProvider):
     ) -> dict[str, Outputs]:
         """The live outputs of each resource in `recorded` (id -> recorded outputs).
 
-        Resources that no longer exist are absent.
+        Resources that no longer exist are absent. By default one `read_one` per
+        resource, for services with no describe of many at once.
         """
+        found: dict[str, Outputs] = {}
+        for id_, outputs in recorded.items():
+            try:
+                live = cls.read_one(client, id_, outputs)
+            except ClientError as error:
+                if error_code(error) in cls.not_found:
+                    continue
+                raise
+            if live is not None:
+                found[id_] = live
+        return found
+
+    @classmethod
+    def read_one(cls, client: Any, id_: str, recorded: Mapping[str, Any]) -> Outputs | None:
+        """The live outputs of one resource; None (or its NotFound) if it is gone."""
         raise NotImplementedError
 
     @classmethod

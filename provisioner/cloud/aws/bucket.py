@@ -170,31 +170,21 @@ class BucketProvider(AwsProvider):
         return create_exactly_once(send, find)
 
     @classmethod
-    def read_many(
-        cls, client: Any, recorded: Mapping[str, Mapping[str, Any]]
-    ) -> dict[str, Outputs]:
-        """Four reads per bucket: S3 has no describe of many buckets at once."""
-        found: dict[str, Outputs] = {}
-        for name in recorded:
-            try:
-                client.head_bucket(Bucket=name)
-                versioning = client.get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
-                public = cls._public(client, name)
-                tag_set = cls._tag_set(client, name)
-            except ClientError as error:
-                if error_code(error) in _GONE:
-                    continue
-                raise
-            if tag_set is None:
-                continue  # deleted between the reads
-            found[name] = {
-                "bucket_name": name,
-                "versioning": versioning,
-                "public_access": public,
-                "tags": tags.from_aws(tag_set),
-                "bucket_id": name,
-            }
-        return found
+    def read_one(cls, client: Any, id_: str, recorded: Mapping[str, Any]) -> Outputs | None:
+        """Four reads: S3 has no describe of many buckets at once."""
+        client.head_bucket(Bucket=id_)
+        versioning = client.get_bucket_versioning(Bucket=id_).get("Status") == "Enabled"
+        public = cls._public(client, id_)
+        tag_set = cls._tag_set(client, id_)
+        if tag_set is None:
+            return None  # deleted between the reads
+        return {
+            "bucket_name": id_,
+            "versioning": versioning,
+            "public_access": public,
+            "tags": tags.from_aws(tag_set),
+            "bucket_id": id_,
+        }
 
     @classmethod
     def remove(cls, client: Any, id_: str, props: Mapping[str, Any]) -> None:

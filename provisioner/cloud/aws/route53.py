@@ -154,28 +154,16 @@ class HostedZoneProvider(AwsProvider):
         return UpdateResult(outs={**news, **self.kept(olds)})
 
     @classmethod
-    def read_many(
-        cls, client: Any, recorded: Mapping[str, Mapping[str, Any]]
-    ) -> dict[str, Outputs]:
-        """Two reads per zone: itself and its tags."""
-        found: dict[str, Outputs] = {}
-        for zone_id in recorded:
-            try:
-                described = client.get_hosted_zone(Id=zone_id)
-                tagged = client.list_tags_for_resource(
-                    ResourceType="hostedzone", ResourceId=zone_id
-                )
-            except ClientError as error:
-                if error_code(error) in cls.not_found:
-                    continue
-                raise
-            found[zone_id] = {
-                "domain": str(described["HostedZone"]["Name"]).removesuffix("."),
-                "vpc_id": (described.get("VPCs") or [{}])[0].get("VPCId", ""),
-                "tags": tags.from_aws(tagged["ResourceTagSet"].get("Tags")),
-                "zone_id": zone_id,
-            }
-        return found
+    def read_one(cls, client: Any, id_: str, recorded: Mapping[str, Any]) -> Outputs | None:
+        """Two reads: the zone and its tags."""
+        described = client.get_hosted_zone(Id=id_)
+        tagged = client.list_tags_for_resource(ResourceType="hostedzone", ResourceId=id_)
+        return {
+            "domain": str(described["HostedZone"]["Name"]).removesuffix("."),
+            "vpc_id": (described.get("VPCs") or [{}])[0].get("VPCId", ""),
+            "tags": tags.from_aws(tagged["ResourceTagSet"].get("Tags")),
+            "zone_id": id_,
+        }
 
     @classmethod
     def remove(cls, client: Any, id_: str, props: Mapping[str, Any]) -> None:

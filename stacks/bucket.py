@@ -6,26 +6,21 @@ from provisioner.cloud.aws.base import AwsResource
 from provisioner.cloud.aws.bucket import BucketProvider
 from provisioner.graph.kinds.bucket import BucketNode
 from provisioner.spec.kinds.bucket import BUCKET
-from stacks.context import ProgramContext, logical_name
+from stacks.context import ProgramContext
 from stacks.kind import StackKind
 
 
 def declare(node: BucketNode, ctx: ProgramContext) -> AwsResource:
-    bucket = AwsResource(
+    return ctx.declare(
+        node,
         BucketProvider(),
-        logical_name(node.address),
         {
             "bucket_name": node.bucket_name,
-            "region": ctx.region,
             "versioning": node.versioning,
             "public_access": node.public_access,
             "force_destroy": node.force_destroy,
-            "tags": ctx.tags(node),
         },
-        ctx.depends_on(node),
     )
-    ctx.resources[node.address] = bucket
-    return bucket
 
 
 # The name is known before apply (plans show it); the ARN comes from the cloud.

@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from provisioner.cloud.aws.base import AwsResource
+from provisioner.cloud.aws.base import AwsProvider, AwsResource
 from provisioner.graph import Node, ResourceGraph
 from provisioner.spec.addresses import Address, ResourceAddress
 from provisioner.spec.model import TimeoutsSpec
@@ -33,6 +33,31 @@ class ProgramContext:
             "provision:address": address,
             "Name": f"{self.environment}-{address}",
         }
+
+    def declare(
+        self,
+        node: Node,
+        provider: AwsProvider,
+        inputs: dict[str, Any],
+        *,
+        part: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> AwsResource:
+        """One resource of `node` (its main one, or `part`), in the program's region.
+
+        It carries the node's tags if its provider takes tags, and waits for the
+        node's dependencies unless `opts` says otherwise. A node's main resource is
+        what references to the node read.
+        """
+        given = {"region": self.region, **inputs}
+        if "tags" in provider.inputs:
+            given["tags"] = self.tags(node, part)
+        resource = AwsResource(
+            provider, logical_name(node.address, part), given, opts or self.depends_on(node)
+        )
+        if part is None:
+            self.resources[node.address] = resource
+        return resource
 
     def depends_on(self, node: Node) -> pulumi.ResourceOptions:
         """The graph's edges into `node`, as explicit Pulumi dependencies."""

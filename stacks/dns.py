@@ -13,7 +13,7 @@ from provisioner.cloud.aws.base import AwsResource
 from provisioner.cloud.aws.route53 import HostedZoneProvider, RecordSetProvider
 from provisioner.graph.kinds.dns import DnsZoneNode
 from provisioner.spec.kinds.dns import DNS
-from stacks.context import ProgramContext, logical_name
+from stacks.context import ProgramContext
 from stacks.kind import StackKind
 from stacks.program import resolved
 
@@ -27,34 +27,31 @@ def record_part(record: str) -> str:
 
 def declare(node: DnsZoneNode, ctx: ProgramContext) -> AwsResource:
     upstream = ctx.depends_on(node)
-    zone = AwsResource(
+    zone = ctx.declare(
+        node,
         HostedZoneProvider(),
-        logical_name(node.address),
         {
             "domain": node.domain,
             "vpc_id": ctx.resources[node.network].output("vpc_id"),
-            "region": ctx.region,
-            "tags": ctx.tags(node),
         },
-        upstream,
+        opts=upstream,
     )
     # The records wait for the zone, and for what it waits for (what their values read).
     after_zone = pulumi.ResourceOptions.merge(upstream, pulumi.ResourceOptions(depends_on=[zone]))
     for record in node.records:
-        AwsResource(
+        ctx.declare(
+            node,
             RecordSetProvider(),
-            logical_name(node.address, record_part(record.name)),
             {
                 "zone_id": zone.output("zone_id"),
                 "fqdn": node.fqdn(record.name),
                 "record_type": record.type,
                 "value": resolved(record.value, ctx),
                 "ttl": RECORD_TTL,
-                "region": ctx.region,
             },
-            after_zone,
+            part=record_part(record.name),
+            opts=after_zone,
         )
-    ctx.resources[node.address] = zone
     return zone
 
 

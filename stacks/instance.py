@@ -9,7 +9,7 @@ from provisioner.cloud.aws.base import AwsResource
 from provisioner.cloud.aws.instance import OP_TIMEOUT, InstanceProvider
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.spec.kinds.vm import VM
-from stacks.context import ProgramContext, logical_name
+from stacks.context import ProgramContext
 from stacks.kind import StackKind
 
 
@@ -25,9 +25,9 @@ def declare(node: VmNode, ctx: ProgramContext) -> AwsResource:
     pair = ctx.resources.get(node.key_pair) if node.key_pair else None
     public_key: pulumi.Input[str | None] = pair.output("public_key") if pair else None
     groups = [ctx.resources[g].output("group_id") for g in node.security_groups]
-    instance = AwsResource(
+    return ctx.declare(
+        node,
         InstanceProvider(),
-        logical_name(node.address),
         {
             OP_TIMEOUT: ctx.timeouts.vm,
             "image_id": node.image,
@@ -38,13 +38,8 @@ def declare(node: VmNode, ctx: ProgramContext) -> AwsResource:
             "user_data": pulumi.Output.from_input(public_key).apply(
                 lambda key: cloud_config(node.hostname, str(key) if key else None)
             ),
-            "region": ctx.region,
-            "tags": ctx.tags(node),
         },
-        ctx.depends_on(node),
     )
-    ctx.resources[node.address] = instance
-    return instance
 
 
 VM_STACK = StackKind(VM, declare, from_node={"hostname": lambda node: node.hostname})

@@ -12,7 +12,7 @@ from provisioner.graph.kinds.network import NetworkNode
 from provisioner.graph.kinds.subnet import SubnetNode
 from provisioner.spec.kinds.network import NETWORK
 from provisioner.spec.kinds.subnet import SUBNET
-from stacks.context import ProgramContext, logical_name
+from stacks.context import ProgramContext
 from stacks.kind import StackKind
 
 GATEWAY = "internet-gateway"
@@ -27,12 +27,7 @@ class DeclaredNetwork:
 
 def declare(node: NetworkNode, ctx: ProgramContext) -> DeclaredNetwork:
     """The VPC, plus the internet route for its public subnets if it has any."""
-    vpc = AwsResource(
-        VpcProvider(),
-        logical_name(node.address),
-        {"cidr_block": node.cidr, "region": ctx.region, "tags": ctx.tags(node)},
-        ctx.depends_on(node),
-    )
+    vpc = ctx.declare(node, VpcProvider(), {"cidr_block": node.cidr})
     has_public = any(
         isinstance(sub, SubnetNode) and sub.public and sub.network == node.address
         for sub in ctx.graph.of_kind(SUBNET)
@@ -41,25 +36,17 @@ def declare(node: NetworkNode, ctx: ProgramContext) -> DeclaredNetwork:
     vpc_id = vpc.output("vpc_id")
     if has_public:
         child = pulumi.ResourceOptions(depends_on=[vpc])
-        gateway = AwsResource(
-            InternetGatewayProvider(),
-            logical_name(node.address, GATEWAY),
-            {"vpc_id": vpc_id, "region": ctx.region, "tags": ctx.tags(node, GATEWAY)},
-            child,
+        gateway = ctx.declare(
+            node, InternetGatewayProvider(), {"vpc_id": vpc_id}, part=GATEWAY, opts=child
         )
-        table = AwsResource(
+        table = ctx.declare(
+            node,
             RouteTableProvider(),
-            logical_name(node.address, PUBLIC_ROUTES),
-            {
-                "vpc_id": vpc_id,
-                "gateway_id": gateway.output("gateway_id"),
-                "region": ctx.region,
-                "tags": ctx.tags(node, PUBLIC_ROUTES),
-            },
-            pulumi.ResourceOptions(depends_on=[vpc, gateway]),
+            {"vpc_id": vpc_id, "gateway_id": gateway.output("gateway_id")},
+            part=PUBLIC_ROUTES,
+            opts=pulumi.ResourceOptions(depends_on=[vpc, gateway]),
         )
     declared = DeclaredNetwork(vpc, table)
-    ctx.resources[node.address] = vpc
     ctx.parts[str(node.address)] = declared
     return declared
 

@@ -10,29 +10,24 @@ from provisioner.cloud.aws.base import AwsResource
 from provisioner.cloud.aws.security_group import SELF_GROUP, SecurityGroupProvider
 from provisioner.graph.kinds.security_group import Rule, SecurityGroupNode
 from provisioner.spec.kinds.security_group import SECURITY_GROUP
-from stacks.context import ProgramContext, logical_name
+from stacks.context import ProgramContext
 from stacks.kind import StackKind
 from stacks.network import DeclaredNetwork
 
 
 def declare(node: SecurityGroupNode, ctx: ProgramContext) -> AwsResource:
     network: DeclaredNetwork = ctx.parts[str(node.network)]
-    group = AwsResource(
+    return ctx.declare(
+        node,
         SecurityGroupProvider(),
-        logical_name(node.address),
         {
             "vpc_id": network.vpc.output("vpc_id"),
             "name": f"{ctx.environment}-{node.address.name}",
             "description": node.description or f"{ctx.environment} {node.address.name}",
             "ingress": _rules(node, node.ingress, ctx),
             "egress": _rules(node, node.egress, ctx),
-            "region": ctx.region,
-            "tags": ctx.tags(node),
         },
-        ctx.depends_on(node),
     )
-    ctx.resources[node.address] = group
-    return group
 
 
 def _rules(

@@ -6,7 +6,7 @@ from provisioner.cloud.aws.base import AwsResource
 from provisioner.cloud.aws.subnet import SubnetProvider
 from provisioner.graph.kinds.subnet import SubnetNode
 from provisioner.spec.kinds.subnet import SUBNET
-from stacks.context import ProgramContext, logical_name
+from stacks.context import ProgramContext
 from stacks.kind import StackKind
 from stacks.network import DeclaredNetwork
 
@@ -14,22 +14,17 @@ from stacks.network import DeclaredNetwork
 def declare(node: SubnetNode, ctx: ProgramContext) -> AwsResource:
     network: DeclaredNetwork = ctx.parts[str(node.network)]
     table = network.public_route_table if node.public else None
-    subnet = AwsResource(
+    return ctx.declare(
+        node,
         SubnetProvider(),
-        logical_name(node.address),
         {
             "vpc_id": network.vpc.output("vpc_id"),
             "cidr_block": node.cidr,
             "availability_zone": node.availability_zone,
             "public": node.public,
             "route_table_id": table.output("route_table_id") if table is not None else None,
-            "region": ctx.region,
-            "tags": ctx.tags(node),
         },
-        ctx.depends_on(node),
     )
-    ctx.resources[node.address] = subnet
-    return subnet
 
 
 # The zone is the spec's (or the region's first), known before the subnet exists.

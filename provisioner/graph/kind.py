@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
 from provisioner.spec.addresses import Address
 from provisioner.spec.diagnostics import FieldPath
 from provisioner.spec.kind import SpecKind
-from provisioner.spec.model import Environment
+from provisioner.spec.model import Environment, SpecModel
 from provisioner.spec.references import find_expressions, parse_reference
+
+M = TypeVar("M", bound=SpecModel)
 
 # A kind's nodes, and edges into them, from a valid environment. An edge may name a
 # node that does not exist (a dangling name in a partial spec): it is then dropped.
@@ -31,6 +33,13 @@ class GraphKind:
     spec: SpecKind[Any]
     build: Build
     colour: str
+
+
+def addressed(spec: SpecKind[M], env: Environment) -> Iterator[tuple[Address, M]]:
+    """Each item of the kind in `env`, with its address, in name order."""
+    items = spec.items(env)
+    for name in sorted(items):
+        yield Address(spec.kind, name), items[name]
 
 
 def tags(env: Environment, extra: Mapping[str, str]) -> dict[str, str]:

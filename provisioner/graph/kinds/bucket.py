@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.graph.kind import GraphKind, tags
+from provisioner.graph.kind import GraphKind, addressed, tags
 from provisioner.graph.nodes import Node
-from provisioner.spec.addresses import Address
-from provisioner.spec.kinds.bucket import BUCKET, BUCKETS, real_name
+from provisioner.spec.kinds.bucket import BUCKETS, real_name
 from provisioner.spec.model import Environment
 
 
@@ -30,13 +29,11 @@ class BucketNode(Node):
 
 
 def _build(env: Environment) -> Iterator[BucketNode]:
-    buckets = BUCKETS.items(env)
-    for name in sorted(buckets):
-        spec = buckets[name]
+    for address, spec in addressed(BUCKETS, env):
         yield BucketNode(
-            Address(BUCKET, name),
+            address,
             tags(env, spec.tags),
-            real_name(env.name, name, spec),
+            real_name(env.name, address.name, spec),
             spec.versioning,
             spec.public_access,
             spec.force_destroy,

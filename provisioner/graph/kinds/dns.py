@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.graph.kind import GraphKind, reference_edges
+from provisioner.graph.kind import GraphKind, addressed, reference_edges
 from provisioner.graph.kinds.vm import vm_address
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
 from provisioner.spec.addresses import Address
-from provisioner.spec.kinds.dns import DNS, DNS_ZONES, generated
+from provisioner.spec.kinds.dns import DNS_ZONES, generated
 from provisioner.spec.kinds.network import NETWORK
 from provisioner.spec.model import Environment
 
@@ -55,10 +55,8 @@ class DnsZoneNode(Node):
 
 
 def _build(env: Environment) -> Iterator[DnsZoneNode | Edge]:
-    zones = DNS_ZONES.items(env)
-    for name in sorted(zones):
-        spec = zones[name]
-        address = Address(DNS, name)
+    for address, spec in addressed(DNS_ZONES, env):
+        name = address.name
         path = ("dns_zones", name)
         written = [
             Record(record, given.type, given.value) for record, given in spec.records.items()

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.graph.kind import GraphKind
+from provisioner.graph.kind import GraphKind, addressed
 from provisioner.graph.nodes import Node
-from provisioner.spec.addresses import Address
-from provisioner.spec.kinds.key_pair import KEY_PAIR, KEY_PAIRS
+from provisioner.spec.kinds.key_pair import KEY_PAIRS
 from provisioner.spec.model import Environment
 
 
@@ -22,9 +21,8 @@ class KeyPairNode(Node):
 
 
 def _build(env: Environment) -> Iterator[KeyPairNode]:
-    pairs = KEY_PAIRS.items(env)
-    for name in sorted(pairs):
-        yield KeyPairNode(Address(KEY_PAIR, name), dict(env.tags), pairs[name].type)
+    for address, spec in addressed(KEY_PAIRS, env):
+        yield KeyPairNode(address, dict(env.tags), spec.type)
 
 
 KEY_PAIR_GRAPH = GraphKind(KEY_PAIRS, _build, colour="#edc948")

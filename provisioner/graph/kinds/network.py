@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.graph.kind import GraphKind, tags
+from provisioner.graph.kind import GraphKind, addressed, tags
 from provisioner.graph.nodes import Node
-from provisioner.spec.addresses import Address
-from provisioner.spec.kinds.network import NETWORK, NETWORKS
+from provisioner.spec.kinds.network import NETWORKS
 from provisioner.spec.model import Environment
 
 
@@ -22,10 +21,8 @@ class NetworkNode(Node):
 
 
 def _build(env: Environment) -> Iterator[NetworkNode]:
-    networks = NETWORKS.items(env)
-    for name in sorted(networks):
-        spec = networks[name]
-        yield NetworkNode(Address(NETWORK, name), tags(env, spec.tags), str(spec.cidr))
+    for address, spec in addressed(NETWORKS, env):
+        yield NetworkNode(address, tags(env, spec.tags), str(spec.cidr))
 
 
 NETWORK_GRAPH = GraphKind(NETWORKS, _build, colour="#4e79a7")

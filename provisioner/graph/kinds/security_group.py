@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.graph.kind import GraphKind
+from provisioner.graph.kind import GraphKind, addressed
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
 from provisioner.spec.addresses import Address
@@ -54,10 +54,8 @@ class SecurityGroupNode(Node):
 
 
 def _build(env: Environment) -> Iterator[SecurityGroupNode | Edge]:
-    groups = SECURITY_GROUPS.items(env)
-    for name in sorted(groups):
-        spec = groups[name]
-        address = Address(SECURITY_GROUP, name)
+    for address, spec in addressed(SECURITY_GROUPS, env):
+        name = address.name
         network = Address(NETWORK, spec.network)
         yield SecurityGroupNode(
             address,

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.graph.kind import GraphKind, tags
+from provisioner.graph.kind import GraphKind, addressed, tags
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
 from provisioner.spec.addresses import Address
 from provisioner.spec.kinds.network import NETWORK
-from provisioner.spec.kinds.subnet import SUBNET, SUBNETS, availability_zone
+from provisioner.spec.kinds.subnet import SUBNETS, availability_zone
 from provisioner.spec.model import Environment
 
 
@@ -32,10 +32,7 @@ class SubnetNode(Node):
 
 
 def _build(env: Environment) -> Iterator[SubnetNode | Edge]:
-    subnets = SUBNETS.items(env)
-    for name in sorted(subnets):
-        spec = subnets[name]
-        address = Address(SUBNET, name)
+    for address, spec in addressed(SUBNETS, env):
         network = Address(NETWORK, spec.network)
         yield SubnetNode(
             address,
@@ -45,7 +42,7 @@ def _build(env: Environment) -> Iterator[SubnetNode | Edge]:
             availability_zone(env, spec),
             spec.public,
         )
-        yield Edge(network, address, EdgeReason.CONTAINS, ("subnets", name, "network"))
+        yield Edge(network, address, EdgeReason.CONTAINS, ("subnets", address.name, "network"))
 
 
 SUBNET_GRAPH = GraphKind(SUBNETS, _build, colour="#76b7b2")

@@ -185,7 +185,7 @@ def _render_outputs(outputs: EnvironmentOutputs) -> None:
     for address, vm in outputs.vms.items():
         public = f", public {vm.public_ip}" if vm.public_ip else ""
         stdout.print(
-            f"  {escape(address)}  {vm.id}  {vm.private_ip}{public}  "
+            f"  {escape(str(address))}  {vm.id}  {vm.private_ip}{public}  "
             f"({vm.hostname}; {', '.join(vm.roles) or 'no roles'})"
         )
     for name, value in outputs.values.items():

@@ -34,7 +34,7 @@ def ssh(
     session = setup.open(new_run_id())
     outputs = session.cloud.outputs()
     vm = outputs.find_vm(host)
-    key = outputs.private_keys.get(vm.key_pair) if vm.key_pair else None
+    key = outputs.private_keys.get(str(vm.key_pair)) if vm.key_pair else None
     if key is None:
         raise HostError(f"{vm.address} has no key pair, so it cannot be reached over SSH")
     route = session.reach.route(vm.id, vm.private_ip, timeout=SSH_READY_TIMEOUT)

@@ -72,15 +72,15 @@ class StackExports:
     def environment_outputs(self, environment: str) -> EnvironmentOutputs:
         """The exports as the engine's typed outputs."""
         vms = {
-            address: VmOutput(
-                address=address,
+            Address.parse(address): VmOutput(
+                address=Address.parse(address),
                 id=str(vm.get("id") or ""),
                 private_ip=str(vm.get("private_ip") or ""),
                 public_ip=str(vm.get("public_ip") or ""),
-                subnet=str(vm.get("subnet") or ""),
+                subnet=Address.parse(str(vm["subnet"])),
                 roles=tuple(vm.get("roles") or ()),
                 hostname=str(vm.get("hostname") or ""),
-                key_pair=vm.get("key_pair"),
+                key_pair=Address.parse(vm["key_pair"]) if vm.get("key_pair") else None,
             )
             for address, vm in sorted(self.vms.items())
         }

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from provisioner.jsonable import dump
 from provisioner.plan import Action
-from provisioner.plan.model import AddressField
+from provisioner.spec.addresses import ResourceAddressText
 
 
 class Phase(StrEnum):
@@ -73,7 +73,7 @@ class PhaseFinished(Event):
 class ResourceStarted(Event):
     """Work on one resource began."""
 
-    address: AddressField
+    address: ResourceAddressText
     action: Action
 
     def to_json(self) -> dict[str, Any]:
@@ -84,7 +84,7 @@ class ResourceStarted(Event):
 class ResourceFinished(Event):
     """Work on one resource ended, well or not."""
 
-    address: AddressField
+    address: ResourceAddressText
     action: Action
     status: Status
     elapsed: float

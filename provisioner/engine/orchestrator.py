@@ -201,11 +201,8 @@ class Orchestrator:
         if not leaving:
             return []
         recorded = self.cloud.outputs().vms
-        return [
-            recorded[str(a)].id
-            for a in sorted(leaving)
-            if str(a) in recorded and recorded[str(a)].id
-        ]
+        vms = [recorded.get(address.node) for address in sorted(leaving)]
+        return [vm.id for vm in vms if vm is not None and vm.id]
 
     def _forget_hosts(self, instance_ids: list[str]) -> None:
         """Wait until the hosts of deleted instances are gone, and unpin their host keys."""

@@ -12,21 +12,21 @@ from provisioner.graph.kinds.software import SoftwareNode
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.jsonable import dump
 from provisioner.plan import Plan, TaskChange
-from provisioner.spec.addresses import Address, ResourceAddress
+from provisioner.spec.addresses import Address, AddressText, ResourceAddress
 
 
 @dataclass(frozen=True)
 class VmOutput:
     """What the cloud reports about one VM."""
 
-    address: str
+    address: AddressText
     id: str
     private_ip: str
     public_ip: str
-    subnet: str
+    subnet: AddressText
     roles: tuple[str, ...]
     hostname: str
-    key_pair: str | None
+    key_pair: AddressText | None
 
     def to_json(self) -> dict[str, Any]:
         """Its fields but the address (the key it is listed under)."""
@@ -38,14 +38,14 @@ class EnvironmentOutputs:
     """The environment's outputs after an apply. Private keys are kept apart, never rendered."""
 
     environment: str
-    vms: Mapping[str, VmOutput] = field(default_factory=dict)
+    vms: Mapping[Address, VmOutput] = field(default_factory=dict)
     values: Mapping[str, Any] = field(default_factory=dict)
     private_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def find_vm(self, name: str) -> VmOutput:
         """A VM by address (`vm.web[0]`) or host name (`web-0`); HostError if there is none."""
         for vm in self.vms.values():
-            if name in (vm.address, vm.hostname):
+            if name in (str(vm.address), vm.hostname):
                 return vm
         known = ", ".join(f"{vm.address} ({vm.hostname})" for vm in self.vms.values()) or "none"
         raise HostError(f"no VM '{name}' in {self.environment}", hint=f"VMs: {known}")
@@ -53,7 +53,7 @@ class EnvironmentOutputs:
     def to_json(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
-            "vms": {address: vm.to_json() for address, vm in self.vms.items()},
+            "vms": {str(address): vm.to_json() for address, vm in self.vms.items()},
             "outputs": dict(self.values),
         }
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any
-
-from pydantic import PlainSerializer, PlainValidator
+from typing import Any
 
 from provisioner.errors import ProvisionError
 from provisioner.jsonable import Jsonable, dump, load
-from provisioner.spec.addresses import ResourceAddress, ResourceKind
+from provisioner.spec.addresses import ResourceAddressText, ResourceKind
 
 SENSITIVE = "(sensitive)"
 KNOWN_AFTER_APPLY = "(known after apply)"
@@ -54,23 +52,11 @@ class PropertyChange(Jsonable):
     forces_replacement: bool = False
 
 
-def _resource_address(value: Any) -> ResourceAddress:
-    return value if isinstance(value, ResourceAddress) else ResourceAddress.parse(str(value))
-
-
-# A resource address in a plan's fields, written and read as its text.
-AddressField = Annotated[
-    ResourceAddress,
-    PlainValidator(_resource_address),
-    PlainSerializer(str, return_type=str),
-]
-
-
 @dataclass(frozen=True)
 class ResourceChange(Jsonable):
     """The planned action on one cloud resource (`vm.web[0]`, `network.main/internet-gateway`)."""
 
-    address: AddressField
+    address: ResourceAddressText
     action: Action
     diff: tuple[PropertyChange, ...] = ()
 
@@ -129,7 +115,7 @@ class Plan:
     environment: str
     changes: tuple[ResourceChange, ...] = field(default_factory=tuple)
     software: tuple[SoftwareChange, ...] = field(default_factory=tuple)
-    gone: tuple[AddressField, ...] = field(default_factory=tuple)
+    gone: tuple[ResourceAddressText, ...] = field(default_factory=tuple)
     outputs: tuple[PropertyChange, ...] = field(default_factory=tuple)
 
     @property

@@ -7,6 +7,9 @@ import importlib
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Annotated
+
+from pydantic import PlainSerializer, PlainValidator
 
 
 class Addressing(Enum):
@@ -195,3 +198,18 @@ class ResourceAddress:
         if separator and not part:
             raise ValueError(f"'{text}' names no part after '{PART_SEPARATOR}'")
         return cls(Address.parse(node), part or None)
+
+
+def _address(value: object) -> Address:
+    return value if isinstance(value, Address) else Address.parse(str(value))
+
+
+def _resource_address(value: object) -> ResourceAddress:
+    return value if isinstance(value, ResourceAddress) else ResourceAddress.parse(str(value))
+
+
+# Addresses in the fields of JSON-written dataclasses (plans, events, outputs): their text.
+AddressText = Annotated[Address, PlainValidator(_address), PlainSerializer(str, return_type=str)]
+ResourceAddressText = Annotated[
+    ResourceAddress, PlainValidator(_resource_address), PlainSerializer(str, return_type=str)
+]

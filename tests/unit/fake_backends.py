@@ -123,11 +123,10 @@ class FakeCloud:
         for address, resource in self.recorded.items():
             node = self.graph.node(address)
             if isinstance(node, VmNode):
-                key = str(node.key_pair) if node.key_pair else None
                 ip = str(resource.attributes["private_ip"])
-                vms[str(address)] = VmOutput(
-                    str(address), resource.attributes["id"], ip, "", str(node.subnet),
-                    node.roles, node.hostname, key,
+                vms[address] = VmOutput(
+                    address, resource.attributes["id"], ip, "", node.subnet,
+                    node.roles, node.hostname, node.key_pair,
                 )  # fmt: skip
         return EnvironmentOutputs(ENVIRONMENT, vms)
 

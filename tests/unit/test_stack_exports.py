@@ -50,8 +50,8 @@ def test_private_keys_never_show_in_the_exports_repr() -> None:
 
 def test_decoded_exports_give_typed_outputs_and_ready_resources() -> None:
     outputs = EXPORTS.environment_outputs("dev")
-    vm = outputs.vms["vm.web[0]"]
-    assert (vm.id, vm.roles, vm.hostname, vm.key_pair) == (
+    vm = outputs.vms[Address.parse("vm.web[0]")]
+    assert (vm.id, vm.roles, vm.hostname, str(vm.key_pair)) == (
         "i-1",
         ("web",),
         "web-0",

@@ -47,6 +47,8 @@ def open_stack(environment: str) -> auto.Stack:
     )
     cli = find_pulumi_cli()
     options = auto.LocalWorkspaceOptions(
+        # The stack's own working folder, as `provision` uses (not a new temp folder a run).
+        work_dir=str(settings.work_folder(env.name)),
         pulumi_home=str(settings.pulumi_home),
         env_vars=settings.engine_env(),
         project_settings=auto.ProjectSettings(

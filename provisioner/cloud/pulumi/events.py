@@ -80,8 +80,9 @@ class EventTranslator:
 
     def _planned_outputs(self, meta: StepEventMetadata) -> None:
         op = str(meta.op.value)
-        if op == "refresh" and meta.new is None and not meta.type.startswith(PULUMI_TYPES):
-            self._gone.add(resource_address_of(meta.urn))
+        address = _address(meta)
+        if op == "refresh" and meta.new is None and address is not None:
+            self._gone.add(address)
         elif meta.type == STACK_TYPE and op in ("same", "update") and meta.new is not None:
             recorded = (meta.old.outputs if meta.old else None) or {}
             self.stack_outputs = (recorded, meta.new.outputs or {})
@@ -101,9 +102,9 @@ class EventTranslator:
 
     def _pre(self, meta: StepEventMetadata) -> None:
         action = _ACTIONS.get(str(meta.op.value))
-        if action is None or meta.type.startswith(PULUMI_TYPES):
+        address = _address(meta)
+        if action is None or address is None:
             return
-        address = resource_address_of(meta.urn)
         if self.planning:
             self._changes[address] = ResourceChange(address, action, _diff(meta))
             return
@@ -113,8 +114,8 @@ class EventTranslator:
         self.sink.emit(ResourceStarted(address=address, action=action))
 
     def _finished(self, meta: StepEventMetadata, status: Status) -> None:
-        address = resource_address_of(meta.urn)
-        if self.planning or address not in self._started:
+        address = _address(meta)
+        if self.planning or address is None or address not in self._started:
             return
         started, action = self._started.pop(address)
         if meta.op.value == "delete-replaced" and status is Status.DONE:
@@ -128,6 +129,17 @@ class EventTranslator:
                 error=self._errors.get(str(address)) if status is Status.FAILED else None,
             )
         )
+
+
+def _address(meta: StepEventMetadata) -> ResourceAddress | None:
+    """The address of the resource a step is about; None for Pulumi's own resources
+    (the stack, providers) and for names that are not addresses."""
+    if meta.type.startswith(PULUMI_TYPES):
+        return None
+    try:
+        return resource_address_of(meta.urn)
+    except ValueError:
+        return None
 
 
 def one_line(message: str) -> str:

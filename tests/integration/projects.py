@@ -12,10 +12,11 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,11 @@ import boto3
 import yaml
 from botocore.exceptions import ClientError
 
+from provisioner import procs
 from provisioner.local.control import LocalCloud
 from provisioner.local.faultproxy import FaultProxy, Faults
 from provisioner.local.hosts import HostFarm
-from provisioner.local.record import LocalPaths
+from provisioner.local.record import DAEMON_MODULE, LocalPaths
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVISION = str(Path(sys.executable).parent / "provision")
@@ -142,6 +144,27 @@ class Project:
         process.stdout.close()
         assert any(marker in line for line in seen), "".join(seen)
         return "".join(seen)
+
+    def crash_once(self, arrived: Callable[[], bool], *args: str, timeout: float = 120) -> str:
+        """Start `provision ARGS` and, once `arrived()` (a call it made is on its way to the
+        cloud), SIGKILL it with every process it started, as when its machine goes down.
+
+        The engine wrote the operation in flight to the state before it called the
+        cloud, so that operation stays pending for the next run to clear. (The local
+        cloud's daemon, which outlives any run, is spared.) Returns what it printed.
+        """
+        process = self.start(*args)
+        deadline = time.monotonic() + timeout
+        while not arrived():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.communicate()[0]
+                raise AssertionError(f"the call never arrived:\n{output}")
+            time.sleep(0.05)
+        for pid in [process.pid, *_descendants(process.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return process.communicate(timeout=60)[0]
 
     @contextlib.contextmanager
     def through_fault_proxy(self) -> Iterator[FaultProxy]:
@@ -381,3 +404,12 @@ def tags_of(resource: dict[str, Any]) -> dict[str, str]:
 
 def tag(resource: dict[str, Any], key: str) -> str:
     return next((t["Value"] for t in resource.get("Tags", []) if t["Key"] == key), "")
+
+
+def _descendants(parent: int) -> list[int]:
+    """Every process below `parent`, but the local cloud's daemon."""
+    found = []
+    for child in procs.children(parent):
+        if DAEMON_MODULE not in " ".join(procs.command_line(child)):
+            found += [child, *_descendants(child)]
+    return found

@@ -163,7 +163,7 @@ def test_recovery_sweeps_empty_orphan_buckets_and_keeps_a_full_one(
     project.write_spec(ENV, SPEC + "  late: {}\n")
     proxy.use(Faults(latency=HOLD, latency_actions=frozenset({"CreateBucket"})))
     try:
-        project.kill_at("bucket.late: create ...", "up", ENV, "--yes")
+        project.crash_once(lambda: arrived(proxy, "CreateBucket"), "up", ENV, "--yes")
         proxy.use(Faults())
         recovered = project.run("up", ENV, "--yes")
     finally:
@@ -252,3 +252,8 @@ def test_down_then_deletes_the_emptied_bucket_leaving_nothing(
     empty(project.s3(), FULL)
     project.run("down", FAILING, "--yes")
     assert project.tagged(FAILING) == [] and project.state_ids(FAILING) == set()
+
+
+def arrived(proxy: FaultProxy, action: str) -> bool:
+    """Whether a call `action` has reached the proxy (which holds it before the cloud)."""
+    return action in proxy.counts.actions

@@ -26,9 +26,11 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from provisioner.local.dataplane import DataPlane, MotoReader
 from provisioner.local.hosts import HostFarm
-from provisioner.local.reconciler import Reconciler, moto_instances
+from provisioner.local.reconciler import HostReconciler, moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
+from provisioner.local.vpcnet import VpcNetworks
 from provisioner.procs import ProcessIdentity
 
 
@@ -58,21 +60,28 @@ def serve(paths: LocalPaths) -> None:
     )
     record.save(paths.record)
     print(f"moto server listening on {record.endpoint} (pid {record.pid})", flush=True)
-    reconciler = Reconciler(HostFarm(paths.hosts), _locked(moto_instances, moto_lock))
-    data_plane = threading.Thread(target=reconciler.run, args=(stop,), name="data-plane")
-    data_plane.start()
+    data_plane = _data_plane(paths, MotoReader(moto_lock))
+    reconciling = threading.Thread(target=data_plane.run, args=(stop,), name="data-plane")
+    reconciling.start()
     try:
         while not stop.wait(1.0):
             pass
     finally:
         stop.set()
-        data_plane.join()
-        reconciler.teardown()
+        reconciling.join()
+        data_plane.teardown()
         _stop_serving(server, serving)
         if DaemonRecord.load(paths.record) == record:
             with contextlib.suppress(FileNotFoundError):
                 paths.record.unlink()
         print("moto server stopped", flush=True)
+
+
+def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
+    """Every realizer of the local cloud, in the order a pass runs them."""
+    networks = VpcNetworks(paths.hosts)
+    farm = HostFarm(paths.hosts, networks)
+    return DataPlane([HostReconciler(farm, lambda: moto(moto_instances))], networks)
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -92,14 +101,6 @@ def _one_at_a_time(app: WsgiApp, lock: threading.Lock) -> WsgiApp:
             return list(app(environ, start_response))
 
     return serialized
-
-
-def _locked(read: Callable[[], Any], lock: threading.Lock) -> Callable[[], Any]:
-    def locked_read() -> Any:
-        with lock:
-            return read()
-
-    return locked_read
 
 
 def _stop_serving(server: BaseWSGIServer, serving: threading.Thread) -> None:

@@ -1,8 +1,7 @@
 """Namespace hosts: each running instance of the local cloud as a real Linux host.
 
-A VPC is a network namespace with one bridge per subnet (the subnet's first
-address is its gateway) and forwarding between them. A host is a network
-namespace with `eth0` on its subnet's bridge and the instance's private IP, plus
+A host is a network namespace plugged into its subnet (see vpcnet.py) with
+`eth0` and the instance's private IP, plus
 a mount and UTS namespace: copy-on-write overlays on the system directories a
 host writes to, private tmpfs for /run and /tmp, its own hostname, and its
 own sshd. Everything a host runs shares its network namespace, which is how
@@ -16,11 +15,7 @@ it starts again with its files and its host key; a terminated one loses it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import ipaddress
-import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -29,7 +24,7 @@ from pathlib import Path
 
 from provisioner.errors import LocalCloudError
 from provisioner.fsutil import atomic_write_json, atomic_write_text, read_json
-from provisioner.local import netns
+from provisioner.local.vpcnet import Attachment, VpcNetworks, short_id
 
 # System directories a host may change, each a copy-on-write overlay of the machine's:
 # the host's disk, kept while its instance is stopped.
@@ -55,18 +50,14 @@ class HostSpec:
     authorized_keys: tuple[str, ...]
 
     @property
-    def bridge(self) -> str:
-        return f"br-{_short(self.subnet_id, 8)}"
-
-    @property
-    def peer(self) -> str:
-        return f"vp-{_short(self.instance_id, 8)}"
-
-
-def _short(resource_id: str, size: int = 10) -> str:
-    """A stable short name for an id: its hex part, or a hash when that is too long."""
-    tail = resource_id.split("-", 1)[-1]
-    return tail[:size] if len(tail) <= 17 else hashlib.sha256(tail.encode()).hexdigest()[:size]
+    def attachment(self) -> Attachment:
+        return Attachment(
+            vpc_id=self.vpc_id,
+            subnet_id=self.subnet_id,
+            subnet_cidr=self.subnet_cidr,
+            address=self.private_ip,
+            peer=f"vp-{short_id(self.instance_id, 8)}",
+        )
 
 
 class HostState(StrEnum):
@@ -114,12 +105,11 @@ class HostRecord:
 class HostFarm:
     """Creates and removes namespace hosts; their files live under `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, networks: VpcNetworks | None = None) -> None:
         self.root = root
+        self.networks = networks or VpcNetworks(root)
         # Each host's first process, reaped when the host is removed (else it stays a zombie).
         self._children: dict[str, subprocess.Popen[bytes]] = {}
-        # Namespace names carry the farm's id, so two local clouds never touch each other's.
-        self.prefix = "p" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:6]
         for forbidden in OVERLAY_DIRS:
             if root.resolve().is_relative_to(Path("/") / forbidden):
                 raise LocalCloudError(
@@ -128,10 +118,10 @@ class HostFarm:
                 )
 
     def vpc_namespace(self, vpc_id: str) -> str:
-        return f"{self.prefix}-vpc-{_short(vpc_id)}"
+        return self.networks.vpc_namespace(vpc_id)
 
     def host_namespace(self, instance_id: str) -> str:
-        return f"{self.prefix}-host-{_short(instance_id)}"
+        return self.networks.namespace("host", instance_id)
 
     def folder(self, instance_id: str) -> Path:
         return self.root / instance_id
@@ -176,39 +166,16 @@ class HostFarm:
         shutil.rmtree(self.folder(spec.instance_id), ignore_errors=True)
 
     def _power_off(self, spec: HostSpec) -> None:
-        _stop_all(self.host_namespace(spec.instance_id))
+        namespace = self.host_namespace(spec.instance_id)
+        self.networks.detach(namespace, [spec.attachment])
         child = self._children.pop(spec.instance_id, None)
         if child is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=5)
-        netns.delete_link(self.vpc_namespace(spec.vpc_id), spec.peer)
-        netns.delete_namespace(self.host_namespace(spec.instance_id))
-
-    def remove_vpc_namespace(self, name: str) -> None:
-        """Remove a VPC namespace (and any ProxyCommand helpers still in it)."""
-        _stop_all(name)
-        netns.delete_namespace(name)
-
-    def vpc_namespaces(self) -> set[str]:
-        """The VPC namespaces of this farm."""
-        return {name for name in netns.namespaces() if name.startswith(f"{self.prefix}-vpc-")}
 
     def _network(self, spec: HostSpec) -> None:
-        subnet = ipaddress.IPv4Network(spec.subnet_cidr)
-        gateway = f"{subnet.network_address + 1}/{subnet.prefixlen}"
-        vpc, host = self.vpc_namespace(spec.vpc_id), self.host_namespace(spec.instance_id)
-        netns.add_namespace(vpc)
-        netns.in_namespace(vpc, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-        netns.add_bridge(vpc, spec.bridge, gateway)
-        netns.add_namespace(host)
-        netns.add_veth(vpc, spec.bridge, spec.peer, host)
-        address = f"{spec.private_ip}/{subnet.prefixlen}"
-        if address not in netns.ip("-4", "addr", "show", "eth0", namespace=host):
-            netns.ip("addr", "add", address, "dev", "eth0", namespace=host)
-        netns.ip("link", "set", "eth0", "up", namespace=host)
-        netns.ip(
-            "route", "replace", "default", "via", str(subnet.network_address + 1), namespace=host
-        )
+        namespace = self.host_namespace(spec.instance_id)
+        self.networks.attach(namespace, spec.attachment, default_route=True)
 
     def _files(self, spec: HostSpec, folder: Path) -> None:
         key = folder / "ssh_host_ed25519_key"
@@ -307,16 +274,3 @@ grep -qx "{spec.private_ip} {spec.hostname}" /etc/hosts \
 echo "{spec.hostname}" > /etc/hostname
 exec /usr/sbin/sshd -D -e -f {HOST_MOUNT}/sshd_config
 """
-
-
-def _stop_all(namespace: str, grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL, every process in `namespace`."""
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        for pid in netns.pids(namespace):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
-        deadline = time.monotonic() + grace
-        while netns.pids(namespace) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not netns.pids(namespace):
-            return

@@ -64,11 +64,13 @@ def add_bridge(namespace: str, name: str, gateway_cidr: str) -> None:
     ip("link", "set", name, "up", namespace=namespace)
 
 
-def add_veth(bridge_namespace: str, bridge: str, peer: str, host_namespace: str) -> None:
-    """A veth pair: `peer` on `bridge` in the VPC namespace, `eth0` in the host namespace."""
+def add_veth(
+    bridge_namespace: str, bridge: str, peer: str, host_namespace: str, device: str = "eth0"
+) -> None:
+    """A veth pair: `peer` on `bridge` in the VPC namespace, `device` in the host namespace."""
     if not has_link(bridge_namespace, peer):
         ip(
-            "link", "add", peer, "type", "veth", "peer", "name", "eth0", "netns", host_namespace,
+            "link", "add", peer, "type", "veth", "peer", "name", device, "netns", host_namespace,
             namespace=bridge_namespace,
         )  # fmt: skip
     ip("link", "set", peer, "master", bridge, "up", namespace=bridge_namespace)

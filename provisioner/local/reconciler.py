@@ -1,10 +1,9 @@
-"""The local cloud's data plane loop: make the namespace hosts match the running instances."""
+"""Realizes instances: make the namespace hosts match the running and stopped instances."""
 
 from __future__ import annotations
 
 import base64
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -66,15 +65,18 @@ def _decoded(user_data: object) -> str:
         return raw.decode(errors="replace")
 
 
-class Reconciler:
+class HostReconciler:
     """Makes each instance's host match it: running, stopped (disk kept), or gone."""
+
+    name = "hosts"
 
     def __init__(self, farm: HostFarm, desired: DesiredHosts) -> None:
         self.farm = farm
         self.desired = desired
+        self._vpcs: set[str] = set()
 
     def step(self) -> None:
-        """One pass: start, stop and remove hosts, then drop unused VPC namespaces."""
+        """One pass: start, stop and remove hosts."""
         desired = {host.spec.instance_id: host for host in self.desired()}
         for instance_id, record in self.farm.records().items():
             host = desired.get(instance_id)
@@ -95,22 +97,13 @@ class Reconciler:
                 except Exception:
                     log.exception("could not start the host of %s", spec.instance_id)
                     self.farm.stop(spec)
-        used = {self.farm.vpc_namespace(spec.vpc_id) for spec in running}
-        for namespace in self.farm.vpc_namespaces() - used:
-            self.farm.remove_vpc_namespace(namespace)
+        self._vpcs = {spec.vpc_id for spec in running}
 
-    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
-        """Reconcile until `stop` is set."""
-        while not stop.is_set():
-            try:
-                self.step()
-            except Exception:
-                log.exception("reconcile pass failed")
-            stop.wait(interval)
+    def vpcs_in_use(self) -> set[str]:
+        return set(self._vpcs)
 
     def teardown(self) -> None:
-        """Remove every host and VPC namespace of this farm."""
+        """Remove every host of this farm."""
         for record in self.farm.records().values():
             self.farm.remove(record.spec)
-        for namespace in self.farm.vpc_namespaces():
-            self.farm.remove_vpc_namespace(namespace)
+        self._vpcs = set()

@@ -325,7 +325,9 @@ class Project:
         return {
             "tagged": self.tagged_ids(environment),
             "hosts": set(self.farm().records()),
-            "namespaces": [n for n in namespaces.split() if n.startswith(self.farm().prefix)],
+            "namespaces": [
+                n for n in namespaces.split() if n.startswith(self.farm().networks.prefix)
+            ],
             "processes": self.marked_processes(environment),
         }
 

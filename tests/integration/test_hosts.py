@@ -297,8 +297,8 @@ def test_down_leaves_no_namespace_mount_sshd_or_app_process(
     namespaces = subprocess.run(
         ["ip", "netns", "list"], capture_output=True, text=True, check=True
     ).stdout
-    assert hosts.prefix not in namespaces
-    assert hosts.prefix not in Path("/proc/self/mountinfo").read_text()  # /run/netns binds
+    assert hosts.networks.prefix not in namespaces
+    assert hosts.networks.prefix not in Path("/proc/self/mountinfo").read_text()  # /run/netns binds
     assert [pid for pid in pids if running(pid)] == []
 
 

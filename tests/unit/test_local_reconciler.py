@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from provisioner.local.dataplane import DataPlane
 from provisioner.local.hosts import HostRecord, HostSpec, HostState, PowerState
-from provisioner.local.reconciler import DesiredHost, Reconciler
+from provisioner.local.reconciler import DesiredHost, HostReconciler
 
 SPEC = HostSpec(
     instance_id="i-0123456789abcdef0",
@@ -43,18 +44,9 @@ class FakeFarm:
         self.calls.append(("remove", spec.instance_id))
         self.hosts.pop(spec.instance_id, None)
 
-    def vpc_namespace(self, vpc_id: str) -> str:
-        return f"ns-{vpc_id}"
-
-    def vpc_namespaces(self) -> set[str]:
-        return set()
-
-    def remove_vpc_namespace(self, name: str) -> None:
-        self.calls.append(("remove-vpc", name))
-
 
 def step(farm: FakeFarm, *desired: DesiredHost) -> list[tuple[str, str]]:
-    Reconciler(farm, lambda: list(desired)).step()  # type: ignore[arg-type]
+    HostReconciler(farm, lambda: list(desired)).step()  # type: ignore[arg-type]
     return farm.calls
 
 
@@ -97,3 +89,52 @@ def test_a_boot_left_unfinished_is_started_over() -> None:
 def test_a_ready_host_of_a_running_instance_is_left_alone() -> None:
     farm = FakeFarm(HostRecord(SPEC, HostState.READY))
     assert step(farm, DesiredHost(SPEC, PowerState.RUNNING)) == []
+
+
+class FakeNetworks:
+    """VPC namespaces as a set; records which ones the data plane removes."""
+
+    def __init__(self, *namespaces: str) -> None:
+        self.existing = set(namespaces)
+        self.removed: list[str] = []
+
+    def vpc_namespace(self, vpc_id: str) -> str:
+        return f"ns-{vpc_id}"
+
+    def vpc_namespaces(self) -> set[str]:
+        return set(self.existing)
+
+    def remove_vpc_namespace(self, name: str) -> None:
+        self.removed.append(name)
+        self.existing.discard(name)
+
+
+class FixedRealizer:
+    name = "fixed"
+
+    def __init__(self, *vpcs: str) -> None:
+        self.vpcs = set(vpcs)
+
+    def step(self) -> None:
+        return None
+
+    def vpcs_in_use(self) -> set[str]:
+        return set(self.vpcs)
+
+    def teardown(self) -> None:
+        self.vpcs = set()
+
+
+def test_a_vpc_namespace_stays_while_any_realizer_uses_it() -> None:
+    networks = FakeNetworks("ns-vpc-a", "ns-vpc-b", "ns-vpc-c")
+    plane = DataPlane([FixedRealizer("vpc-a"), FixedRealizer("vpc-b")], networks)  # type: ignore[arg-type]
+    plane.step()
+    assert networks.removed == ["ns-vpc-c"]
+
+
+def test_teardown_removes_every_vpc_namespace_after_the_realizers() -> None:
+    networks = FakeNetworks("ns-vpc-a")
+    realizer = FixedRealizer("vpc-a")
+    DataPlane([realizer], networks).teardown()  # type: ignore[arg-type]
+    assert realizer.vpcs == set()
+    assert networks.removed == ["ns-vpc-a"]

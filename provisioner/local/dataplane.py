@@ -1,0 +1,84 @@
+"""The local cloud's data plane: one reconcile loop over every kind of realized resource.
+
+Each realizer turns one kind of what moto holds into real software on this
+machine (instances into namespace hosts, load balancers into HAProxy, ...). A
+pass runs every realizer's step in order, then removes the VPC namespaces that
+no realizer uses any more. Teardown runs in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+from provisioner.local.vpcnet import VpcNetworks
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Realizer(Protocol):
+    """Makes one kind of local-cloud resource real, pass after pass."""
+
+    name: str
+
+    def step(self) -> None:
+        """One pass: start, change and remove what differs from moto's state."""
+
+    def vpcs_in_use(self) -> set[str]:
+        """The ids of the VPCs whose namespace this realizer has something in."""
+
+    def teardown(self) -> None:
+        """Remove everything this realizer started."""
+
+
+class MotoReader:
+    """Reads moto's in-process state under the lock that serializes its requests."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+
+    def __call__(self, read: Callable[[], T]) -> T:
+        with self.lock:
+            return read()
+
+
+class DataPlane:
+    """Runs the realizers until stopped, and drops VPC namespaces nothing uses."""
+
+    def __init__(self, realizers: Sequence[Realizer], networks: VpcNetworks) -> None:
+        self.realizers = tuple(realizers)
+        self.networks = networks
+
+    def step(self) -> None:
+        used: set[str] = set()
+        for realizer in self.realizers:
+            try:
+                realizer.step()
+            except Exception:
+                log.exception("reconcile pass of %s failed", realizer.name)
+            used |= {self.networks.vpc_namespace(vpc) for vpc in realizer.vpcs_in_use()}
+        for namespace in self.networks.vpc_namespaces() - used:
+            self.networks.remove_vpc_namespace(namespace)
+
+    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
+        """Reconcile until `stop` is set."""
+        while not stop.is_set():
+            try:
+                self.step()
+            except Exception:
+                log.exception("reconcile pass failed")
+            stop.wait(interval)
+
+    def teardown(self) -> None:
+        """Remove everything every realizer started, then every VPC namespace."""
+        for realizer in reversed(self.realizers):
+            try:
+                realizer.teardown()
+            except Exception:
+                log.exception("teardown of %s failed", realizer.name)
+        for namespace in self.networks.vpc_namespaces():
+            self.networks.remove_vpc_namespace(namespace)

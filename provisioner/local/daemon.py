@@ -4,8 +4,9 @@ Started detached by `provision local start` as
 `python -m provisioner.local.daemon --state-dir DIR`. It binds a free port on
 127.0.0.1, records its pid and port in DIR/daemon.json once it listens, and on
 SIGTERM or SIGINT stops serving and removes that record. A data-plane thread
-realizes every running instance as a namespace host (see hosts.py), and the
-daemon removes them all when it stops.
+realizes every running instance as a namespace host (see hosts.py) and every
+load balancer as an HAProxy (see load_balancers.py), and the daemon removes
+them all when it stops.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from provisioner.local.dataplane import DataPlane, MotoReader
 from provisioner.local.hosts import HostFarm
+from provisioner.local.load_balancers import LoadBalancerRealizer
 from provisioner.local.reconciler import HostReconciler, moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
+from provisioner.local.targethealth import TargetHealthTable
 from provisioner.local.vpcnet import VpcNetworks
 from provisioner.procs import ProcessIdentity
 
@@ -81,7 +84,15 @@ def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
     """Every realizer of the local cloud, in the order a pass runs them."""
     networks = VpcNetworks(paths.hosts)
     farm = HostFarm(paths.hosts, networks)
-    return DataPlane([HostReconciler(farm, lambda: moto(moto_instances))], networks)
+    target_health = TargetHealthTable()
+    target_health.install()  # DescribeTargetHealth answers what HAProxy sees
+    return DataPlane(
+        [
+            HostReconciler(farm, lambda: moto(moto_instances)),
+            LoadBalancerRealizer(paths.load_balancers, networks, moto, target_health),
+        ],
+        networks,
+    )
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

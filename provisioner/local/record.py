@@ -36,6 +36,11 @@ class LocalPaths:
         """One folder per namespace host (its sshd files and copy-on-write layers)."""
         return self.root / "hosts"
 
+    @property
+    def load_balancers(self) -> Path:
+        """One folder per load balancer (its HAProxy's configuration, stats socket and log)."""
+        return self.root / "load_balancers"
+
 
 @dataclass(frozen=True)
 class DaemonRecord:

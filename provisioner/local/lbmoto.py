@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 LB_ARN_MARK = ":loadbalancer/app/"  # in the ARN of every application load balancer
 NAMESPACE_KIND = "lb"
+_unserved: set[str] = set()  # listeners already logged as not served (each pass reads them)
 
 
 def moto_load_balancers(networks: VpcNetworks) -> list[LoadBalancer]:
@@ -111,7 +112,9 @@ def _load_balancer(elbv2: Any, ec2: Any, balancer: Any, networks: VpcNetworks) -
     group_arns: list[str] = []
     for listener in list(balancer.listeners.values()):
         if (listener.protocol or "HTTP") != "HTTP":
-            log.warning("listener %s: only HTTP listeners are served locally", listener.arn)
+            if listener.arn not in _unserved:
+                _unserved.add(listener.arn)
+                log.warning("listener %s: only HTTP listeners are served locally", listener.arn)
             continue
         default = [arn for action in listener.default_actions for arn in _forward_targets(action)]
         listeners.append(

@@ -332,3 +332,32 @@ def test_local_stop_leaves_no_haproxy_of_this_cloud(lab: Lab) -> None:
     prefix = VpcNetworks(lab.cloud.paths.hosts).prefix
     assert not [name for name in netns.namespaces() if name.startswith(prefix)]
     assert not (lab.cloud.paths.load_balancers / arn.rsplit("/", 1)[-1]).exists()
+
+
+def test_a_restarted_cloud_removes_the_haproxy_a_killed_daemon_left(lab: Lab) -> None:
+    endpoint = lab.cloud.start().endpoint
+    elbv2 = boto3.client(
+        "elbv2", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )  # fmt: skip
+    ec2 = boto3.client(
+        "ec2", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )  # fmt: skip
+    vpc_id = ec2.create_vpc(CidrBlock="10.32.0.0/16")["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.32.1.0/24")["Subnet"]["SubnetId"]
+    arn = elbv2.create_load_balancer(Name="left", Subnets=[subnet_id])["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    namespace = VpcNetworks(lab.cloud.paths.hosts).namespace("lb", arn.rsplit("/", 1)[-1])
+    left = wait_for(lambda: haproxy_processes(lab))
+    status = lab.cloud.status()
+    assert status.pid is not None
+    os.kill(status.pid, 9)
+    wait_for(lambda: not lab.cloud.status().running)
+    assert all(process.is_alive() for process in left)  # orphaned, in its own session
+    lab.cloud.start()
+    wait_for(lambda: not any(process.is_alive() for process in left))
+    wait_for(lambda: namespace not in netns.namespaces())
+    lab.cloud.stop()
+    assert haproxy_processes(lab) == []

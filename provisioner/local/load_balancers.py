@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from provisioner.fsutil import atomic_write_json, read_json
@@ -52,7 +52,7 @@ class Plumbing:
             return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Running:
     """A realized load balancer: what it was made from, and its HAProxy."""
 
@@ -123,7 +123,7 @@ class LoadBalancerRealizer:
             running = _Running(lb, plumbing, HAProxy(folder, plumbing.namespace))
             self._running[lb.arn] = running
         running.haproxy.apply(render_config(lb, running.haproxy.files))
-        running.lb = lb
+        self._running[lb.arn] = replace(running, lb=lb)
 
     def _health(self) -> dict[str, dict[TargetKey, TargetHealth]]:
         """What each running HAProxy sees of each target, by target group."""

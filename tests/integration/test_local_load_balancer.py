@@ -86,17 +86,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 def _build_lab(cloud: LocalCloud, endpoint: str, root: Path) -> Lab:
-    clients = {
-        name: boto3.client(
-            name,
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        for name in ("ec2", "elbv2")
-    }
-    ec2 = clients["ec2"]
+    ec2 = client(endpoint, "ec2")
     key = root / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     public_key = key.with_suffix(".pub").read_text().strip()
@@ -132,10 +122,17 @@ def _build_lab(cloud: LocalCloud, endpoint: str, root: Path) -> Lab:
         hosts.append(
             Host(f"web-{index}", instance["InstanceId"], route.address, route.proxy_command)
         )
-    lab = Lab(cloud, ec2, clients["elbv2"], key, vpc_id, subnet_ids, group_id, hosts)
+    lab = Lab(cloud, ec2, client(endpoint, "elbv2"), key, vpc_id, subnet_ids, group_id, hosts)
     for host in hosts:
         lab.ssh(host, SERVE)
     return lab
+
+
+def client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -336,14 +333,8 @@ def test_local_stop_leaves_no_haproxy_of_this_cloud(lab: Lab) -> None:
 
 def test_a_restarted_cloud_removes_the_haproxy_a_killed_daemon_left(lab: Lab) -> None:
     endpoint = lab.cloud.start().endpoint
-    elbv2 = boto3.client(
-        "elbv2", endpoint_url=endpoint, region_name=REGION,
-        aws_access_key_id="local", aws_secret_access_key="local",
-    )  # fmt: skip
-    ec2 = boto3.client(
-        "ec2", endpoint_url=endpoint, region_name=REGION,
-        aws_access_key_id="local", aws_secret_access_key="local",
-    )  # fmt: skip
+    assert endpoint is not None
+    elbv2, ec2 = client(endpoint, "elbv2"), client(endpoint, "ec2")
     vpc_id = ec2.create_vpc(CidrBlock="10.32.0.0/16")["Vpc"]["VpcId"]
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.32.1.0/24")["Subnet"]["SubnetId"]
     arn = elbv2.create_load_balancer(Name="left", Subnets=[subnet_id])["LoadBalancers"][0][

@@ -197,7 +197,11 @@ class TargetGroupProvider(NamedElbProvider):
 
 
 def _health_check_request(health_check: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: health_check[key] for key, name in _HEALTH_CHECK.items()}
+    """The settings as ELBv2 takes them (numbers come back from the engine as floats)."""
+    return {
+        name: health_check[key] if key == "path" else int(health_check[key])
+        for key, name in _HEALTH_CHECK.items()
+    }
 
 
 # The load balancer first, then its parts: made after it, deleted before it.

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.exceptions import ConnectionClosedError
 
 from provisioner.cloud.aws import clients
 from provisioner.cloud.aws.listener import ListenerProvider, TargetProvider, registration_id
 from provisioner.cloud.aws.load_balancer import LoadBalancerProvider, TargetGroupProvider
 from provisioner.cloud.aws.orphans import teardown_order
 from provisioner.errors import CloudError
+from tests.unit.test_dns_cloud import Pages, client_error
 
 REGION = "us-east-1"
 TAGS = {"provision:env": "dev", "provision:address": "lb.web"}
@@ -33,21 +34,6 @@ HEALTH = {
     "healthy_threshold": 2,
     "unhealthy_threshold": 2,
 }
-
-
-def client_error(code: str) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": 400}},
-        "Operation",
-    )
-
-
-class Pages:
-    def __init__(self, operation: Any) -> None:
-        self.operation = operation
-
-    def paginate(self, **request: Any) -> list[dict[str, Any]]:
-        return [self.operation(**request)]
 
 
 class FakeElbv2:

@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioner.graph import CompiledEnvironment, compile_source
+from provisioner.graph import CompiledEnvironment
 from provisioner.graph.kinds.load_balancer import HealthCheck, Listener, LoadBalancerNode
 from provisioner.graph.resource_graph import EdgeReason
-from provisioner.spec import SpecError, resolve_environment
-from provisioner.spec.diagnostics import format_path
 from provisioner.spec.kinds.load_balancer import (
     LOAD_BALANCERS,
     TargetGroupSpec,
     load_balancer_name,
     target_group_name,
 )
+from tests.unit import test_dns_spec as dns_spec
+from tests.unit.test_dns_spec import edges, problems
 
 SPEC = """\
 name: env
@@ -50,22 +50,7 @@ outputs:
 
 
 def compiled(tmp_path: Path, text: str = SPEC) -> CompiledEnvironment:
-    (tmp_path / "environments").mkdir(exist_ok=True)
-    (tmp_path / "environments" / "env.yaml").write_text(text)
-    return compile_source(resolve_environment("env", tmp_path / "environments"))
-
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        compiled(tmp_path, text)
-    return [
-        f"{d.location.line}:{d.location.column} {format_path(d.path)}: {d.message}"
-        for d in caught.value.diagnostics
-    ]
-
-
-def edges(env: CompiledEnvironment, reason: EdgeReason) -> set[tuple[str, str]]:
-    return {(str(e.source), str(e.target)) for e in env.graph.edges() if e.reason is reason}
+    return dns_spec.compiled(tmp_path, text)
 
 
 def balancer(env: CompiledEnvironment) -> LoadBalancerNode:

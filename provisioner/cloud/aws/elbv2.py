@@ -6,7 +6,7 @@ are listed whole and their tags read 20 ARNs a call (`describe_tags`). Reads
 list every resource of a type (one paginated call) and keep the recorded ARNs,
 so an ARN that is gone is simply absent (a describe by ARN would fail whole).
 
-Creating a named resource (`create_named_once`): a resource that has the name
+Creating a named resource (`NamedElbProvider.create_named`): a resource that has the name
 already is adopted only if its tags carry this create's token; otherwise the
 name is someone else's. A create carries its tags, token included, so whatever
 has the name after an attempt whose answer was lost, with that token, is that
@@ -16,7 +16,7 @@ make a second one of the same name).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -89,52 +89,53 @@ def sync_tags(client: Any, arn: str, old: Mapping[str, str], new: Mapping[str, s
         settle(lambda: client.add_tags(ResourceArns=[arn], Tags=tags.to_aws(changed)))
 
 
-def create_named_once(
-    props: Mapping[str, Any],
-    *,
-    name: str,
-    what: str,
-    named: Callable[[Any], list[Described]],
-    arn_key: str,
-    send: Callable[[Any, list[dict[str, str]]], Described],
-    landed: frozenset[str],
-) -> Described:
-    """Make the resource called `name` once, and return it as described.
-
-    `named(client)` lists the live objects with that name; `send(client, tag_list)`
-    is one attempt through a single-attempt client, with the tags to create it with.
-    """
-    client = clients.client(SERVICE, props["region"])
-    token = creation_token(props["tags"], current_run_id())
-
-    def ours() -> Described | None:
-        """The object with the name, if this create made it; CloudError if another did."""
-        for described in named(client):
-            tag_set = tag_sets(client, [described[arn_key]]).get(described[arn_key])
-            if tag_set is not None and tags.value_of(tag_set, tags.TOKEN_TAG) == token:
-                return described
-            if tag_set is not None:
-                raise CloudError(
-                    f"{what} '{name}' exists already and is not one this run made "
-                    "(it has other tags): delete it first"
-                )
-        return None
-
-    earlier = ours()
-    if earlier is not None:
-        return earlier
-    once = clients.client_once(SERVICE, props["region"])
-    marked = tags.to_aws({**props["tags"], tags.TOKEN_TAG: token})
-    return create_exactly_once(lambda: send(once, marked), ours, landed=landed)
-
-
 class NamedElbProvider(AwsProvider):
     """A load balancer or a target group: listed whole by `operation`, known by its ARN."""
 
     service = SERVICE
+    noun: ClassVar[str]  # load balancer
     operation: ClassVar[str]  # describe_load_balancers
     items: ClassVar[str]  # LoadBalancers
     arn_key: ClassVar[str]  # LoadBalancerArn
+    create_operation: ClassVar[str]  # create_load_balancer
+    # What a re-send meets when an earlier attempt made the object (AWS may instead
+    # answer with that object; the local cloud makes a second one).
+    duplicate_name: ClassVar[str]  # DuplicateLoadBalancerName
+
+    def create_named(self, props: Mapping[str, Any], request: Mapping[str, Any]) -> Described:
+        """Make the object `request` names once, and return it as described.
+
+        One that has the name already is adopted if its tags carry this create's
+        token, and refused otherwise (the name is someone else's).
+        """
+        name = request["Name"]
+        client = self.client(props)
+        token = creation_token(props["tags"], current_run_id())
+
+        def ours() -> Described | None:
+            for described in self.named(client, name):
+                arn = described[self.arn_key]
+                tag_set = tag_sets(client, [arn]).get(arn)
+                if tag_set is not None and tags.value_of(tag_set, tags.TOKEN_TAG) == token:
+                    return described
+                if tag_set is not None:
+                    raise CloudError(
+                        f"{self.noun} '{name}' exists already and is not one this run made "
+                        "(it has other tags): delete it first"
+                    )
+            return None
+
+        earlier = ours()
+        if earlier is not None:
+            return earlier
+        once = clients.client_once(SERVICE, props["region"])
+        marked = tags.to_aws({**props["tags"], tags.TOKEN_TAG: token})
+
+        def send() -> Described:
+            answer = getattr(once, self.create_operation)(**request, Tags=marked)
+            return dict(answer[self.items][0])
+
+        return create_exactly_once(send, ours, landed={self.duplicate_name})
 
     @classmethod
     def live(cls, described: Described, tag_set: list[dict[str, Any]]) -> Outputs:
@@ -169,11 +170,11 @@ class NamedElbProvider(AwsProvider):
         return str(described[cls.arn_key])
 
     @classmethod
-    def named(cls, client: Any, name: str, not_found: str) -> list[Described]:
-        """The objects called `name` (none: the API's `not_found`)."""
+    def named(cls, client: Any, name: str) -> list[Described]:
+        """The objects called `name`."""
         try:
             return list(getattr(client, cls.operation)(Names=[name])[cls.items])
         except ClientError as error:
-            if error_code(error) == not_found:
+            if error_code(error) in cls.not_found:
                 return []
             raise

@@ -1,6 +1,6 @@
 """ELBv2 application load balancer and its target group: boto3 dynamic resources.
 
-Both are created by name, exactly once (elbv2.py `create_named_once`). The load
+Both are created by name, exactly once (elbv2.py `NamedElbProvider.create_named`). The load
 balancer's subnets and security groups change in place (SetSubnets,
 SetSecurityGroups); its scheme replaces it. The target group's health check
 changes in place; its port, protocol and VPC replace it, under a new name (the
@@ -23,7 +23,7 @@ from provisioner.cloud.aws.base import (
     prop_table,
     until_dependencies_clear,
 )
-from provisioner.cloud.aws.elbv2 import NamedElbProvider, create_named_once, sync_tags
+from provisioner.cloud.aws.elbv2 import NamedElbProvider, sync_tags
 from provisioner.cloud.aws.exactly_once import delete_confirmed, settle
 from provisioner.cloud.aws.kind import CloudKind
 from provisioner.cloud.aws.listener import ListenerProvider, TargetProvider
@@ -51,14 +51,16 @@ class LoadBalancerProvider(NamedElbProvider):
     not_found = frozenset({"LoadBalancerNotFound"})
     # The name is the environment's and the node's: a replacement keeps it.
     delete_before_replace = True
+    noun = "load balancer"
     operation = "describe_load_balancers"
     items = "LoadBalancers"
     arn_key = "LoadBalancerArn"
+    create_operation = "create_load_balancer"
+    duplicate_name = "DuplicateLoadBalancerName"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        name = props["lb_name"]
         request: dict[str, Any] = {
-            "Name": name,
+            "Name": props["lb_name"],
             "Subnets": list(props["subnet_ids"]),
             "Scheme": "internal" if props["internal"] else "internet-facing",
             "Type": "application",
@@ -66,17 +68,7 @@ class LoadBalancerProvider(NamedElbProvider):
         }
         if props["security_group_ids"]:
             request["SecurityGroups"] = list(props["security_group_ids"])
-        described = create_named_once(
-            props,
-            name=name,
-            what="load balancer",
-            named=lambda client: self.named(client, name, "LoadBalancerNotFound"),
-            arn_key=self.arn_key,
-            send=lambda once, tag_list: once.create_load_balancer(**request, Tags=tag_list)[
-                "LoadBalancers"
-            ][0],
-            landed=frozenset({"DuplicateLoadBalancerName"}),
-        )
+        described = self.create_named(props, request)
         arn = str(described["LoadBalancerArn"])
         outs = {
             **props,
@@ -128,9 +120,12 @@ class TargetGroupProvider(NamedElbProvider):
         id_output="target_group_arn",
     )
     not_found = frozenset({"TargetGroupNotFound"})
+    noun = "target group"
     operation = "describe_target_groups"
     items = "TargetGroups"
     arn_key = "TargetGroupArn"
+    create_operation = "create_target_group"
+    duplicate_name = "DuplicateTargetGroupName"
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -140,9 +135,8 @@ class TargetGroupProvider(NamedElbProvider):
         return result
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        name = props["target_group_name"]
         request = {
-            "Name": name,
+            "Name": props["target_group_name"],
             "Protocol": props["protocol"],
             "Port": int(props["port"]),
             "VpcId": props["vpc_id"],
@@ -150,17 +144,7 @@ class TargetGroupProvider(NamedElbProvider):
             "HealthCheckProtocol": props["protocol"],
             **_health_check_request(props["health_check"]),
         }
-        described = create_named_once(
-            props,
-            name=name,
-            what="target group",
-            named=lambda client: self.named(client, name, "TargetGroupNotFound"),
-            arn_key=self.arn_key,
-            send=lambda once, tag_list: once.create_target_group(**request, Tags=tag_list)[
-                "TargetGroups"
-            ][0],
-            landed=frozenset({"DuplicateTargetGroupName"}),
-        )
+        described = self.create_named(props, request)
         arn = str(described["TargetGroupArn"])
         return CreateResult(id_=arn, outs={**props, "target_group_arn": arn})
 

@@ -4,7 +4,8 @@ One environment, checked from the outside with boto3's ELBv2 calls, goes
 through: `up` (a load balancer in two zones, a target group with both web VMs
 registered, a listener forwarding to it, a CNAME in a private zone naming it),
 scaling the web group to 3 (a third registration), a listener port changed out
-of band (drift, exit 2) that `up` puts back, and `down`, which leaves nothing.
+of band (drift, exit 2) that `up` puts back while it scales the group back to
+2 (the third registration goes), and `down`, which leaves nothing.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def test_scaling_the_group_registers_exactly_the_new_instance(project: Project) 
     assert after["LoadBalancerArn"] == before["LoadBalancerArn"]
 
 
-def test_a_listener_port_changed_out_of_band_is_drift_that_up_puts_back(
+def test_a_listener_port_changed_out_of_band_is_drift_that_up_puts_back_as_it_scales_down(
     project: Project,
 ) -> None:
     [listener] = the_load_balancer(project)["listeners"]
@@ -141,9 +142,15 @@ def test_a_listener_port_changed_out_of_band_is_drift_that_up_puts_back(
     assert (change["address"], change["action"]) == ("lb.web/listener-80", "update")
     [diff] = change["diff"]
     assert (diff["path"], diff["before"], diff["after"]) == ("port", 80, 81)
+    # The same `up` scales the group back to 2: the third registration goes.
+    before = the_load_balancer(project)["targets"]
+    project.write_spec(ENV, spec(web=2))
     project.run("up", ENV, "--yes")
-    [restored] = the_load_balancer(project)["listeners"]
+    after = the_load_balancer(project)
+    [restored] = after["listeners"]
     assert (restored["ListenerArn"], restored["Port"]) == (listener["ListenerArn"], 80)
+    assert after["targets"] == web_instances(project) and len(after["targets"]) == 2
+    assert after["targets"] < before
     assert project.run_json("drift", ENV, "--no-hosts")["changes"] == []
 
 

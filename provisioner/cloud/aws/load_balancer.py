@@ -46,7 +46,7 @@ class LoadBalancerProvider(NamedElbProvider):
         replaces=("lb_name", "internal", "region"),
         inputs=("subnet_ids", "security_group_ids", "tags"),
         id_output="load_balancer_arn",
-        stable=("dns_name", "canonical_hosted_zone_id"),
+        stable=("dns_name",),
     )
     not_found = frozenset({"LoadBalancerNotFound"})
     # The name is the environment's and the node's: a replacement keeps it.
@@ -74,7 +74,6 @@ class LoadBalancerProvider(NamedElbProvider):
             **props,
             "load_balancer_arn": arn,
             "dns_name": described["DNSName"],
-            "canonical_hosted_zone_id": described.get("CanonicalHostedZoneId") or "",
         }
         return CreateResult(id_=arn, outs=outs)
 

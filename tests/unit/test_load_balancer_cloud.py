@@ -46,6 +46,7 @@ class FakeElbv2:
         self.listeners: dict[str, dict[str, Any]] = {}
         self.targets: dict[str, dict[str, int]] = {}
         self.tags: dict[str, dict[str, str]] = {}
+        self.health: dict[str, dict[str, str]] = {}  # instance -> TargetHealth, if not healthy
         self.lose: set[str] = set()  # operations whose next answer is lost after the change
         self.calls: list[str] = []
         self._ids = itertools.count(1)
@@ -175,9 +176,10 @@ class FakeElbv2:
         if request["TargetGroupArn"] not in self.groups:
             raise client_error("TargetGroupNotFound")
         registered = self.targets[request["TargetGroupArn"]]
+        healthy = {"State": "healthy"}
         return {
             "TargetHealthDescriptions": [
-                {"Target": {"Id": i, "Port": p}, "TargetHealth": {"State": "healthy"}}
+                {"Target": {"Id": i, "Port": p}, "TargetHealth": self.health.get(i, healthy)}
                 for i, p in registered.items()
             ]
         }
@@ -314,3 +316,16 @@ def test_the_orphan_sweep_removes_listeners_and_targets_before_the_group_and_bal
         "delete_load_balancer",
     ]
     assert not (elbv2.balancers or elbv2.groups or elbv2.listeners)
+
+
+def test_a_registered_target_is_read_as_registered_unless_it_is_draining(elbv2: FakeElbv2) -> None:
+    _, group, _ = made(elbv2)
+    recorded: dict[str, dict[str, Any]] = {}
+    for instance in ("i-1", "i-2", "i-3"):
+        props = {"target_group_arn": group, "instance_id": instance, "port": 8080}
+        recorded[TargetProvider().create({**props, "region": REGION}).id] = props
+    # Registered, but in a zone the load balancer does not serve; and leaving.
+    elbv2.health["i-2"] = {"State": "unused", "Reason": "Target.NotInUse"}
+    elbv2.health["i-3"] = {"State": "draining", "Reason": "Target.DeregistrationInProgress"}
+    live = TargetProvider.read_many(elbv2, recorded)
+    assert set(live) == {registration_id(group, "i-1"), registration_id(group, "i-2")}

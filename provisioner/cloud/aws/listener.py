@@ -34,8 +34,10 @@ from provisioner.cloud.aws.exactly_once import (
 
 _NO_BALANCER = "LoadBalancerNotFound"
 _NO_TARGET_GROUP = "TargetGroupNotFound"
-# Target states that mean "no longer registered".
-_LEAVING = frozenset({"draining", "unused"})
+# A target being deregistered is "draining"; one that is not registered is "unused" with
+# this reason (an "unused" target may be registered: in a zone the load balancer lacks).
+_DRAINING = "draining"
+_NOT_REGISTERED = "Target.NotRegistered"
 
 
 def _forward(target_group_arn: str) -> list[dict[str, Any]]:
@@ -195,11 +197,12 @@ def registered(client: Any, target_group_arn: str) -> list[Described]:
         if error_code(error) == _NO_TARGET_GROUP:
             return []
         raise
-    return [
-        {**health["Target"], "TargetGroupArn": target_group_arn}
-        for health in described.get("TargetHealthDescriptions", [])
-        if (health.get("TargetHealth") or {}).get("State") not in _LEAVING
-    ]
+    found = []
+    for health in described.get("TargetHealthDescriptions", []):
+        state = health.get("TargetHealth") or {}
+        if state.get("State") != _DRAINING and state.get("Reason") != _NOT_REGISTERED:
+            found.append({**health["Target"], "TargetGroupArn": target_group_arn})
+    return found
 
 
 class TargetProvider(AwsProvider):

@@ -296,7 +296,7 @@ class Project:
                 {"id": item[id_key], **tags_of(item)}
                 for item in getattr(ec2, describe)(Filters=filters)[key]
             ]
-        return found + self.tagged_buckets(environment)
+        return found + self.tagged_buckets(environment) + self.tagged_load_balancing(environment)
 
     def tagged_buckets(self, environment: str) -> list[dict[str, str]]:
         """Every bucket tagged as the environment's (S3 has no tag filter: each one is read)."""
@@ -311,6 +311,18 @@ class Project:
             if tags.get("provision:env") == environment:
                 found.append({"id": bucket["Name"], **tags})
         return found
+
+    def tagged_load_balancing(self, environment: str) -> list[dict[str, str]]:
+        """Every load balancer and target group tagged as the environment's (by ARN)."""
+        elbv2 = self.client("elbv2")
+        arns = [lb["LoadBalancerArn"] for lb in elbv2.describe_load_balancers()["LoadBalancers"]]
+        arns += [tg["TargetGroupArn"] for tg in elbv2.describe_target_groups()["TargetGroups"]]
+        described = elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"] if arns else []
+        return [
+            {"id": d["ResourceArn"], **tags_of(d)}
+            for d in described
+            if tags_of(d).get("provision:env") == environment
+        ]
 
     def leftovers(self, environment: str) -> dict[str, object]:
         """What is left of the environment after it was torn down; all empty when nothing is.

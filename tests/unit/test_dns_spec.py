@@ -202,7 +202,7 @@ def test_a_records_name_is_read_as_a_keyed_attribute_of_its_zone(tmp_path: Path)
         pytest.param(
             SPEC.replace("${vm.db[0].private_ip}", "${subnet.a.cidr}"),
             "17:27 dns_zones.internal.records.database.value: a record cannot read a subnet "
-            "(only VMs, networks and other zones)",
+            "(only VMs, networks, load balancers and other zones)",
             id="unreadable-kind",
         ),
     ],

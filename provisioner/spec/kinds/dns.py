@@ -1,6 +1,7 @@
 """dns_zones: private hosted zones attached to a network, with A and CNAME records.
 
-A record is written by hand (its value may be a `${...}` reference), or generated
+A record is written by hand (its value may be a `${...}` reference: a CNAME holding
+`${lb.web.dns_name}` gives a load balancer a name in the zone), or generated
 for every instance of a VM group (`for_each_vm: [web]` gives `web-0`, `web-1`, ...
 holding each VM's private IP), so scaling the group adds and removes records.
 A record's fully qualified name is readable as `${dns.ZONE.fqdn[RECORD]}`.
@@ -18,12 +19,13 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from provisioner.spec.addresses import ResourceKind
 from provisioner.spec.diagnostics import Diagnostic
 from provisioner.spec.kind import CheckContext, Link, Share, SpecKind, duplicates
+from provisioner.spec.kinds.load_balancer import LB
 from provisioner.spec.kinds.network import NETWORK
 from provisioner.spec.kinds.vm import VM, VMS
 from provisioner.spec.model import Environment, SpecModel
 
-# A record may read a VM (its address) or another zone (a name to alias).
-DNS = ResourceKind.declare("dns", depends_on=(NETWORK, VM), on_itself=True)
+# A record may read a VM (its address), a load balancer or another zone (a name to alias).
+DNS = ResourceKind.declare("dns", depends_on=(NETWORK, VM, LB), on_itself=True)
 
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _LONGEST_NAME = 253
@@ -143,7 +145,8 @@ def _readable_kinds(ctx: CheckContext, value: str, path: tuple[str, ...]) -> Ite
         if not DNS.may_depend_on(target.kind):
             yield ctx.problem(
                 where,
-                f"a record cannot read a {target.kind.value} (only VMs, networks and other zones)",
+                f"a record cannot read a {target.kind.value} "
+                "(only VMs, networks, load balancers and other zones)",
             )
 
 

@@ -4,8 +4,9 @@ Started detached by `provision local start` as
 `python -m provisioner.local.daemon --state-dir DIR`. It binds a free port on
 127.0.0.1, records its pid and port in DIR/daemon.json once it listens, and on
 SIGTERM or SIGINT stops serving and removes that record. A data-plane thread
-realizes every running instance as a namespace host (see hosts.py), and the
-daemon removes them all when it stops.
+realizes every running instance as a namespace host (see hosts.py) and every
+postgres DB instance as a PostgreSQL server (see databases.py), and the daemon
+removes them all when it stops.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from provisioner.local.databases import DatabaseRealizer, MotoDatabases
 from provisioner.local.dataplane import DataPlane, MotoReader
 from provisioner.local.hosts import HostFarm
+from provisioner.local.postgres import served_majors
+from provisioner.local.rdsmoto import install_engine_checks
 from provisioner.local.reconciler import HostReconciler, moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
 from provisioner.local.vpcnet import VpcNetworks
@@ -45,6 +49,7 @@ def serve(paths: LocalPaths) -> None:
     signal.signal(signal.SIGINT, request_stop)
 
     moto_lock = threading.Lock()
+    data_plane = _data_plane(paths, MotoReader(moto_lock))  # before the first request
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(LISTEN_ADDRESS, 0, _one_at_a_time(app, moto_lock), threaded=True)
     serving = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
@@ -60,7 +65,6 @@ def serve(paths: LocalPaths) -> None:
     )
     record.save(paths.record)
     print(f"moto server listening on {record.endpoint} (pid {record.pid})", flush=True)
-    data_plane = _data_plane(paths, MotoReader(moto_lock))
     reconciling = threading.Thread(target=data_plane.run, args=(stop,), name="data-plane")
     reconciling.start()
     try:
@@ -81,7 +85,9 @@ def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
     """Every realizer of the local cloud, in the order a pass runs them."""
     networks = VpcNetworks(paths.hosts)
     farm = HostFarm(paths.hosts, networks)
-    return DataPlane([HostReconciler(farm, lambda: moto(moto_instances))], networks)
+    install_engine_checks(served_majors())
+    databases = DatabaseRealizer(paths.databases, networks, MotoDatabases(moto, networks))
+    return DataPlane([HostReconciler(farm, lambda: moto(moto_instances)), databases], networks)
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

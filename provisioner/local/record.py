@@ -36,6 +36,11 @@ class LocalPaths:
         """One folder per namespace host (its sshd files and copy-on-write layers)."""
         return self.root / "hosts"
 
+    @property
+    def databases(self) -> Path:
+        """One folder per database (its PostgreSQL server's configuration and data)."""
+        return self.root / "databases"
+
 
 @dataclass(frozen=True)
 class DaemonRecord:

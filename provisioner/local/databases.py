@@ -119,6 +119,7 @@ class DatabaseRealizer:
         self.start_timeout = start_timeout
         self._servers: dict[str, subprocess.Popen[bytes]] = {}
         self._started: dict[str, float] = {}
+        self._passwords: dict[str, str] = {}  # the one each server has, in this process only
         self._vpcs: set[str] = set()
 
     def folder(self, identifier: str) -> Path:
@@ -172,6 +173,7 @@ class DatabaseRealizer:
         """Stop the server, unplug and delete its namespace, delete its data."""
         self._power_off(spec)
         shutil.rmtree(self.folder(spec.identifier), ignore_errors=True)
+        self._passwords.pop(spec.identifier, None)
 
     def _remove_unrecorded(self, keep: set[str]) -> None:
         """Delete the folders (data) of databases that are neither recorded nor wanted."""
@@ -204,8 +206,24 @@ class DatabaseRealizer:
                 raise LocalCloudError(f"the server of {spec.identifier} did not start in time")
             else:
                 return
+        self._follow_password(want)
         if want.status == CREATING:
             self.cloud.mark_available(spec.arn)
+
+    def _follow_password(self, want: DesiredDatabase) -> None:
+        """A password changed by ModifyDBInstance becomes the server's, in place."""
+        identifier = want.spec.identifier
+        current = self._passwords.get(identifier)
+        if want.password is None or current is None or want.password == current:
+            return
+        namespace = namespace_of(self.networks, want.spec.arn)
+        try:
+            postgres.change_password(namespace, want.spec.server, current, want.password)
+        except LocalCloudError as error:  # the server keeps running; the next pass tries again
+            log.warning("database %s: %s", identifier, error)
+            return
+        self._passwords[identifier] = want.password
+        log.info("database %s has a new master password", identifier)
 
     def _start(self, want: DesiredDatabase) -> None:
         spec = want.spec
@@ -216,9 +234,12 @@ class DatabaseRealizer:
         namespace = namespace_of(self.networks, spec.arn)
         self.networks.attach(namespace, spec.attachment, default_route=True)
         server_folder = self.data_folder(spec.identifier)
-        if want.password is None and not (server_folder / "data" / "PG_VERSION").exists():
+        uninitialized = not (server_folder / "data" / "PG_VERSION").exists()
+        if want.password is None and uninitialized:
             raise LocalCloudError(f"the database {spec.identifier} has no master password")
         postgres.prepare(server_folder, spec.server, want.password)
+        if want.password is not None and uninitialized:
+            self._passwords[spec.identifier] = want.password
         self._started[spec.identifier] = time.monotonic()
         self._servers[spec.identifier] = postgres.start(
             namespace, server_folder, spec.server, folder / "boot.sh", folder / "server.log"

@@ -14,7 +14,10 @@ accepts password (SCRAM) logins from the VPC's addresses only.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import os
 import re
 import shutil
@@ -22,6 +25,8 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from provisioner.errors import LocalCloudError
 
 PG_ROOT = Path("/usr/lib/postgresql")
 SERVER_MOUNT = "/run/provision-db"
@@ -147,6 +152,41 @@ rm -f pwfile
 exec {as_postgres} {bin_dir}/postgres -D {SERVER_MOUNT}/data \\
     -c config_file={SERVER_MOUNT}/postgresql.conf
 """
+
+
+def scram_verifier(password: str, salt: bytes | None = None, iterations: int = 4096) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (so SQL never holds it)."""
+    salt = salt if salt is not None else os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    encoded = [
+        base64.b64encode(part).decode()
+        for part in (salt, hashlib.sha256(client_key).digest(), server_key)
+    ]
+    return f"SCRAM-SHA-256${iterations}:{encoded[0]}${encoded[1]}:{encoded[2]}"
+
+
+def change_password(namespace: str, config: ServerConfig, current: str, new: str) -> None:
+    """Set the master user's password on the running server, logging in with the current one."""
+    sql = (
+        f"ALTER ROLE {quote_identifier(config.master_username)} PASSWORD '{scram_verifier(new)}'\n"
+    )
+    result = subprocess.run(
+        ["ip", "netns", "exec", namespace, str(PG_ROOT / config.major / "bin" / "psql"),
+         "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.address, "-p", str(config.port),
+         "-U", config.master_username, "-d", "postgres"],
+        input=sql,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGPASSWORD": current},
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise LocalCloudError(
+            f"could not change the master password of the server at {config.address}: "
+            f"{result.stderr.strip()}"
+        )
 
 
 def prepare(folder: Path, config: ServerConfig, password: str | None) -> None:

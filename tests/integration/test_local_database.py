@@ -27,12 +27,14 @@ from provisioner.local.hosts import HostFarm
 from provisioner.local.interfaces import OWNER_TAG
 from provisioner.local.reach import LocalReach
 from provisioner.local.vpcnet import VpcNetworks
+from provisioner.procs import command_line
 
 pytestmark = pytest.mark.integration
 
 REGION = "us-east-1"
 DB = "main"
 PASSWORD = "local-test-pw-7c1f"  # a test value; sent to the host on stdin, never on a command line
+NEW_PASSWORD = "local-test-pw-2d9e"
 AVAILABLE_WITHIN = 60.0
 
 
@@ -118,6 +120,34 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         cloud.stop()
 
 
+def create_database(lab: Lab, identifier: str, **extra: Any) -> dict[str, Any]:
+    answer = lab.rds.create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword=PASSWORD,
+        DBSubnetGroupName="main-db",
+        **extra,
+    )
+    return dict(answer["DBInstance"])
+
+
+def statuses_until_available(lab: Lab, identifier: str) -> list[str]:
+    """Every status that describe gives, from now until `available` (or the time limit)."""
+    deadline = time.monotonic() + AVAILABLE_WITHIN
+    seen = [status(lab, identifier)]
+    while seen[-1] != "available" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        seen.append(status(lab, identifier))
+    return seen
+
+
+def database_namespaces(lab: Lab) -> list[str]:
+    prefix = VpcNetworks(lab.cloud.paths.hosts).prefix
+    return sorted(n for n in netns.namespaces() if n.startswith(f"{prefix}-db-"))
+
+
 def status(lab: Lab, identifier: str = DB) -> str:
     [instance] = lab.rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
     return str(instance["DBInstanceStatus"])
@@ -152,22 +182,15 @@ def psql(
 def created(lab: Lab) -> dict[str, Any]:
     """The first DB instance: its create answer, the statuses seen, and the time to available."""
     started = time.monotonic()
-    answer = lab.rds.create_db_instance(
-        DBInstanceIdentifier=DB,
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
+    answer = create_database(
+        lab,
+        DB,
         EngineVersion="15.4",
         AllocatedStorage=20,
-        MasterUsername="app",
-        MasterUserPassword=PASSWORD,
         DBName="orders",
-        DBSubnetGroupName="main-db",
         VpcSecurityGroupIds=[lab.group_id],
-    )["DBInstance"]
-    seen = [status(lab)]
-    while seen[-1] != "available" and time.monotonic() - started < AVAILABLE_WITHIN:
-        time.sleep(0.1)
-        seen.append(status(lab))
+    )
+    seen = statuses_until_available(lab, DB)
     elapsed = time.monotonic() - started
     print(f"create_db_instance to available: {elapsed:.1f}s")
     [interface] = interfaces(lab, answer["DBInstanceArn"])
@@ -230,19 +253,28 @@ def test_a_minor_version_or_class_change_keeps_the_data_and_a_major_one_is_refus
     assert (read.returncode, read.stdout.strip()) == (0, "here"), read.stderr
 
 
+def test_a_new_master_password_replaces_the_old_one_in_place(
+    lab: Lab, created: dict[str, Any]
+) -> None:
+    address = created["interface"]["PrivateIpAddress"]
+    lab.rds.modify_db_instance(
+        DBInstanceIdentifier=DB, MasterUserPassword=NEW_PASSWORD, ApplyImmediately=True
+    )
+    deadline = time.monotonic() + 10
+    while psql(lab, address, "SELECT 1", password=NEW_PASSWORD).returncode != 0:
+        assert time.monotonic() < deadline, "the new password never worked"
+        time.sleep(0.2)
+    assert psql(lab, address, "SELECT v FROM kept", password=PASSWORD).returncode != 0
+    assert psql(lab, address, "SELECT v FROM kept", password=NEW_PASSWORD).stdout.strip() == "here"
+    logs = [p for p in lab.cloud.paths.root.rglob("*.log") if p.is_file()]
+    assert logs and not [p for p in logs if NEW_PASSWORD in p.read_text(errors="replace")]
+
+
 def test_an_unserved_engine_version_is_refused_and_nothing_is_created(
     lab: Lab, created: dict[str, Any]
 ) -> None:
     with pytest.raises(ClientError) as refused:
-        lab.rds.create_db_instance(
-            DBInstanceIdentifier="newer",
-            DBInstanceClass="db.t3.micro",
-            Engine="postgres",
-            EngineVersion="16.1",
-            MasterUsername="app",
-            MasterUserPassword=PASSWORD,
-            DBSubnetGroupName="main-db",
-        )
+        create_database(lab, "newer", EngineVersion="16.1")
     error = refused.value.response["Error"]
     assert error["Code"] == "InvalidParameterCombination"
     assert "serves PostgreSQL 15 only" in error["Message"]
@@ -257,11 +289,9 @@ def test_an_unserved_engine_version_is_refused_and_nothing_is_created(
 def test_deleting_the_database_removes_its_server_data_namespace_and_interface(
     lab: Lab, created: dict[str, Any]
 ) -> None:
-    networks = VpcNetworks(lab.cloud.paths.hosts)
-    namespaces = {n for n in netns.namespaces() if n.startswith(f"{networks.prefix}-db-")}
-    [namespace] = namespaces
+    [namespace] = database_namespaces(lab)
     servers = netns.pids(namespace)
-    assert servers and any("bin/postgres" in _command(pid) for pid in servers)
+    assert any("/bin/postgres" in " ".join(command_line(pid)) for pid in servers)
     folder = lab.cloud.paths.databases / DB
     assert (folder / "server" / "data" / "PG_VERSION").is_file()
     assert not (folder / "server" / "pwfile").exists()
@@ -277,29 +307,12 @@ def test_deleting_the_database_removes_its_server_data_namespace_and_interface(
 
 
 def test_stopping_the_local_cloud_removes_every_database(lab: Lab) -> None:
-    lab.rds.create_db_instance(
-        DBInstanceIdentifier="second",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword=PASSWORD,
-        DBSubnetGroupName="main-db",
-    )
-    deadline = time.monotonic() + AVAILABLE_WITHIN
-    while status(lab, "second") != "available" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert status(lab, "second") == "available"
-    networks = VpcNetworks(lab.cloud.paths.hosts)
-    [namespace] = [n for n in netns.namespaces() if n.startswith(f"{networks.prefix}-db-")]
+    create_database(lab, "second")  # the default engine version
+    assert statuses_until_available(lab, "second")[-1] == "available"
+    [namespace] = database_namespaces(lab)
     servers = netns.pids(namespace)
     lab.cloud.stop()
-    assert not [n for n in netns.namespaces() if n.startswith(networks.prefix)]
+    prefix = VpcNetworks(lab.cloud.paths.hosts).prefix
+    assert not [n for n in netns.namespaces() if n.startswith(prefix)]
     assert not [pid for pid in servers if Path(f"/proc/{pid}").exists()]
     assert list(lab.cloud.paths.databases.iterdir()) == []
-
-
-def _command(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""

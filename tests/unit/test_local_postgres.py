@@ -12,6 +12,7 @@ from provisioner.local.postgres import (
     render_conf,
     render_hba,
     render_setup_sql,
+    scram_verifier,
     served_majors,
     version_refusal,
 )
@@ -124,3 +125,16 @@ def test_each_database_gets_its_own_link_name_on_the_subnet_bridge() -> None:
     names = {SPEC.attachment.peer, other.attachment.peer}
     assert len(names) == 2 and all(len(name) <= 15 for name in names)
     assert SPEC.attachment.address == CONFIG.address
+
+
+def test_a_new_password_is_sent_as_a_scram_verifier_never_in_clear() -> None:
+    salt = bytes(range(16))
+    verifier = scram_verifier("pw-hunter2", salt=salt)
+    method, rest = verifier.split("$", 1)
+    iterations_and_salt, keys = rest.split("$")
+    assert method == "SCRAM-SHA-256"
+    assert iterations_and_salt == "4096:AAECAwQFBgcICQoLDA0ODw=="
+    assert len(keys.split(":")) == 2
+    assert "pw-hunter2" not in verifier
+    assert scram_verifier("pw-hunter2", salt=salt) == verifier
+    assert scram_verifier("pw-hunter2") != scram_verifier("pw-hunter2")  # a fresh salt each time

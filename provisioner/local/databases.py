@@ -4,7 +4,8 @@ A database is a network namespace of its own plugged into one subnet of its DB
 subnet group, at the address of its interface in moto (see rdsmoto.py), with a
 PostgreSQL server (see postgres.py) whose data lives in the database's folder
 under the local cloud's state folder. The instance says `creating` until its
-server accepts connections; then the data plane makes it `available`.
+server accepts connections; then the data plane makes it `available`. A stopped
+instance keeps its data; started again, it says `starting` until it answers.
 
 A changed instance (subnet, address, port, ...) gets its server started again
 on the same data. A deleted instance loses its server, data, namespace and
@@ -29,7 +30,8 @@ from provisioner.local import postgres
 from provisioner.local.dataplane import MotoReader
 from provisioner.local.postgres import ServerConfig
 from provisioner.local.rdsmoto import (
-    CREATING,
+    COMING_UP,
+    STOPPED,
     DatabaseSpec,
     DesiredDatabase,
     desired_databases,
@@ -143,13 +145,15 @@ class DatabaseRealizer:
     def step(self) -> None:
         """One pass: start, restart and remove servers; report those that answer."""
         desired = {d.spec.identifier: d for d in self.cloud.desired()}
+        running = [d for d in desired.values() if d.status != STOPPED]
         for identifier, record in self.records().items():
             want = desired.get(identifier)
             if want is None:
                 self.remove(record.spec)
-            elif want.spec != record.spec:
-                self._power_off(record.spec)  # changed: start again on the same data
-        for want in desired.values():
+            elif want.status == STOPPED or want.spec != record.spec:
+                # Stopped (data kept), or changed: started again on the same data.
+                self._power_off(record.spec)
+        for want in running:
             try:
                 self._advance(want)
             except Exception:
@@ -157,7 +161,7 @@ class DatabaseRealizer:
                 self._power_off(want.spec)
         self._remove_unrecorded(keep=set(desired))
         self.cloud.release_interfaces({d.spec.arn for d in desired.values()})
-        self._vpcs = {d.spec.vpc_id for d in desired.values()}
+        self._vpcs = {d.spec.vpc_id for d in running}
 
     def vpcs_in_use(self) -> set[str]:
         return set(self._vpcs)
@@ -207,7 +211,7 @@ class DatabaseRealizer:
             else:
                 return
         self._follow_password(want)
-        if want.status == CREATING:
+        if want.status in COMING_UP:
             self.cloud.mark_available(spec.arn)
 
     def _follow_password(self, want: DesiredDatabase) -> None:

@@ -3,8 +3,9 @@
 moto makes a DB instance `available` at once and accepts any engine version.
 `install_engine_checks` changes its create and modify in this process: a create
 or modify with an engine or major version the local cloud does not serve is
-refused with an RDS error, and a new instance says `creating` until the data
-plane finds its server accepting connections (`mark_available`). moto's
+refused with an RDS error, and a new (or started) instance says `creating`
+(`starting`) until the data plane finds its server accepting connections
+(`mark_available`). moto's
 requests run one at a time under the daemon's lock, so no describe can see an
 instance between its create and that status.
 
@@ -26,7 +27,10 @@ from provisioner.local.vpcnet import Attachment, VpcNetworks
 log = logging.getLogger(__name__)
 
 CREATING = "creating"
+STARTING = "starting"
 AVAILABLE = "available"
+STOPPED = "stopped"
+COMING_UP = frozenset({CREATING, STARTING})  # says so until its server accepts connections
 INTERFACE_DESCRIPTION = "RDSNetworkInterface"
 
 
@@ -131,10 +135,10 @@ def _desired(networks: VpcNetworks, ec2: Any, database: Any) -> DesiredDatabase 
 
 
 def mark_available(arn: str) -> None:
-    """The instance of `arn` says `available` (if it still exists and was `creating`)."""
+    """The instance of `arn` says `available` (if it still exists and was coming up)."""
     for _account, _region, backend in rds_backends():
         for database in list(backend.databases.values()):
-            if database.arn == arn and database.status == CREATING:
+            if database.arn == arn and database.status in COMING_UP:
                 database.status = AVAILABLE
 
 
@@ -158,6 +162,7 @@ def install_engine_checks(served: tuple[str, ...]) -> None:
     default_version = installed_version(served[-1]) if served else None
     create: Callable[..., Any] = RDSBackend.create_db_instance
     modify: Callable[..., Any] = RDSBackend.modify_db_instance
+    start: Callable[..., Any] = RDSBackend.start_db_instance
 
     def checked_create(self: Any, db_kwargs: dict[str, Any]) -> Any:
         refusal = version_refusal(db_kwargs.get("engine"), db_kwargs.get("engine_version"), served)
@@ -183,6 +188,12 @@ def install_engine_checks(served: tuple[str, ...]) -> None:
                 raise InvalidParameterCombination(refusal)
         return modify(self, db_instance_identifier, db_kwargs)
 
+    def start_then_wait(self: Any, db_instance_identifier: str) -> Any:
+        database = start(self, db_instance_identifier)
+        database.status = STARTING
+        return database
+
+    RDSBackend.start_db_instance = start_then_wait  # type: ignore[method-assign]
     RDSBackend.create_db_instance = checked_create  # type: ignore[method-assign]
     RDSBackend.modify_db_instance = checked_modify  # type: ignore[method-assign]
     RDSBackend._local_engine_checks = True  # type: ignore[attr-defined]

@@ -253,6 +253,22 @@ def test_a_minor_version_or_class_change_keeps_the_data_and_a_major_one_is_refus
     assert (read.returncode, read.stdout.strip()) == (0, "here"), read.stderr
 
 
+def test_the_database_interface_follows_a_change_of_its_security_groups(
+    lab: Lab, created: dict[str, Any]
+) -> None:
+    arn = created["answer"]["DBInstanceArn"]
+    other = lab.ec2.create_security_group(GroupName="db-2", Description="db", VpcId=lab.vpc_id)
+    lab.rds.modify_db_instance(
+        DBInstanceIdentifier=DB, VpcSecurityGroupIds=[other["GroupId"]], ApplyImmediately=True
+    )
+    deadline = time.monotonic() + 10
+    while [g["GroupId"] for g in interfaces(lab, arn)[0]["Groups"]] != [other["GroupId"]]:
+        assert time.monotonic() < deadline, "the interface kept its old groups"
+        time.sleep(0.1)
+    [interface] = interfaces(lab, arn)
+    assert interface["PrivateIpAddress"] == created["interface"]["PrivateIpAddress"]
+
+
 def test_a_new_master_password_replaces_the_old_one_in_place(
     lab: Lab, created: dict[str, Any]
 ) -> None:
@@ -268,6 +284,29 @@ def test_a_new_master_password_replaces_the_old_one_in_place(
     assert psql(lab, address, "SELECT v FROM kept", password=NEW_PASSWORD).stdout.strip() == "here"
     logs = [p for p in lab.cloud.paths.root.rglob("*.log") if p.is_file()]
     assert logs and not [p for p in logs if NEW_PASSWORD in p.read_text(errors="replace")]
+
+
+def test_a_stopped_database_keeps_its_data_and_answers_again_once_started(
+    lab: Lab, created: dict[str, Any]
+) -> None:
+    address = created["interface"]["PrivateIpAddress"]
+    [namespace] = database_namespaces(lab)
+    servers = netns.pids(namespace)
+    lab.rds.stop_db_instance(DBInstanceIdentifier=DB)
+    deadline = time.monotonic() + 30
+    while database_namespaces(lab) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert database_namespaces(lab) == []
+    assert not [pid for pid in servers if Path(f"/proc/{pid}").exists()]
+    assert (lab.cloud.paths.databases / DB / "server" / "data" / "PG_VERSION").is_file()
+
+    assert lab.rds.start_db_instance(DBInstanceIdentifier=DB)["DBInstance"]["DBInstanceStatus"] == (
+        "starting"
+    )
+    seen = statuses_until_available(lab, DB)
+    assert seen[0] == "starting" and seen[-1] == "available", seen
+    read = psql(lab, address, "SELECT v FROM kept", password=NEW_PASSWORD)
+    assert (read.returncode, read.stdout.strip()) == (0, "here"), read.stderr
 
 
 def test_an_unserved_engine_version_is_refused_and_nothing_is_created(

@@ -43,6 +43,8 @@ from provisioner.local.vpcnet import VpcNetworks
 
 log = logging.getLogger(__name__)
 
+RESTART_DELAY = 5.0  # seconds between starts of a server that exits
+
 
 class ServerState(StrEnum):
     """Where a database's server is: started and not answering yet, or accepting connections."""
@@ -193,7 +195,9 @@ class DatabaseRealizer:
         server = self._servers.get(spec.identifier)
         if record is None or server is None or server.poll() is not None:
             if server is not None and server.poll() is not None:
-                log.warning("the server of %s exited; starting it again", spec.identifier)
+                if time.monotonic() - self._started[spec.identifier] < RESTART_DELAY:
+                    return  # a server that keeps failing is retried every few seconds
+                log.warning("the server of %s exited; see its server.log", spec.identifier)
             self._start(want)
             return
         if record.state is ServerState.STARTING:

@@ -15,7 +15,6 @@ accepts password (SCRAM) logins from the VPC's addresses only.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import os
@@ -241,14 +240,16 @@ def accepts_connections(namespace: str, config: ServerConfig) -> bool:
 
 
 def stop(server: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
-    """Fast shutdown (SIGINT) of the server this process started, and reap it."""
+    """Fast shutdown (SIGINT) of a server this process started, and reap it.
+
+    Signals go through the Popen object, which sends none once the process is reaped,
+    so a recycled pid is never signalled.
+    """
     if server is None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(server.pid, signal.SIGINT)
+    server.send_signal(signal.SIGINT)
     try:
         server.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(server.pid, signal.SIGKILL)
+        server.kill()
         server.wait(timeout=5)

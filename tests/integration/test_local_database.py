@@ -3,7 +3,9 @@
 Plain boto3 calls on a local cloud of this module's own: a VPC with two private
 subnets in two zones (the DB subnet group) and a subnet for a client host. The
 tests run in order: create (and refuse), connect from the host over SSH through
-the VPC's namespace, change versions, delete, stop the cloud.
+the VPC's namespace, change versions, groups and password, stop and start,
+delete, stop the cloud; all under a counter of private-range packets leaving the
+main namespace (see packet_guard.py), which must stay 0.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from provisioner.local.interfaces import OWNER_TAG
 from provisioner.local.reach import LocalReach
 from provisioner.local.vpcnet import VpcNetworks
 from provisioner.procs import command_line
+from tests.integration.packet_guard import PrivateTrafficCounter, counting_private_traffic
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +66,14 @@ def clients(endpoint: str) -> tuple[Any, Any]:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def guard() -> Iterator[PrivateTrafficCounter]:
+    """Counts (and drops) every packet the main namespace sends to a private address."""
+    with counting_private_traffic() as counter:
+        yield counter
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, guard: PrivateTrafficCounter) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("dbplane")
     cloud = LocalCloud(root / "local")
     rds, ec2 = clients(cloud.start().endpoint or "")
@@ -355,3 +365,10 @@ def test_stopping_the_local_cloud_removes_every_database(lab: Lab) -> None:
     assert not [n for n in netns.namespaces() if n.startswith(prefix)]
     assert not [pid for pid in servers if Path(f"/proc/{pid}").exists()]
     assert list(lab.cloud.paths.databases.iterdir()) == []
+
+
+def test_nothing_went_from_the_main_namespace_to_a_private_address(
+    guard: PrivateTrafficCounter,
+) -> None:
+    assert guard.hooked_on_output()
+    assert guard.dropped() == 0

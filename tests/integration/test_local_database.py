@@ -10,6 +10,8 @@ main namespace (see packet_guard.py), which must stay 0.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,8 +30,9 @@ from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm
 from provisioner.local.interfaces import OWNER_TAG
 from provisioner.local.reach import LocalReach
+from provisioner.local.record import DaemonRecord
 from provisioner.local.vpcnet import VpcNetworks
-from provisioner.procs import command_line
+from provisioner.procs import ProcessIdentity, command_line
 from tests.integration.packet_guard import PrivateTrafficCounter, counting_private_traffic
 
 pytestmark = pytest.mark.integration
@@ -65,6 +68,33 @@ def clients(endpoint: str) -> tuple[Any, Any]:
     return boto3.client("rds", **options), boto3.client("ec2", **options)
 
 
+def make_network(ec2: Any, rds: Any) -> tuple[str, list[dict[str, Any]], str]:
+    """A VPC with subnets in zones b and a (the DB subnet group) and a, a DB group."""
+    vpc = ec2.create_vpc(CidrBlock="10.73.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]
+        for cidr, zone in (
+            ("10.73.2.0/24", "us-east-1b"),
+            ("10.73.1.0/24", "us-east-1a"),
+            ("10.73.9.0/24", "us-east-1a"),
+        )
+    ]
+    group = ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+             "IpRanges": [{"CidrIp": "10.73.0.0/16"}]},
+        ],
+    )  # fmt: skip
+    rds.create_db_subnet_group(
+        DBSubnetGroupName="main-db",
+        DBSubnetGroupDescription="two private subnets",
+        SubnetIds=[subnets[0]["SubnetId"], subnets[1]["SubnetId"]],
+    )
+    return vpc, subnets, group
+
+
 @pytest.fixture(scope="module")
 def guard() -> Iterator[PrivateTrafficCounter]:
     """Counts (and drops) every packet the main namespace sends to a private address."""
@@ -78,28 +108,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, guard: PrivateTrafficCounter) 
     cloud = LocalCloud(root / "local")
     rds, ec2 = clients(cloud.start().endpoint or "")
     try:
-        vpc = ec2.create_vpc(CidrBlock="10.73.0.0/16")["Vpc"]["VpcId"]
-        subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]
-            for cidr, zone in (
-                ("10.73.2.0/24", "us-east-1b"),
-                ("10.73.1.0/24", "us-east-1a"),
-                ("10.73.9.0/24", "us-east-1a"),
-            )
-        ]
-        group = ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"]
-        ec2.authorize_security_group_ingress(
-            GroupId=group,
-            IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
-                 "IpRanges": [{"CidrIp": "10.73.0.0/16"}]},
-            ],
-        )  # fmt: skip
-        rds.create_db_subnet_group(
-            DBSubnetGroupName="main-db",
-            DBSubnetGroupDescription="two private subnets",
-            SubnetIds=[subnets[0]["SubnetId"], subnets[1]["SubnetId"]],
-        )
+        vpc, subnets, group = make_network(ec2, rds)
         key_file = root / "client_key"
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key_file)], check=True
@@ -156,6 +165,12 @@ def statuses_until_available(lab: Lab, identifier: str) -> list[str]:
 def database_namespaces(lab: Lab) -> list[str]:
     prefix = VpcNetworks(lab.cloud.paths.hosts).prefix
     return sorted(n for n in netns.namespaces() if n.startswith(f"{prefix}-db-"))
+
+
+def processes_in(namespace: str) -> list[ProcessIdentity]:
+    """The processes of a namespace, each by pid and start time (zombies count as gone)."""
+    found = [ProcessIdentity.of(pid) for pid in netns.pids(namespace)]
+    return [process for process in found if process is not None]
 
 
 def status(lab: Lab, identifier: str = DB) -> str:
@@ -301,13 +316,13 @@ def test_a_stopped_database_keeps_its_data_and_answers_again_once_started(
 ) -> None:
     address = created["interface"]["PrivateIpAddress"]
     [namespace] = database_namespaces(lab)
-    servers = netns.pids(namespace)
+    servers = processes_in(namespace)
     lab.rds.stop_db_instance(DBInstanceIdentifier=DB)
     deadline = time.monotonic() + 30
     while database_namespaces(lab) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert database_namespaces(lab) == []
-    assert not [pid for pid in servers if Path(f"/proc/{pid}").exists()]
+    assert not [p for p in servers if p.is_alive()]
     assert (lab.cloud.paths.databases / DB / "server" / "data" / "PG_VERSION").is_file()
 
     assert lab.rds.start_db_instance(DBInstanceIdentifier=DB)["DBInstance"]["DBInstanceStatus"] == (
@@ -339,32 +354,68 @@ def test_deleting_the_database_removes_its_server_data_namespace_and_interface(
     lab: Lab, created: dict[str, Any]
 ) -> None:
     [namespace] = database_namespaces(lab)
-    servers = netns.pids(namespace)
-    assert any("/bin/postgres" in " ".join(command_line(pid)) for pid in servers)
+    servers = processes_in(namespace)
+    assert any("/bin/postgres" in " ".join(command_line(p.pid)) for p in servers)
     folder = lab.cloud.paths.databases / DB
     assert (folder / "server" / "data" / "PG_VERSION").is_file()
     assert not (folder / "server" / "pwfile").exists()
 
     lab.rds.delete_db_instance(DBInstanceIdentifier=DB, SkipFinalSnapshot=True)
+    arn = created["answer"]["DBInstanceArn"]
     deadline = time.monotonic() + 30
-    while folder.exists() and time.monotonic() < deadline:
+    while (folder.exists() or interfaces(lab, arn)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not folder.exists()
+    assert interfaces(lab, arn) == []
     assert namespace not in netns.namespaces()
-    assert not [pid for pid in servers if Path(f"/proc/{pid}").exists()]
-    assert interfaces(lab, created["answer"]["DBInstanceArn"]) == []
+    assert not [p for p in servers if p.is_alive()]
 
 
 def test_stopping_the_local_cloud_removes_every_database(lab: Lab) -> None:
     create_database(lab, "second")  # the default engine version
     assert statuses_until_available(lab, "second")[-1] == "available"
     [namespace] = database_namespaces(lab)
-    servers = netns.pids(namespace)
+    servers = processes_in(namespace)
     lab.cloud.stop()
     prefix = VpcNetworks(lab.cloud.paths.hosts).prefix
     assert not [n for n in netns.namespaces() if n.startswith(prefix)]
-    assert not [pid for pid in servers if Path(f"/proc/{pid}").exists()]
+    assert not [p for p in servers if p.is_alive()]
     assert list(lab.cloud.paths.databases.iterdir()) == []
+
+
+def test_the_servers_of_a_killed_daemon_are_removed_by_the_next_one(lab: Lab) -> None:
+    rds, ec2 = clients(lab.cloud.start().endpoint or "")
+    make_network(ec2, rds)
+    rds.create_db_instance(
+        DBInstanceIdentifier="orphan",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword=PASSWORD,
+        DBSubnetGroupName="main-db",
+    )
+    deadline = time.monotonic() + AVAILABLE_WITHIN
+    while rds.describe_db_instances()["DBInstances"][0]["DBInstanceStatus"] != "available":
+        assert time.monotonic() < deadline, "the database never became available"
+        time.sleep(0.1)
+    [namespace] = database_namespaces(lab)
+    servers = processes_in(namespace)
+    record = DaemonRecord.load(lab.cloud.paths.record)
+    assert record is not None
+    os.kill(record.pid, signal.SIGKILL)
+    while record.identity.is_alive():
+        time.sleep(0.05)
+    assert [p for p in servers if p.is_alive()]  # left behind
+
+    lab.cloud.start()  # forgets the instance, and so removes what the killed daemon left
+    folders = lab.cloud.paths.databases
+    deadline = time.monotonic() + 30
+    while list(folders.iterdir()) and time.monotonic() < deadline:  # its data goes last
+        time.sleep(0.1)
+    assert list(folders.iterdir()) == []
+    assert database_namespaces(lab) == []
+    assert not [p for p in servers if p.is_alive()]
+    lab.cloud.stop()
 
 
 def test_nothing_went_from_the_main_namespace_to_a_private_address(

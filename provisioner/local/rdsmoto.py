@@ -166,6 +166,10 @@ def install_engine_checks(served: tuple[str, ...]) -> None:
 
     def checked_create(self: Any, db_kwargs: dict[str, Any]) -> Any:
         refusal = version_refusal(db_kwargs.get("engine"), db_kwargs.get("engine_version"), served)
+        if refusal is None and not (
+            db_kwargs.get("master_username") and db_kwargs.get("master_user_password")
+        ):
+            refusal = "the local cloud needs MasterUsername and MasterUserPassword"
         if refusal is not None:
             raise InvalidParameterCombination(refusal)
         if not db_kwargs.get("engine_version"):

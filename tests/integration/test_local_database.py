@@ -334,7 +334,7 @@ def test_a_stopped_database_keeps_its_data_and_answers_again_once_started(
     assert (read.returncode, read.stdout.strip()) == (0, "here"), read.stderr
 
 
-def test_an_unserved_engine_version_is_refused_and_nothing_is_created(
+def test_an_unserved_version_or_a_missing_password_is_refused_and_nothing_is_created(
     lab: Lab, created: dict[str, Any]
 ) -> None:
     with pytest.raises(ClientError) as refused:
@@ -343,6 +343,16 @@ def test_an_unserved_engine_version_is_refused_and_nothing_is_created(
     assert error["Code"] == "InvalidParameterCombination"
     assert "serves PostgreSQL 15 only" in error["Message"]
     assert "engine version 16.1 is not available" in error["Message"]
+    with pytest.raises(ClientError) as unmanaged:  # no password of its own: nothing to initdb
+        lab.rds.create_db_instance(
+            DBInstanceIdentifier="managed",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="app",
+            ManageMasterUserPassword=True,
+            DBSubnetGroupName="main-db",
+        )
+    assert "needs MasterUsername and MasterUserPassword" in str(unmanaged.value)
     identifiers = [
         d["DBInstanceIdentifier"] for d in lab.rds.describe_db_instances()["DBInstances"]
     ]

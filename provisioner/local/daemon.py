@@ -29,6 +29,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from provisioner.local.databases import DatabaseRealizer, MotoDatabases
 from provisioner.local.dataplane import DataPlane, MotoReader
+from provisioner.local.dbfarm import DatabaseFarm
 from provisioner.local.hosts import HostFarm
 from provisioner.local.postgres import served_majors
 from provisioner.local.rdsmoto import install_engine_checks
@@ -86,7 +87,9 @@ def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
     networks = VpcNetworks(paths.hosts)
     farm = HostFarm(paths.hosts, networks)
     install_engine_checks(served_majors())
-    databases = DatabaseRealizer(paths.databases, networks, MotoDatabases(moto, networks))
+    databases = DatabaseRealizer(
+        DatabaseFarm(paths.databases, networks), MotoDatabases(moto, networks)
+    )
     return DataPlane([HostReconciler(farm, lambda: moto(moto_instances)), databases], networks)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from provisioner.local.databases import DatabaseRecord, ServerState
+from provisioner.local.dbfarm import DatabaseRecord, ServerState
 from provisioner.local.postgres import (
     ServerConfig,
     boot_script,

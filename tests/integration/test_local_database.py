@@ -139,8 +139,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, guard: PrivateTrafficCounter) 
         cloud.stop()
 
 
-def create_database(lab: Lab, identifier: str, **extra: Any) -> dict[str, Any]:
-    answer = lab.rds.create_db_instance(
+def create_database(rds: Any, identifier: str, **extra: Any) -> dict[str, Any]:
+    answer = rds.create_db_instance(
         DBInstanceIdentifier=identifier,
         DBInstanceClass="db.t3.micro",
         Engine="postgres",
@@ -152,13 +152,13 @@ def create_database(lab: Lab, identifier: str, **extra: Any) -> dict[str, Any]:
     return dict(answer["DBInstance"])
 
 
-def statuses_until_available(lab: Lab, identifier: str) -> list[str]:
+def statuses_until_available(rds: Any, identifier: str) -> list[str]:
     """Every status that describe gives, from now until `available` (or the time limit)."""
     deadline = time.monotonic() + AVAILABLE_WITHIN
-    seen = [status(lab, identifier)]
+    seen = [status(rds, identifier)]
     while seen[-1] != "available" and time.monotonic() < deadline:
         time.sleep(0.1)
-        seen.append(status(lab, identifier))
+        seen.append(status(rds, identifier))
     return seen
 
 
@@ -173,8 +173,8 @@ def processes_in(namespace: str) -> list[ProcessIdentity]:
     return [process for process in found if process is not None]
 
 
-def status(lab: Lab, identifier: str = DB) -> str:
-    [instance] = lab.rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+def status(rds: Any, identifier: str = DB) -> str:
+    [instance] = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
     return str(instance["DBInstanceStatus"])
 
 
@@ -208,14 +208,14 @@ def created(lab: Lab) -> dict[str, Any]:
     """The first DB instance: its create answer, the statuses seen, and the time to available."""
     started = time.monotonic()
     answer = create_database(
-        lab,
+        lab.rds,
         DB,
         EngineVersion="15.4",
         AllocatedStorage=20,
         DBName="orders",
         VpcSecurityGroupIds=[lab.group_id],
     )
-    seen = statuses_until_available(lab, DB)
+    seen = statuses_until_available(lab.rds, DB)
     elapsed = time.monotonic() - started
     print(f"create_db_instance to available: {elapsed:.1f}s")
     [interface] = interfaces(lab, answer["DBInstanceArn"])
@@ -273,7 +273,7 @@ def test_a_minor_version_or_class_change_keeps_the_data_and_a_major_one_is_refus
     [instance] = lab.rds.describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"]
     assert (instance["EngineVersion"], instance["DBInstanceClass"]) == ("15.8", "db.t3.small")
     time.sleep(1.0)  # a few passes of the data plane
-    assert status(lab) == "available"
+    assert status(lab.rds) == "available"
     read = psql(lab, address, "SELECT v FROM kept")
     assert (read.returncode, read.stdout.strip()) == (0, "here"), read.stderr
 
@@ -328,7 +328,7 @@ def test_a_stopped_database_keeps_its_data_and_answers_again_once_started(
     assert lab.rds.start_db_instance(DBInstanceIdentifier=DB)["DBInstance"]["DBInstanceStatus"] == (
         "starting"
     )
-    seen = statuses_until_available(lab, DB)
+    seen = statuses_until_available(lab.rds, DB)
     assert seen[0] == "starting" and seen[-1] == "available", seen
     read = psql(lab, address, "SELECT v FROM kept", password=NEW_PASSWORD)
     assert (read.returncode, read.stdout.strip()) == (0, "here"), read.stderr
@@ -338,7 +338,7 @@ def test_an_unserved_version_or_a_missing_password_is_refused_and_nothing_is_cre
     lab: Lab, created: dict[str, Any]
 ) -> None:
     with pytest.raises(ClientError) as refused:
-        create_database(lab, "newer", EngineVersion="16.1")
+        create_database(lab.rds, "newer", EngineVersion="16.1")
     error = refused.value.response["Error"]
     assert error["Code"] == "InvalidParameterCombination"
     assert "serves PostgreSQL 15 only" in error["Message"]
@@ -382,8 +382,8 @@ def test_deleting_the_database_removes_its_server_data_namespace_and_interface(
 
 
 def test_stopping_the_local_cloud_removes_every_database(lab: Lab) -> None:
-    create_database(lab, "second")  # the default engine version
-    assert statuses_until_available(lab, "second")[-1] == "available"
+    create_database(lab.rds, "second")  # the default engine version
+    assert statuses_until_available(lab.rds, "second")[-1] == "available"
     [namespace] = database_namespaces(lab)
     servers = processes_in(namespace)
     lab.cloud.stop()
@@ -396,18 +396,8 @@ def test_stopping_the_local_cloud_removes_every_database(lab: Lab) -> None:
 def test_the_servers_of_a_killed_daemon_are_removed_by_the_next_one(lab: Lab) -> None:
     rds, ec2 = clients(lab.cloud.start().endpoint or "")
     make_network(ec2, rds)
-    rds.create_db_instance(
-        DBInstanceIdentifier="orphan",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword=PASSWORD,
-        DBSubnetGroupName="main-db",
-    )
-    deadline = time.monotonic() + AVAILABLE_WITHIN
-    while rds.describe_db_instances()["DBInstances"][0]["DBInstanceStatus"] != "available":
-        assert time.monotonic() < deadline, "the database never became available"
-        time.sleep(0.1)
+    create_database(rds, "orphan")
+    assert statuses_until_available(rds, "orphan")[-1] == "available"
     [namespace] = database_namespaces(lab)
     servers = processes_in(namespace)
     record = DaemonRecord.load(lab.cloud.paths.record)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,18 +46,13 @@ class DatabaseSpec:
     server: ServerConfig
 
     @property
-    def key(self) -> str:
-        """A short stable name for its namespace and links, unique per ARN."""
-        return hashlib.sha256(self.arn.encode()).hexdigest()[:10]
-
-    @property
     def attachment(self) -> Attachment:
         return Attachment(
             vpc_id=self.vpc_id,
             subnet_id=self.subnet_id,
             subnet_cidr=self.subnet_cidr,
             address=self.server.address,
-            peer=f"vd-{self.key[:8]}",
+            peer=f"vd-{arn_key(self.arn)[:8]}",
         )
 
 
@@ -70,8 +65,13 @@ class DesiredDatabase:
     status: str
 
 
+def arn_key(arn: str) -> str:
+    """A short stable name for a database's namespace and links, unique per ARN."""
+    return hashlib.sha256(arn.encode()).hexdigest()[:10]
+
+
 def namespace_of(networks: VpcNetworks, arn: str) -> str:
-    return networks.namespace("db", "db-" + hashlib.sha256(arn.encode()).hexdigest()[:10])
+    return networks.namespace("db", f"db-{arn_key(arn)}")
 
 
 def rds_backends() -> Iterator[tuple[str, str, Any]]:
@@ -152,6 +152,18 @@ def release_interfaces(live_arns: set[str]) -> None:
                 remove_interfaces(ec2, owner)
 
 
+def create_refusal(db_kwargs: Mapping[str, Any], served: tuple[str, ...]) -> str | None:
+    """Why the local cloud cannot serve a CreateDBInstance (moto's parameters), or None."""
+    refusal = version_refusal(db_kwargs.get("engine"), db_kwargs.get("engine_version"), served)
+    if refusal is not None:
+        return refusal
+    if not (db_kwargs.get("master_username") and db_kwargs.get("master_user_password")):
+        return "the local cloud needs MasterUsername and MasterUserPassword"
+    if not db_kwargs.get("db_subnet_group_name"):
+        return "the local cloud needs DBSubnetGroupName (it serves databases in VPC subnets)"
+    return None
+
+
 def install_engine_checks(served: tuple[str, ...]) -> None:
     """Make moto's RDS refuse engines and versions the local cloud cannot serve (idempotent)."""
     from moto.rds.exceptions import InvalidParameterCombination
@@ -165,11 +177,7 @@ def install_engine_checks(served: tuple[str, ...]) -> None:
     start: Callable[..., Any] = RDSBackend.start_db_instance
 
     def checked_create(self: Any, db_kwargs: dict[str, Any]) -> Any:
-        refusal = version_refusal(db_kwargs.get("engine"), db_kwargs.get("engine_version"), served)
-        if refusal is None and not (
-            db_kwargs.get("master_username") and db_kwargs.get("master_user_password")
-        ):
-            refusal = "the local cloud needs MasterUsername and MasterUserPassword"
+        refusal = create_refusal(db_kwargs, served)
         if refusal is not None:
             raise InvalidParameterCombination(refusal)
         if not db_kwargs.get("engine_version"):

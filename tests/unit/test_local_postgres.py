@@ -16,7 +16,7 @@ from provisioner.local.postgres import (
     served_majors,
     version_refusal,
 )
-from provisioner.local.rdsmoto import DatabaseSpec, DesiredDatabase
+from provisioner.local.rdsmoto import DatabaseSpec, DesiredDatabase, create_refusal
 
 CONFIG = ServerConfig(
     major="15",
@@ -138,3 +138,26 @@ def test_a_new_password_is_sent_as_a_scram_verifier_never_in_clear() -> None:
     assert "pw-hunter2" not in verifier
     assert scram_verifier("pw-hunter2", salt=salt) == verifier
     assert scram_verifier("pw-hunter2") != scram_verifier("pw-hunter2")  # a fresh salt each time
+
+
+CREATE = {
+    "engine": "postgres",
+    "engine_version": "15.4",
+    "master_username": "app",
+    "master_user_password": "pw-1",
+    "db_subnet_group_name": "main-db",
+}
+
+
+def test_a_create_is_served_with_a_served_version_credentials_and_a_subnet_group() -> None:
+    assert create_refusal(CREATE, ("15",)) is None
+    assert create_refusal({**CREATE, "engine_version": None}, ("15",)) is None
+
+
+def test_a_create_without_a_password_or_a_subnet_group_is_refused() -> None:
+    no_password = create_refusal({**CREATE, "master_user_password": None}, ("15",))
+    assert no_password == "the local cloud needs MasterUsername and MasterUserPassword"
+    no_group = create_refusal({**CREATE, "db_subnet_group_name": None}, ("15",))
+    assert no_group is not None and "needs DBSubnetGroupName" in no_group
+    newer = create_refusal({**CREATE, "engine_version": "16.1"}, ("15",))
+    assert newer is not None and "16.1 is not available" in newer

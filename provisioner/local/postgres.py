@@ -1,4 +1,4 @@
-"""The one module that runs PostgreSQL: initdb, postgres and pg_isready (Debian's packages).
+"""The one module that runs PostgreSQL: initdb, postgres, pg_isready and psql (Debian's).
 
 A database server runs in its database's network namespace and in a mount
 namespace of its own. Its folder (the data directory, its configuration) lives

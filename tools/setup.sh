@@ -8,7 +8,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 TOOLS_BIN="$ROOT/.tools/bin"
 PYTHON="${PYTHON:-python3}"
-APT_PACKAGES=(openssh-server openssh-client iproute2 graphviz netcat-openbsd procps nftables haproxy)
+# haproxy, postgresql: the local cloud's load balancers and database servers (it starts
+# its own, in namespaces).
+APT_PACKAGES=(openssh-server openssh-client iproute2 graphviz netcat-openbsd procps nftables
+    haproxy postgresql postgresql-client)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31msetup:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -28,7 +31,14 @@ install_debian_packages() {
     say "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # No package's service starts on install (the machine's own PostgreSQL cluster, say):
+    # the local cloud starts what it needs itself.
+    local policy=/usr/sbin/policy-rc.d added=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && added=1
+    fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ -z "$added" ] || rm -f "$policy"
 }
 
 install_venv() {

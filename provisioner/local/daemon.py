@@ -5,7 +5,8 @@ Started detached by `provision local start` as
 127.0.0.1, records its pid and port in DIR/daemon.json once it listens, and on
 SIGTERM or SIGINT stops serving and removes that record. A data-plane thread
 realizes every running instance as a namespace host (see hosts.py) and every
-load balancer as an HAProxy (see load_balancers.py), and the daemon removes
+load balancer as an HAProxy (see load_balancers.py) and every postgres DB
+instance as a PostgreSQL server (see databases.py), and the daemon removes
 them all when it stops.
 """
 
@@ -27,9 +28,13 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from provisioner.local.databases import DatabaseRealizer, MotoDatabases
 from provisioner.local.dataplane import DataPlane, MotoReader
+from provisioner.local.dbfarm import DatabaseFarm
 from provisioner.local.hosts import HostFarm
 from provisioner.local.load_balancers import LoadBalancerRealizer
+from provisioner.local.postgres import served_majors
+from provisioner.local.rdsmoto import install_engine_checks
 from provisioner.local.reconciler import HostReconciler, moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
 from provisioner.local.targethealth import TargetHealthTable
@@ -48,6 +53,7 @@ def serve(paths: LocalPaths) -> None:
     signal.signal(signal.SIGINT, request_stop)
 
     moto_lock = threading.Lock()
+    data_plane = _data_plane(paths, MotoReader(moto_lock))  # before the first request
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(LISTEN_ADDRESS, 0, _one_at_a_time(app, moto_lock), threaded=True)
     serving = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
@@ -63,7 +69,6 @@ def serve(paths: LocalPaths) -> None:
     )
     record.save(paths.record)
     print(f"moto server listening on {record.endpoint} (pid {record.pid})", flush=True)
-    data_plane = _data_plane(paths, MotoReader(moto_lock))
     reconciling = threading.Thread(target=data_plane.run, args=(stop,), name="data-plane")
     reconciling.start()
     try:
@@ -86,9 +91,14 @@ def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
     farm = HostFarm(paths.hosts, networks)
     target_health = TargetHealthTable()
     target_health.install()  # DescribeTargetHealth answers what HAProxy sees
+    install_engine_checks(served_majors())  # PostgreSQL versions this machine can serve
+    databases = DatabaseRealizer(
+        DatabaseFarm(paths.databases, networks), MotoDatabases(moto, networks)
+    )
     return DataPlane(
         [
             HostReconciler(farm, lambda: moto(moto_instances)),
+            databases,
             LoadBalancerRealizer(paths.load_balancers, networks, moto, target_health),
         ],
         networks,

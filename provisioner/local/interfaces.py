@@ -13,7 +13,7 @@ change moto's in-process backends.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 OWNER_TAG = "local:owner"
@@ -73,9 +73,15 @@ def ensure_interface(
     group_ids: list[str],
     description: str,
 ) -> ManagedInterface:
-    """The owner's interface in `subnet_id`, made (with a fresh address) if it has none."""
+    """The owner's interface in `subnet_id` with `group_ids`, made (with a fresh address) if none.
+
+    An existing interface keeps its address; its groups follow `group_ids`.
+    """
     for interface in managed_interfaces(ec2):
         if interface.owner == owner and interface.subnet_id == subnet_id:
+            if group_ids and sorted(interface.group_ids) != sorted(group_ids):
+                ec2.modify_network_interface_attribute(interface.interface_id, group_ids)
+                return replace(interface, group_ids=tuple(group_ids))
             return interface
     subnet = ec2.get_subnet(subnet_id)
     ec2.create_network_interface(

@@ -41,6 +41,11 @@ class LocalPaths:
         """One folder per load balancer (its HAProxy's configuration, stats socket and log)."""
         return self.root / "load_balancers"
 
+    @property
+    def databases(self) -> Path:
+        """One folder per database (its PostgreSQL server's configuration and data)."""
+        return self.root / "databases"
+
 
 @dataclass(frozen=True)
 class DaemonRecord:

@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 TOOLS_BIN="$ROOT/.tools/bin"
 PYTHON="${PYTHON:-python3}"
-APT_PACKAGES=(openssh-server openssh-client iproute2 graphviz netcat-openbsd procps nftables)
+APT_PACKAGES=(openssh-server openssh-client iproute2 graphviz netcat-openbsd procps nftables dnsmasq-base)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31msetup:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -4,7 +4,8 @@ Started detached by `provision local start` as
 `python -m provisioner.local.daemon --state-dir DIR`. It binds a free port on
 127.0.0.1, records its pid and port in DIR/daemon.json once it listens, and on
 SIGTERM or SIGINT stops serving and removes that record. A data-plane thread
-realizes every running instance as a namespace host (see hosts.py), and the
+realizes every running instance as a namespace host (see hosts.py), enforces
+security groups (firewall.py) and runs each VPC's resolver (resolver.py); the
 daemon removes them all when it stops.
 """
 
@@ -26,10 +27,12 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from provisioner.local.dataplane import DataPlane, MotoReader
+from provisioner.local.dataplane import DataPlane, MotoReader, Realizer
+from provisioner.local.firewall import Firewalls, moto_firewalls
 from provisioner.local.hosts import HostFarm
 from provisioner.local.reconciler import HostReconciler, moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
+from provisioner.local.resolver import VpcResolvers, moto_vpc_dns
 from provisioner.local.vpcnet import VpcNetworks
 from provisioner.procs import ProcessIdentity
 
@@ -81,7 +84,18 @@ def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
     """Every realizer of the local cloud, in the order a pass runs them."""
     networks = VpcNetworks(paths.hosts)
     farm = HostFarm(paths.hosts, networks)
-    return DataPlane([HostReconciler(farm, lambda: moto(moto_instances))], networks)
+    realizers: list[Realizer] = [
+        HostReconciler(farm, lambda: moto(moto_instances)),
+        Firewalls(lambda: moto(lambda: moto_firewalls(farm.host_namespace))),
+    ]
+    # Last: it serves the VPCs that the others use.
+    resolvers = VpcResolvers(
+        paths.resolvers,
+        networks,
+        lambda: moto(moto_vpc_dns),
+        lambda: set().union(*(realizer.vpcs_in_use() for realizer in realizers)),
+    )
+    return DataPlane([*realizers, resolvers], networks)
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

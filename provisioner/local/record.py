@@ -36,6 +36,11 @@ class LocalPaths:
         """One folder per namespace host (its sshd files and copy-on-write layers)."""
         return self.root / "hosts"
 
+    @property
+    def resolvers(self) -> Path:
+        """One folder per VPC resolver (its dnsmasq's config, names, pid and log)."""
+        return self.root / "resolvers"
+
 
 @dataclass(frozen=True)
 class DaemonRecord:

@@ -31,6 +31,11 @@ def short_id(resource_id: str, size: int = 10) -> str:
     return tail[:size] if len(tail) <= 17 else hashlib.sha256(tail.encode()).hexdigest()[:size]
 
 
+def resolver_address(vpc_cidr: str) -> str:
+    """Where a VPC's DNS resolver answers: its base address + 2, as on AWS."""
+    return str(ipaddress.IPv4Network(vpc_cidr).network_address + 2)
+
+
 @dataclass(frozen=True)
 class Attachment:
     """One address of a namespace in a subnet of a VPC."""

@@ -118,9 +118,10 @@ class VpcResolvers:
                 continue
             try:
                 address = resolver_address(dns.vpc_cidr)
-                netns.add_local_address(namespace, address)
-                hosts = render_hosts(resolve(dns.records))
-                Dnsmasq(self.root / vpc_id).serve(namespace, address, hosts, dns.zones)
+                dnsmasq = Dnsmasq(self.root / vpc_id)
+                if dnsmasq.process() is None:  # (again) in a new namespace: give it the address
+                    netns.add_local_address(namespace, address)
+                dnsmasq.serve(namespace, address, render_hosts(resolve(dns.records)), dns.zones)
             except Exception:
                 log.exception("could not serve the resolver of %s", vpc_id)
             serving.add(vpc_id)

@@ -1,6 +1,6 @@
 """The local cloud's network plane: security groups enforced by nftables, the VPC resolver.
 
-One VPC made with boto3 on a local cloud of its own: hosts `web-a` (group web),
+One VPC made with boto3 on the session's local cloud: hosts `web-a` (group web),
 `other` (group other, no access to 5432) and `db` (group db: 5432 from group
 web, SSH from the VPC), and a Route53 private zone. Every probe runs inside a
 host (over SSH through the VPC namespace), never from the main namespace.
@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.local import netns
 from provisioner.local.control import LocalCloud
 from provisioner.local.vpcnet import VpcNetworks
@@ -88,9 +86,9 @@ def eventually(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
     return True
 
 
-def resolver_pids(cloud: LocalCloud) -> list[int]:
-    """dnsmasq processes started by this cloud (their config lies under its state folder)."""
-    marker = f"--conf-file={cloud.paths.resolvers}".encode()
+def resolver_pids(vpc: Vpc) -> list[int]:
+    """The dnsmasq processes serving this VPC (their config lies in its resolver's folder)."""
+    marker = f"--conf-file={vpc.cloud.paths.resolvers / vpc.vpc_id}/".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -102,33 +100,18 @@ def resolver_pids(cloud: LocalCloud) -> list[int]:
     return found
 
 
-def cloud_namespaces(cloud: LocalCloud) -> set[str]:
-    prefix = VpcNetworks(cloud.paths.hosts).prefix
-    return {name for name in netns.namespaces() if name.startswith(f"{prefix}-")}
+def vpc_namespaces(vpc: Vpc) -> set[str]:
+    """The namespaces of this VPC and its hosts that exist."""
+    networks = VpcNetworks(vpc.cloud.paths.hosts)
+    names = {networks.namespace("host", instance) for instance in vpc.instances.values()}
+    return netns.namespaces() & (names | {vpc.namespace})
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    cloud = LocalCloud(tmp_path_factory.mktemp("netplane") / "local")
-    cloud.start()
-    yield cloud
-    cloud.stop()
-
-
-@pytest.fixture(scope="module")
-def vpc(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Vpc:
-    env = local_cloud_env(cloud.endpoint(), REGION)
-    clients = {
-        service: boto3.client(
-            service,
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            region_name=REGION,
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
-        for service in ("ec2", "route53")
-    }
-    ec2 = clients["ec2"]
+def vpc(
+    local_cloud: LocalCloud, ec2: Any, route53: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Vpc]:
+    clients = {"ec2": ec2, "route53": route53}
     key = tmp_path_factory.mktemp("netplane-key") / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     public_key = key.with_suffix(".pub").read_text().strip()
@@ -170,7 +153,7 @@ def vpc(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Vpc:
         HostedZoneConfig={"Comment": "netplane", "PrivateZone": True},
         VPC={"VPCRegion": REGION, "VPCId": vpc_id},
     )["HostedZone"]["Id"]
-    made = Vpc(cloud, clients, key, vpc_id, subnet_id, groups, instances, addresses, zone_id)
+    made = Vpc(local_cloud, clients, key, vpc_id, subnet_id, groups, instances, addresses, zone_id)
     set_record(made, f"db.{ZONE}", addresses["db"])
     for host in instances:
         assert eventually(lambda h=host: made.ssh(h, "true", check=False).returncode == 0, 60)
@@ -183,7 +166,9 @@ def vpc(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Vpc:
     assert eventually(
         lambda: made.ssh("db", f"nc -z {addresses['db']} 5432", check=False).returncode == 0
     )
-    return made
+    yield made
+    if ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"]:
+        delete_everything(made)  # the last test did not get to it
 
 
 def set_record(vpc: Vpc, name: str, address: str) -> None:
@@ -248,7 +233,7 @@ def test_unknown_names_fail_fast_and_nothing_is_forwarded(vpc: Vpc) -> None:
 
 
 def test_a_changed_record_is_served_without_restarting_the_resolver(vpc: Vpc) -> None:
-    [resolver] = resolver_pids(vpc.cloud)
+    [resolver] = resolver_pids(vpc)
     set_record(vpc, f"db.{ZONE}", vpc.addresses["other"])
     set_record(vpc, f"new.{ZONE}", vpc.addresses["web-a"])
 
@@ -262,26 +247,24 @@ def test_a_changed_record_is_served_without_restarting_the_resolver(vpc: Vpc) ->
         ]
 
     assert eventually(served)
-    assert resolver_pids(vpc.cloud) == [resolver]
+    assert resolver_pids(vpc) == [resolver]
 
 
 def test_deleting_everything_leaves_no_resolver_and_no_namespace(vpc: Vpc) -> None:
-    assert vpc.namespace in cloud_namespaces(vpc.cloud)
-    ec2 = vpc.ec2
+    assert vpc.namespace in vpc_namespaces(vpc)
+    delete_everything(vpc)
+    assert eventually(lambda: not vpc_namespaces(vpc) and not resolver_pids(vpc))
+
+
+def delete_everything(vpc: Vpc) -> None:
+    """Delete what the module made, in the order AWS requires."""
+    ec2, route53 = vpc.ec2, vpc.clients["route53"]
     ec2.terminate_instances(InstanceIds=list(vpc.instances.values()))
-    records = vpc.clients["route53"].list_resource_record_sets(HostedZoneId=vpc.zone_id)
-    changes = [
-        {"Action": "DELETE", "ResourceRecordSet": rrset}
-        for rrset in records["ResourceRecordSets"]
-        if rrset["Type"] == "A"
-    ]
-    vpc.clients["route53"].change_resource_record_sets(
-        HostedZoneId=vpc.zone_id, ChangeBatch={"Changes": changes}
-    )
-    vpc.clients["route53"].delete_hosted_zone(Id=vpc.zone_id)
+    records = route53.list_resource_record_sets(HostedZoneId=vpc.zone_id)["ResourceRecordSets"]
+    changes = [{"Action": "DELETE", "ResourceRecordSet": r} for r in records if r["Type"] == "A"]
+    route53.change_resource_record_sets(HostedZoneId=vpc.zone_id, ChangeBatch={"Changes": changes})
+    route53.delete_hosted_zone(Id=vpc.zone_id)
     for group_id in vpc.groups.values():
         ec2.delete_security_group(GroupId=group_id)
     ec2.delete_subnet(SubnetId=vpc.subnet_id)
     ec2.delete_vpc(VpcId=vpc.vpc_id)
-
-    assert eventually(lambda: not cloud_namespaces(vpc.cloud) and not resolver_pids(vpc.cloud))

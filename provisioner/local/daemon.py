@@ -83,11 +83,9 @@ def serve(paths: LocalPaths) -> None:
 def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
     """Every realizer of the local cloud, in the order a pass runs them."""
     networks = VpcNetworks(paths.hosts)
-    farm = HostFarm(paths.hosts, networks)
-    realizers: list[Realizer] = [
-        HostReconciler(farm, lambda: moto(moto_instances)),
-        Firewalls(lambda: moto(lambda: moto_firewalls(farm.host_namespace))),
-    ]
+    firewalls = Firewalls(lambda: moto(lambda: moto_firewalls(networks)))
+    farm = HostFarm(paths.hosts, networks, on_network=firewalls.step)
+    realizers: list[Realizer] = [HostReconciler(farm, lambda: moto(moto_instances)), firewalls]
     # Last: it serves the VPCs that the others use.
     resolvers = VpcResolvers(
         paths.resolvers,

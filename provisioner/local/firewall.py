@@ -25,6 +25,7 @@ from typing import Any
 
 from provisioner.local import netns
 from provisioner.local.interfaces import NAMESPACE_TAG, ec2_backends
+from provisioner.local.vpcnet import VpcNetworks
 
 log = logging.getLogger(__name__)
 
@@ -149,17 +150,17 @@ class Firewalls:
         self._applied.clear()  # each table is deleted with its namespace
 
 
-def moto_firewalls(host_namespace: Callable[[str], str]) -> list[NamespaceFirewall]:
+def moto_firewalls(networks: VpcNetworks) -> list[NamespaceFirewall]:
     """The firewall of every realized namespace, from moto's groups and interfaces.
 
-    Call with moto's lock held. `host_namespace` names the namespace of an instance's host.
+    Call with moto's lock held.
     """
     found = []
     for ec2 in ec2_backends():
         groups_by_namespace: dict[str, set[Any]] = defaultdict(set)
         members: dict[str, set[str]] = defaultdict(set)
         for eni in list(ec2.enis.values()):
-            namespace = _namespace_of(ec2, eni, host_namespace)
+            namespace = _namespace_of(ec2, eni, networks)
             if namespace is None:
                 continue
             for group in eni.group_set:
@@ -176,11 +177,13 @@ def moto_firewalls(host_namespace: Callable[[str], str]) -> list[NamespaceFirewa
     return found
 
 
-def _namespace_of(ec2: Any, eni: Any, host_namespace: Callable[[str], str]) -> str | None:
+def _namespace_of(ec2: Any, eni: Any, networks: VpcNetworks) -> str | None:
     """The namespace that holds this interface's address, if the data plane realizes it."""
     instance = eni.instance
     if instance is not None:
-        return host_namespace(instance.id) if instance.state in _LIVE_INSTANCE_STATES else None
+        if instance.state not in _LIVE_INSTANCE_STATES:
+            return None
+        return networks.namespace("host", instance.id)  # as HostFarm names it
     return ec2.tags.get(eni.id, {}).get(NAMESPACE_TAG) or None
 
 

@@ -18,6 +18,7 @@ import contextlib
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -106,9 +107,17 @@ class HostRecord:
 class HostFarm:
     """Creates and removes namespace hosts; their files live under `root`."""
 
-    def __init__(self, root: Path, networks: VpcNetworks | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        networks: VpcNetworks | None = None,
+        on_network: Callable[[], None] = lambda: None,
+    ) -> None:
         self.root = root
         self.networks = networks or VpcNetworks(root)
+        # Called once a host's namespace is plugged in, before anything in it starts
+        # (the daemon applies security groups there, so no packet arrives unfiltered).
+        self.on_network = on_network
         # Each host's first process, reaped when the host is removed (else it stays a zombie).
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         for forbidden in OVERLAY_DIRS:
@@ -151,6 +160,7 @@ class HostFarm:
         folder.mkdir(parents=True, exist_ok=True)
         HostRecord(spec, HostState.BOOTING).save(folder)
         self._network(spec)
+        self.on_network()
         self._files(spec, folder)
         self._start(spec, folder)
         self._wait_for_ssh(spec)

@@ -8,10 +8,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 TOOLS_BIN="$ROOT/.tools/bin"
 PYTHON="${PYTHON:-python3}"
-# haproxy, postgresql: the local cloud's load balancers and database servers (it starts
+# dnsmasq-base, haproxy, postgresql: the local cloud's resolvers, load balancers and databases (it starts
 # its own, in namespaces).
 APT_PACKAGES=(openssh-server openssh-client iproute2 graphviz netcat-openbsd procps nftables
-    haproxy postgresql postgresql-client)
+    dnsmasq-base haproxy postgresql postgresql-client)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31msetup:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -4,10 +4,11 @@ Started detached by `provision local start` as
 `python -m provisioner.local.daemon --state-dir DIR`. It binds a free port on
 127.0.0.1, records its pid and port in DIR/daemon.json once it listens, and on
 SIGTERM or SIGINT stops serving and removes that record. A data-plane thread
-realizes every running instance as a namespace host (see hosts.py) and every
-load balancer as an HAProxy (see load_balancers.py) and every postgres DB
-instance as a PostgreSQL server (see databases.py), and the daemon removes
-them all when it stops.
+realizes what moto holds: every running instance as a namespace host
+(hosts.py), every postgres DB instance as a PostgreSQL server (databases.py),
+every load balancer as an HAProxy (load_balancers.py), security groups as
+nftables rules in each of their namespaces (firewall.py), and each VPC's
+resolver (resolver.py). The daemon removes them all when it stops.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from provisioner.local.databases import DatabaseRealizer, MotoDatabases
-from provisioner.local.dataplane import DataPlane, MotoReader
+from provisioner.local.dataplane import DataPlane, MotoReader, Realizer
 from provisioner.local.dbfarm import DatabaseFarm
+from provisioner.local.firewall import Firewalls, moto_firewalls
 from provisioner.local.hosts import HostFarm
 from provisioner.local.load_balancers import LoadBalancerRealizer
 from provisioner.local.postgres import served_majors
 from provisioner.local.rdsmoto import install_engine_checks
 from provisioner.local.reconciler import HostReconciler, moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
+from provisioner.local.resolver import VpcResolvers, moto_vpc_dns
 from provisioner.local.targethealth import TargetHealthTable
 from provisioner.local.vpcnet import VpcNetworks
 from provisioner.procs import ProcessIdentity
@@ -88,21 +91,27 @@ def serve(paths: LocalPaths) -> None:
 def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
     """Every realizer of the local cloud, in the order a pass runs them."""
     networks = VpcNetworks(paths.hosts)
-    farm = HostFarm(paths.hosts, networks)
+    firewalls = Firewalls(lambda: moto(lambda: moto_firewalls(networks)))
+    # A namespace gets its security groups' rules as soon as it is plugged in,
+    # before anything in it starts: no packet reaches it unfiltered.
+    networks.on_attach = firewalls.step
     target_health = TargetHealthTable()
     target_health.install()  # DescribeTargetHealth answers what HAProxy sees
     install_engine_checks(served_majors())  # PostgreSQL versions this machine can serve
-    databases = DatabaseRealizer(
-        DatabaseFarm(paths.databases, networks), MotoDatabases(moto, networks)
-    )
-    return DataPlane(
-        [
-            HostReconciler(farm, lambda: moto(moto_instances)),
-            databases,
-            LoadBalancerRealizer(paths.load_balancers, networks, moto, target_health),
-        ],
+    realizers: list[Realizer] = [
+        HostReconciler(HostFarm(paths.hosts, networks), lambda: moto(moto_instances)),
+        DatabaseRealizer(DatabaseFarm(paths.databases, networks), MotoDatabases(moto, networks)),
+        LoadBalancerRealizer(paths.load_balancers, networks, moto, target_health),
+        firewalls,
+    ]
+    # Last: it serves the VPCs that the others use.
+    resolvers = VpcResolvers(
+        paths.resolvers,
         networks,
+        lambda: moto(moto_vpc_dns),
+        lambda: set().union(*(realizer.vpcs_in_use() for realizer in realizers)),
     )
+    return DataPlane([*realizers, resolvers], networks)
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from provisioner.errors import LocalCloudError
 from provisioner.fsutil import atomic_write_json, atomic_write_text, read_json
-from provisioner.local.vpcnet import Attachment, VpcNetworks, short_id
+from provisioner.local.vpcnet import Attachment, VpcNetworks, resolver_address, short_id
 
 # System directories a host may change, each a copy-on-write overlay of the machine's:
 # the host's disk, kept while its instance is stopped.
@@ -43,6 +43,7 @@ class HostSpec:
 
     instance_id: str
     vpc_id: str
+    vpc_cidr: str
     subnet_id: str
     subnet_cidr: str
     private_ip: str
@@ -105,7 +106,11 @@ class HostRecord:
 class HostFarm:
     """Creates and removes namespace hosts; their files live under `root`."""
 
-    def __init__(self, root: Path, networks: VpcNetworks | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        networks: VpcNetworks | None = None,
+    ) -> None:
         self.root = root
         self.networks = networks or VpcNetworks(root)
         # Each host's first process, reaped when the host is removed (else it stays a zombie).
@@ -217,11 +222,12 @@ class HostFarm:
             )  # fmt: skip
 
     def _wait_for_ssh(self, spec: HostSpec, timeout: float = 20.0) -> None:
+        # Probed from inside the host, so its security groups (firewall.py) do not matter.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             probe = subprocess.run(
-                ["ip", "netns", "exec", self.vpc_namespace(spec.vpc_id), "nc", "-z", "-w", "1",
-                 spec.private_ip, str(SSH_PORT)],
+                ["ip", "netns", "exec", self.host_namespace(spec.instance_id), "nc", "-z", "-w",
+                 "1", spec.private_ip, str(SSH_PORT)],
                 capture_output=True,
                 check=False,
             )  # fmt: skip
@@ -272,5 +278,7 @@ mount --bind "$STATE" {HOST_MOUNT}
 grep -qx "{spec.private_ip} {spec.hostname}" /etc/hosts \
     || echo "{spec.private_ip} {spec.hostname}" >> /etc/hosts
 echo "{spec.hostname}" > /etc/hostname
+rm -f /etc/resolv.conf
+echo "nameserver {resolver_address(spec.vpc_cidr)}" > /etc/resolv.conf
 exec /usr/sbin/sshd -D -e -f {HOST_MOUNT}/sshd_config
 """

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 from provisioner.errors import LocalCloudError
+
+_NETNS_DIR = Path("/run/netns")
 
 
 def ip(*args: str, namespace: str | None = None, check: bool = True) -> str:
@@ -21,10 +24,12 @@ def ip(*args: str, namespace: str | None = None, check: bool = True) -> str:
     return result.stdout
 
 
-def in_namespace(namespace: str, argv: Sequence[str], *, check: bool = True) -> str:
-    """Run a command inside a network namespace."""
+def in_namespace(
+    namespace: str, argv: Sequence[str], *, check: bool = True, stdin: str | None = None
+) -> str:
+    """Run a command inside a network namespace (with `stdin` as its input, if given)."""
     command = ["ip", "netns", "exec", namespace, *argv]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise LocalCloudError(f"`{' '.join(command)}` failed: {result.stderr.strip()}")
     return result.stdout
@@ -39,6 +44,20 @@ def add_namespace(name: str) -> None:
     if name not in namespaces():
         ip("netns", "add", name)
     ip("link", "set", "lo", "up", namespace=name)
+
+
+def namespace_identity(name: str) -> int | None:
+    """The kernel's id (inode) of namespace `name`, which changes when it is made again."""
+    try:
+        return (_NETNS_DIR / name).stat().st_ino
+    except OSError:
+        return None
+
+
+def add_local_address(namespace: str, address: str) -> None:
+    """Give the namespace's loopback device `address` (a /32), once."""
+    if f"inet {address}/32 " not in ip("-4", "addr", "show", "lo", namespace=namespace):
+        ip("addr", "add", f"{address}/32", "dev", "lo", namespace=namespace)
 
 
 def delete_namespace(name: str) -> None:

@@ -45,6 +45,7 @@ def moto_instances() -> list[DesiredHost]:
                 spec = HostSpec(
                     instance_id=instance.id,
                     vpc_id=str(instance.vpc_id),
+                    vpc_cidr=backend.get_vpc(str(instance.vpc_id)).cidr_block,
                     subnet_id=instance.subnet_id,
                     subnet_cidr=subnet.cidr_block,
                     private_ip=address,

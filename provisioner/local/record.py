@@ -46,6 +46,11 @@ class LocalPaths:
         """One folder per database (its PostgreSQL server's configuration and data)."""
         return self.root / "databases"
 
+    @property
+    def resolvers(self) -> Path:
+        """One folder per VPC resolver (its dnsmasq's config, names, pid and log)."""
+        return self.root / "resolvers"
+
 
 @dataclass(frozen=True)
 class DaemonRecord:

@@ -19,6 +19,7 @@ import ipaddress
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,11 @@ def short_id(resource_id: str, size: int = 10) -> str:
     """A stable short name for an id: its hex part, or a hash when that is too long."""
     tail = resource_id.split("-", 1)[-1]
     return tail[:size] if len(tail) <= 17 else hashlib.sha256(tail.encode()).hexdigest()[:size]
+
+
+def resolver_address(vpc_cidr: str) -> str:
+    """Where a VPC's DNS resolver answers: its base address + 2, as on AWS."""
+    return str(ipaddress.IPv4Network(vpc_cidr).network_address + 2)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,9 @@ class VpcNetworks:
 
     def __init__(self, state_root: Path) -> None:
         self.prefix = "p" + hashlib.sha256(str(state_root.resolve()).encode()).hexdigest()[:6]
+        # Runs once a namespace is plugged in, before anything in it starts (the
+        # daemon applies security groups here, so no packet reaches it unfiltered).
+        self.on_attach: Callable[[], None] = lambda: None
 
     def vpc_namespace(self, vpc_id: str) -> str:
         return f"{self.prefix}-vpc-{short_id(vpc_id)}"
@@ -83,6 +92,7 @@ class VpcNetworks:
         netns.ip("link", "set", attachment.device, "up", namespace=namespace)
         if default_route:
             netns.ip("route", "replace", "default", "via", attachment.gateway, namespace=namespace)
+        self.on_attach()
 
     def detach(self, namespace: str, attachments: list[Attachment]) -> None:
         """Stop every process of `namespace`, unplug it and delete it."""

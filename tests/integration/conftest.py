@@ -28,14 +28,24 @@ def local_endpoint(local_cloud: LocalCloud) -> str:
     return local_cloud.endpoint()
 
 
-@pytest.fixture(scope="session")
-def ec2(local_endpoint: str) -> Any:
-    """A boto3 EC2 client on the local cloud, for checking what really exists."""
-    env = local_cloud_env(local_endpoint, REGION)
+def local_client(endpoint: str, service: str) -> Any:
+    """A boto3 client of `service` on the local cloud at `endpoint`."""
+    env = local_cloud_env(endpoint, REGION)
     return boto3.client(
-        "ec2",
+        service,
         endpoint_url=env["AWS_ENDPOINT_URL"],
         region_name=REGION,
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+@pytest.fixture(scope="session")
+def ec2(local_endpoint: str) -> Any:
+    """A boto3 EC2 client on the local cloud, for checking what really exists."""
+    return local_client(local_endpoint, "ec2")
+
+
+@pytest.fixture(scope="session")
+def route53(local_endpoint: str) -> Any:
+    return local_client(local_endpoint, "route53")

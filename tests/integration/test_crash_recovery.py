@@ -33,10 +33,14 @@ subnets:
 security_groups:
   web:
     network: main
-    ingress: [{protocol: tcp, ports: 8080, cidr: 10.64.0.0/16}]
+    ingress:
+      - {protocol: tcp, ports: 8080, cidr: 10.64.0.0/16}
+      - {protocol: tcp, ports: 22, cidr: 10.64.0.0/16}
   db:
     network: main
-    ingress: [{protocol: tcp, ports: 5432, group: web}]
+    ingress:
+      - {protocol: tcp, ports: 5432, group: web}
+      - {protocol: tcp, ports: 22, cidr: 10.64.0.0/16}
 key_pairs:
   deploy: {}
 roles:

@@ -11,6 +11,7 @@ from provisioner.local.reconciler import DesiredHost, HostReconciler
 SPEC = HostSpec(
     instance_id="i-0123456789abcdef0",
     vpc_id="vpc-1",
+    vpc_cidr="10.9.0.0/16",
     subnet_id="subnet-1",
     subnet_cidr="10.9.1.0/24",
     private_ip="10.9.1.5",

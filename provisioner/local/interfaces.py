@@ -85,9 +85,7 @@ def ensure_interface(
         description=description,
         tags={OWNER_TAG: owner, NAMESPACE_TAG: namespace},
     )
-    return next(
-        i for i in managed_interfaces(ec2) if i.owner == owner and i.subnet_id == subnet_id
-    )
+    return next(i for i in managed_interfaces(ec2) if i.owner == owner and i.subnet_id == subnet_id)
 
 
 def remove_interfaces(ec2: Any, owner: str, keep: frozenset[str] = frozenset()) -> None:

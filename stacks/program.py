@@ -142,8 +142,14 @@ def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
     if attribute in declared.from_node:
         value = declared.attribute_of_node(ctx.graph.node(target), attribute)
     else:
-        value = ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
+        output = ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
+        value = output.apply(_whole)
     return value if reference.key is None else value[reference.key]
+
+
+def _whole(value: Any) -> Any:
+    """A number as the cloud gave it: Pulumi carries every number as a float (a port)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _secret_of(address: Address, ctx: ProgramContext) -> Any:

@@ -100,10 +100,14 @@ def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> Pla
     running: dict[str, str] = {}  # host -> the task started on it and not ended yet
     output: deque[str] = deque(maxlen=_TAIL_LINES)  # the output's last lines, masked
     values = [value for value in run.secrets.values() if value]
+    command_masked: list[bool] = []
 
     def handle(event: dict[str, Any]) -> bool:
         # Masked in place, so that the event file runner writes is masked too.
         mask_secrets(event, values)
+        if not command_masked:  # runner has written its command file by the first event
+            _mask_files(run.private_data_dir, "artifacts/*/command", values)
+            command_masked.append(True)
         output.extend(str(event.get("stdout") or "").splitlines())
         started = task_started(event)
         if started is not None:
@@ -144,6 +148,7 @@ def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> Pla
         suppress_output_file=True,
     )
     _remove_unmasked_events(run.private_data_dir)
+    _mask_files(run.private_data_dir, "artifacts/*/command", values)
     return PlaybookOutcome(
         status=str(runner.status),
         rc=int(runner.rc if runner.rc is not None else 1),
@@ -251,6 +256,19 @@ def mask_secrets(value: Any, secrets: Sequence[str]) -> Any:
         for index, item in enumerate(value):
             value[index] = mask_secrets(item, secrets)
     return value
+
+
+def _mask_files(folder: Path, pattern: str, secrets: Sequence[str]) -> None:
+    """Mask `secrets` in the files under `folder` that match `pattern`.
+
+    ansible-runner writes the run's whole environment, secrets included, to
+    `artifacts/ID/command` before Ansible starts.
+    """
+    for path in folder.glob(pattern) if secrets else ():
+        text = path.read_text(encoding="utf-8")
+        masked = mask_secrets(text, secrets)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
 
 
 def _remove_unmasked_events(private_data_dir: Path) -> None:

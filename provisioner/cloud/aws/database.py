@@ -99,7 +99,7 @@ class DbInstanceProvider(RdsProvider):
                 Engine=props["engine"],
                 EngineVersion=props["engine_version"],
                 DBInstanceClass=props["instance_class"],
-                AllocatedStorage=props["allocated_storage"],
+                AllocatedStorage=int(props["allocated_storage"]),
                 DBName=props["db_name"],
                 MasterUsername=props["username"],
                 MasterUserPassword=password,
@@ -227,6 +227,8 @@ def modification(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, 
     for name, parameter in fields.items():
         if olds.get(name) != news[name]:
             request[parameter] = news[name]
+    if "AllocatedStorage" in request:  # numbers come through Pulumi as floats
+        request["AllocatedStorage"] = int(request["AllocatedStorage"])
     if sorted(olds.get("security_group_ids") or []) != sorted(news["security_group_ids"]):
         request["VpcSecurityGroupIds"] = news["security_group_ids"]
     old_version, new_version = str(olds.get("engine_version")), str(news["engine_version"])

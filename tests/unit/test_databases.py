@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from provisioner.cloud.aws.database import ALLOW_MAJOR, modification, refusals
+from provisioner.cloud.aws.database import ALLOW_MAJOR, modification, refusals, wait_available
+from provisioner.cloud.aws.exactly_once import ADDRESS_TAG
+from provisioner.cloud.aws.instance import OP_TIMEOUT
 from provisioner.engine.configure import host_target
 from provisioner.engine.ports import ReadyResource
 from provisioner.errors import CloudError
@@ -230,3 +232,24 @@ def test_events_are_masked_in_place_diffs_and_messages_too() -> None:
     result = task_result(event, check=True)
     assert result is not None and result.diff is not None
     assert f"+password={MASK}" in result.diff
+
+
+class CreatingForever:
+    """An RDS client whose instance never leaves `creating`."""
+
+    def describe_db_instances(self, DBInstanceIdentifier: str) -> dict[str, Any]:  # noqa: N803
+        return {
+            "DBInstances": [
+                {"DBInstanceIdentifier": DBInstanceIdentifier, "DBInstanceStatus": "creating"}
+            ]
+        }
+
+
+def test_a_database_not_available_within_its_timeout_fails_naming_it() -> None:
+    props = {OP_TIMEOUT: 1, "tags": {ADDRESS_TAG: "db.main"}}
+    with pytest.raises(CloudError) as caught:
+        wait_available(CreatingForever(), "shop-main", props)
+    assert str(caught.value) == (
+        "database db.main (shop-main) was not available after 1s (timeouts.database); "
+        "its status is creating"
+    )

@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from botocore.exceptions import ClientError
 from pulumi.dynamic import CreateResult, UpdateResult
 
 from provisioner.cloud.aws import tags
@@ -31,7 +30,6 @@ from provisioner.cloud.aws.exactly_once import (
     ADDRESS_TAG,
     ENV_TAG,
     delete_confirmed,
-    error_code,
     settle,
 )
 from provisioner.cloud.aws.instance import OP_TIMEOUT
@@ -206,13 +204,9 @@ class DbInstanceProvider(RdsProvider):
 
     @classmethod
     def _described(cls, rds: Any, id_: str) -> Described | None:
-        try:
-            found = rds.describe_db_instances(DBInstanceIdentifier=id_)["DBInstances"]
-        except ClientError as error:
-            if error_code(error) in cls.not_found:
-                return None
-            raise
-        return dict(found[0]) if found else None
+        return cls.one_described(
+            lambda: rds.describe_db_instances(DBInstanceIdentifier=id_)["DBInstances"]
+        )
 
 
 def modification(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:

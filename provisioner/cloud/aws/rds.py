@@ -46,6 +46,17 @@ class RdsProvider(AwsProvider):
     # Errors a re-sent create meets when an earlier attempt made the resource (its name).
     create_landed: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def one_described(cls, describe: Callable[[], list[Described]]) -> Described | None:
+        """What a describe by name lists; None if it answers that there is no such name."""
+        try:
+            found = describe()
+        except ClientError as error:
+            if error_code(error) in cls.not_found:
+                return None
+            raise
+        return dict(found[0]) if found else None
+
     @staticmethod
     def tag_list(rds: Any, arn: str) -> list[dict[str, Any]]:
         return list(rds.list_tags_for_resource(ResourceName=arn).get("TagList", []))
@@ -173,10 +184,6 @@ class DbSubnetGroupProvider(RdsProvider):
 
     @classmethod
     def _described(cls, rds: Any, name: str) -> Described | None:
-        try:
-            groups = rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"]
-        except ClientError as error:
-            if error_code(error) in cls.not_found:
-                return None
-            raise
-        return dict(groups[0]) if groups else None
+        return cls.one_described(
+            lambda: rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"]
+        )

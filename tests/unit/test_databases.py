@@ -7,8 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 
-from provisioner.cloud.aws.database import ALLOW_MAJOR, modification, refusals, wait_available
+from provisioner.cloud.aws import clients
+from provisioner.cloud.aws.database import (
+    ALLOW_MAJOR,
+    DbInstanceProvider,
+    modification,
+    refusals,
+    wait_available,
+)
 from provisioner.cloud.aws.exactly_once import ADDRESS_TAG
 from provisioner.cloud.aws.instance import OP_TIMEOUT
 from provisioner.engine.configure import host_target
@@ -253,3 +261,78 @@ def test_a_database_not_available_within_its_timeout_fails_naming_it() -> None:
         "database db.main (shop-main) was not available after 1s (timeouts.database); "
         "its status is creating"
     )
+
+
+class FakeRds:
+    """An RDS that may lose the answer to its first create (the instance is made anyway)."""
+
+    def __init__(self, *, lose_first_answer: bool = False) -> None:
+        self.instances: dict[str, dict[str, Any]] = {}
+        self.passwords: list[str] = []
+        self.lose = lose_first_answer
+
+    def create_db_instance(self, **request: Any) -> dict[str, Any]:
+        name = request["DBInstanceIdentifier"]
+        self.passwords.append(request["MasterUserPassword"])
+        self.instances[name] = {
+            "DBInstanceIdentifier": name,
+            "DBInstanceArn": f"arn:aws:rds:us-east-1:1:db:{name}",
+            "DBInstanceStatus": "available",
+            "Endpoint": {"Address": f"{name}.rds", "Port": 5432},
+            "TagList": request["Tags"],
+        }
+        if self.lose:
+            self.lose = False
+            raise EndpointConnectionError(endpoint_url="http://rds")
+        return {"DBInstance": self.instances[name]}
+
+    def describe_db_instances(self, DBInstanceIdentifier: str) -> dict[str, Any]:  # noqa: N803
+        if DBInstanceIdentifier not in self.instances:
+            error = {"Error": {"Code": "DBInstanceNotFound"}}
+            raise ClientError(error, "DescribeDBInstances")  # type: ignore[arg-type]
+        return {"DBInstances": [self.instances[DBInstanceIdentifier]]}
+
+
+DB_PROPS: dict[str, Any] = {
+    "identifier": "shop-main",
+    "engine": "postgres",
+    "engine_version": "15.4",
+    "instance_class": "db.t3.micro",
+    "allocated_storage": 20.0,
+    "db_name": "app",
+    "username": "app",
+    "subnet_group_name": "shop-main",
+    "security_group_ids": [],
+    "deletion_protection": False,
+    "tags": {"provision:env": "shop", ADDRESS_TAG: "db.main"},
+    "region": "us-east-1",
+    OP_TIMEOUT: 5,
+    ALLOW_MAJOR: False,
+}
+
+
+def on(fake: FakeRds, monkeypatch: pytest.MonkeyPatch) -> DbInstanceProvider:
+    monkeypatch.setattr(clients, "_shared", lambda service, region, retrying: fake)
+    monkeypatch.setenv("PROVISION_RUN_ID", "run-1")
+    return DbInstanceProvider()
+
+
+def test_a_create_whose_answer_is_lost_adopts_the_instance_with_the_password_it_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeRds(lose_first_answer=True)
+    created = on(fake, monkeypatch).create(dict(DB_PROPS))
+    assert len(fake.passwords) == 1  # sent once: the lookup by name and token found it
+    assert created.outs is not None
+    assert created.outs["password"] == fake.passwords[0]
+    assert (created.outs["address"], created.outs["port"]) == ("shop-main.rds", 5432)
+
+
+def test_an_instance_of_the_name_that_this_create_did_not_make_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeRds()
+    fake.instances["shop-main"] = {"DBInstanceIdentifier": "shop-main", "TagList": []}
+    with pytest.raises(CloudError, match="exists already"):
+        on(fake, monkeypatch).create(dict(DB_PROPS))
+    assert fake.passwords == []

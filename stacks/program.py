@@ -60,6 +60,11 @@ def build_program(
                 for address in ctx.resources
                 if (secret := _secret_of(address, ctx)) is not None
             },
+            secrets={
+                str(address): secrets
+                for address in ctx.resources
+                if (secrets := _secret_attributes(address, ctx))
+            },
         )
         for name, value in exports.encode(secret=pulumi.Output.secret).items():
             pulumi.export(name, value)
@@ -68,10 +73,20 @@ def build_program(
 
 
 def _attributes(address: Address, ctx: ProgramContext) -> dict[str, Any]:
-    """The node's readable attributes (those `${...}` may reference), as outputs."""
+    """The node's readable attributes (those `${...}` may reference), as outputs; secret
+    ones apart (`_secret_attributes`)."""
+    spec = spec_kind(address.kind)
     return {
         attribute: _attribute(Reference(address, attribute), ctx)
-        for attribute in sorted(spec_kind(address.kind).attributes)
+        for attribute in sorted(spec.attributes - spec.secrets)
+    }
+
+
+def _secret_attributes(address: Address, ctx: ProgramContext) -> dict[str, Any]:
+    """The node's secret readable attributes (a database's password), as outputs."""
+    return {
+        attribute: _attribute(Reference(address, attribute), ctx)
+        for attribute in sorted(spec_kind(address.kind).secrets)
     }
 
 
@@ -79,11 +94,12 @@ def _report_when_ready(
     address: Address, attributes: dict[str, Any], ctx: ProgramContext, on_ready: OnReady
 ) -> None:
     secret = _secret_of(address, ctx)
+    secrets = pulumi.Output.from_input(_secret_attributes(address, ctx))
 
     def report(values: list[Any]) -> None:
-        on_ready(ReadyResource(address, values[0], private_key=values[1]))
+        on_ready(ReadyResource(address, values[0], private_key=values[1], secrets=values[2]))
 
-    pulumi.Output.all(pulumi.Output.from_input(attributes), secret).apply(report)
+    pulumi.Output.all(pulumi.Output.from_input(attributes), secret, secrets).apply(report)
 
 
 def _vm_outputs(ctx: ProgramContext) -> dict[str, Any]:
@@ -126,8 +142,14 @@ def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
     if attribute in declared.from_node:
         value = declared.attribute_of_node(ctx.graph.node(target), attribute)
     else:
-        value = ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
+        output = ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
+        value = output.apply(_whole)
     return value if reference.key is None else value[reference.key]
+
+
+def _whole(value: Any) -> Any:
+    """A number as the cloud gave it: Pulumi carries every number as a float (a port)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _secret_of(address: Address, ctx: ProgramContext) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -117,7 +117,7 @@ def compile_for(ref: str, cloud_override: Cloud | None = None) -> CompiledEnviro
     compiled = compile_ref(ref)
     if cloud_override is not None and cloud_override != compiled.environment.cloud:
         environment = compiled.environment.model_copy(update={"cloud": cloud_override})
-        compiled = CompiledEnvironment(compiled.source, environment, compiled.graph)
+        compiled = replace(compiled, environment=environment)
     return compiled
 
 

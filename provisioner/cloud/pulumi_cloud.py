@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from provisioner.cloud.aws import clients
+from provisioner.cloud.aws.kind import cloud_kind
 from provisioner.cloud.aws.live import provider_of
 from provisioner.cloud.aws.orphans import sweep
 from provisioner.cloud.drift import detect_drift
@@ -36,6 +37,7 @@ from provisioner.paths import StatePaths
 from provisioner.plan import Action, Plan, ResourceChange
 from provisioner.plan.model import KNOWN_AFTER_APPLY
 from provisioner.spec.addresses import ResourceAddress
+from provisioner.spec.diagnostics import Diagnostic, Location, SpecError
 from provisioner.spec.model import Cloud
 
 # The inline program of a compiled environment. During an apply, its `OnReady`
@@ -84,7 +86,9 @@ class PulumiCloud:
         planned = self._stack.plan(
             self.environment, refresh=True, sink=sink, outputs_diff=spec_output_changes
         )
-        return settle_unknowns(planned, self._graph)
+        settled = settle_unknowns(planned, self._graph)
+        refuse_impossible(settled, self._compiled)
+        return settled
 
     def preview_destroy(self, sink: EventSink) -> Plan:
         return self._stack.plan_destroy(self.environment, sink=sink)
@@ -103,8 +107,8 @@ class PulumiCloud:
         if refused:
             raise CloudError(
                 f"refusing to delete {self.environment}, nothing was deleted: "
-                f"{_listed(refused)}. Empty it, or set force_destroy: true and run up, "
-                "then run down again"
+                f"{_listed(refused)}. Change that (a spec change takes an up), then run "
+                "down again"
             )
         self._stack.destroy(sink=sink)
 
@@ -180,6 +184,22 @@ class PulumiCloud:
 
     def ready_resources(self) -> list[ReadyResource]:
         return StackExports.decode(self._stack.outputs()).ready_resources()
+
+
+def refuse_impossible(plan: Plan, compiled: CompiledEnvironment) -> None:
+    """SpecError naming each spec field that makes a planned change one the cloud refuses."""
+    problems = []
+    for change in plan.changes:
+        refusals = cloud_kind(change.kind).refusals
+        if refusals is None or change.address.node not in compiled.graph:
+            continue
+        for path, message in refusals(compiled.graph.node(change.address.node), change):
+            where = compiled.document.locate(path) if compiled.document else None
+            problems.append(
+                Diagnostic(where or Location(compiled.source.file, 1, 1), path, message)
+            )
+    if problems:
+        raise SpecError(problems)
 
 
 def _listed(refused: Mapping[ResourceAddress, str]) -> str:

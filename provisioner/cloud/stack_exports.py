@@ -1,8 +1,9 @@
 """What a stack exports, written by the program and read back by PulumiCloud, in one place.
 
-The program exports four outputs: each cloud node's readable attributes
-(those `${...}` reads), each VM's facts, the spec's outputs, and the key
-pairs' private keys (a Pulumi secret).
+The program exports five outputs: each cloud node's readable attributes
+(those `${...}` reads), each VM's facts, the spec's outputs, and two Pulumi
+secrets: the key pairs' private keys, and the secret attributes (a database's
+password) that `${...}` reads too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ RESOURCES = "resources"
 VMS = "vms"
 SPEC_OUTPUTS = "outputs"
 PRIVATE_KEYS = "ssh_private_keys"
+SECRET_ATTRIBUTES = "secret_attributes"  # noqa: S105 - an output name, not a secret
 # Per VM, the facts the spec gives (the rest of a VM's facts come from the cloud).
 VM_SPEC_FACTS = ("roles", "hostname", "subnet", "key_pair")
 
@@ -40,22 +42,25 @@ class StackExports:
     `resources`: attributes by node address; `vms`: facts (id, private_ip,
     public_ip, subnet, roles, hostname, key_pair) by VM address; `outputs`: the
     spec's outputs by name (in a program, one Pulumi output of that mapping);
-    `private_keys`: by key pair address, never shown.
+    `private_keys`: by key pair address, and `secrets`: secret attributes by node
+    address, never shown.
     """
 
     resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     vms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     outputs: Any = field(default_factory=dict)
     private_keys: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    secrets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
 
     def encode(self, secret: Callable[[Any], Any] = _as_is) -> dict[str, Any]:
-        """The outputs to export, by name; `secret` wraps the private keys (a program
-        passes `pulumi.Output.secret`)."""
+        """The outputs to export, by name; `secret` wraps the private keys and the secret
+        attributes (a program passes `pulumi.Output.secret`)."""
         return {
             RESOURCES: self.resources,
             VMS: self.vms,
             SPEC_OUTPUTS: self.outputs,
             PRIVATE_KEYS: secret(self.private_keys),
+            SECRET_ATTRIBUTES: secret(self.secrets),
         }
 
     @classmethod
@@ -67,6 +72,7 @@ class StackExports:
             # In a preview, the spec's outputs may be one unknown value, or a secret.
             outputs=exported.get(SPEC_OUTPUTS) or {},
             private_keys=_mapping(exported.get(PRIVATE_KEYS)),
+            secrets=_mapping(exported.get(SECRET_ATTRIBUTES)),
         )
 
     def environment_outputs(self, environment: str) -> EnvironmentOutputs:
@@ -92,10 +98,13 @@ class StackExports:
         )
 
     def ready_resources(self) -> list[ReadyResource]:
-        """Each cloud node recorded, with key pairs' private keys."""
+        """Each cloud node recorded, with key pairs' private keys and secret attributes."""
         return [
             ReadyResource(
-                Address.parse(address), dict(attributes), private_key=self.private_keys.get(address)
+                Address.parse(address),
+                dict(attributes),
+                private_key=self.private_keys.get(address),
+                secrets=dict(self.secrets.get(address) or {}),
             )
             for address, attributes in sorted(self.resources.items())
         ]

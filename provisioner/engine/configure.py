@@ -12,6 +12,7 @@ their hosts); each node still has its own events and outcome.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Hashable, Mapping, Sequence
@@ -20,13 +21,20 @@ from typing import Any
 
 from provisioner.dag.walk import Batching, Outcome, Walker
 from provisioner.engine.events import ConfigureFinished, ConfigureStarted, EventSink, Status
-from provisioner.engine.ports import ConfigureResult, HostBackend, HostTarget, ReadyResource
+from provisioner.engine.ports import (
+    ConfigureResult,
+    HostBackend,
+    HostTarget,
+    ReadyResource,
+    secret_placeholder,
+)
 from provisioner.errors import HostError, ProvisionError
 from provisioner.graph import ResourceGraph
 from provisioner.graph.kinds.software import SoftwareNode
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.plan import Action, Plan, SoftwareChange, TaskOutlook
 from provisioner.spec.addresses import Address, ResourceAddress
+from provisioner.spec.kinds import spec_kind
 from provisioner.spec.kinds.software import SOFTWARE
 from provisioner.spec.kinds.vm import VM
 from provisioner.spec.references import Reference, substitute
@@ -208,13 +216,15 @@ def host_target(
     """What configuring `node` on `vm` needs, from the ready cloud resources."""
     instance = ready[vm.address].attributes
     pair = ready.get(vm.key_pair) if vm.key_pair is not None else None
+    secrets: dict[str, str] = {}
     return HostTarget(
         node=node,
         vm=vm,
         instance_id=str(instance["id"]),
         private_ip=str(instance["private_ip"]),
-        variables={**resolve(node.vars, ready), **resolve(vm.vars, ready)},
+        variables={**resolve(node.vars, ready, secrets), **resolve(vm.vars, ready, secrets)},
         private_key=pair.private_key if pair is not None else None,
+        secrets=secrets,
     )
 
 
@@ -292,11 +302,22 @@ def host_workers(hosts: int, parallelism: int | None) -> int:
     return max(1, min(hosts, limit))
 
 
-def resolve(values: Mapping[str, Any], ready: Mapping[Address, ReadyResource]) -> dict[str, Any]:
-    """`values` with each `${...}` replaced by the ready resource's attribute."""
+def resolve(
+    values: Mapping[str, Any], ready: Mapping[Address, ReadyResource], secrets: dict[str, str]
+) -> dict[str, Any]:
+    """`values` with each `${...}` replaced by the ready resource's attribute.
+
+    A secret attribute is replaced by a placeholder, and its value goes in `secrets`.
+    """
 
     def lookup(reference: Reference) -> Any:
-        return reference.read(ready[reference.target].attributes)
+        resource = ready[reference.target]
+        if reference.attribute not in spec_kind(reference.target.kind).secrets:
+            return reference.read(resource.attributes)
+        digest = hashlib.sha256(str(reference).encode()).hexdigest()[:12].upper()
+        name = f"PROVISION_SECRET_{digest}"
+        secrets[name] = str(reference.read(resource.secrets))
+        return secret_placeholder(name)
 
     resolved = substitute(dict(values), lookup)
     assert isinstance(resolved, dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -62,12 +63,14 @@ class EnvironmentOutputs:
 class ReadyResource:
     """A cloud node whose resource exists, with the attributes `${...}` references read.
 
-    A key pair also carries its private key, which is never rendered.
+    A key pair also carries its private key, and a database its secret attributes
+    (`secrets`: its password), which are never rendered.
     """
 
     address: Address
     attributes: Mapping[str, Any]
     private_key: str | None = field(default=None, repr=False)
+    secrets: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 OnReady = Callable[[ReadyResource], None]
@@ -156,9 +159,27 @@ class HostReach(Protocol):
         ...
 
 
+# How a host target's variables hold a secret: a placeholder naming it, never its value.
+_SECRET_PLACEHOLDER = re.compile(r"\(\(secret ([A-Z][A-Z0-9_]*)\)\)")
+
+
+def secret_placeholder(name: str) -> str:
+    """The text that stands for secret `name` in a host target's variables."""
+    return f"((secret {name}))"
+
+
+def replace_secret_placeholders(text: str, by: Callable[[str], str]) -> str:
+    """`text` with each secret placeholder replaced by `by(name)`."""
+    return _SECRET_PLACEHOLDER.sub(lambda match: by(match.group(1)), text)
+
+
 @dataclass(frozen=True)
 class HostTarget:
-    """Everything needed to configure one software node on its VM."""
+    """Everything needed to configure one software node on its VM.
+
+    `variables` hold secrets as placeholders (`secret_placeholder`); `secrets` gives
+    their values by name, for the host backend to hand over at run time only.
+    """
 
     node: SoftwareNode
     vm: VmNode
@@ -166,6 +187,7 @@ class HostTarget:
     private_ip: str
     variables: Mapping[str, Any]
     private_key: str | None = field(default=None, repr=False)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,13 @@ from provisioner.spec.yamldoc import LocatedDocument
 
 @dataclass(frozen=True)
 class CompiledEnvironment:
-    """A validated environment, its graph, and where it came from."""
+    """A validated environment, its graph, and where it came from (`document`: where each
+    field is, for problems found later, such as a change the cloud refuses)."""
 
     source: EnvironmentSource
     environment: Environment
     graph: ResourceGraph
+    document: LocatedDocument | None = None
 
 
 def compile_source(
@@ -79,7 +81,7 @@ def _compile_source(source: EnvironmentSource, limits: Limits) -> CompiledEnviro
     if diagnostics:
         raise SpecError(diagnostics)
     graph.validate()
-    return CompiledEnvironment(source, result.environment, graph)
+    return CompiledEnvironment(source, result.environment, graph, result.document)
 
 
 def _smallest(env: Environment) -> Environment:

@@ -6,13 +6,16 @@ import difflib
 import os
 import shlex
 import sys
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from provisioner.engine.events import TaskStatus
 
+MASK = "********"
+_TAIL_LINES = 20
 _TASK_EVENTS = {
     "runner_on_ok": TaskStatus.OK,
     "runner_on_failed": TaskStatus.FAILED,
@@ -40,6 +43,8 @@ class PlaybookRun:
 
     Each host's key file is in its inventory variables (`ansible_ssh_private_key_file`);
     `key_file`, if given, is the key for hosts without one. `forks`: hosts worked on at once.
+    `secrets`: environment variables the extra vars look secrets up in; their values
+    are masked in everything the run reports or leaves in `private_data_dir`.
     """
 
     playbook: str
@@ -53,6 +58,7 @@ class PlaybookRun:
     envvars: Mapping[str, str] = field(default_factory=dict)
     check: bool = False
     timeout: int | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,17 @@ def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> Pla
     tasks: list[TaskResult] = []
     completed: set[str] = set()
     running: dict[str, str] = {}  # host -> the task started on it and not ended yet
+    output: deque[str] = deque(maxlen=_TAIL_LINES)  # the output's last lines, masked
+    values = [value for value in run.secrets.values() if value]
+    command_masked: list[bool] = []
 
     def handle(event: dict[str, Any]) -> bool:
+        # Masked in place, so that the event file runner writes is masked too.
+        mask_secrets(event, values)
+        if not command_masked:  # runner has written its command file by the first event
+            _mask_files(run.private_data_dir, "artifacts/*/command", values)
+            command_masked.append(True)
+        output.extend(str(event.get("stdout") or "").splitlines())
         started = task_started(event)
         if started is not None:
             running[started[0]] = started[1]
@@ -116,20 +131,29 @@ def run_playbook(run: PlaybookRun, on_task: Callable[[TaskResult], None]) -> Pla
         playbook=run.playbook,
         inventory=dict(run.inventory),
         extravars=dict(run.extravars),
-        envvars={"PATH": _path_with_our_tools(run.envvars.get("PATH")), **run.envvars},
+        envvars={
+            "PATH": _path_with_our_tools(run.envvars.get("PATH")),
+            **run.envvars,
+            **run.secrets,
+        },
         cmdline=shlex.join(cmdline),
         limit=run.limit,
         forks=max(1, run.forks),
         quiet=True,
         event_handler=handle,
         timeout=run.timeout,
+        # No envvars file (the secrets), and no unmasked copy of the output: the
+        # events carry it, masked.
         suppress_env_files=True,
+        suppress_output_file=True,
     )
+    _remove_unmasked_events(run.private_data_dir)
+    _mask_files(run.private_data_dir, "artifacts/*/command", values)
     return PlaybookOutcome(
         status=str(runner.status),
         rc=int(runner.rc if runner.rc is not None else 1),
         tasks=tuple(tasks),
-        output_tail=_tail(runner),
+        output_tail="\n".join(output),
         completed=frozenset(completed),
         unfinished=dict(running),
     )
@@ -219,12 +243,39 @@ def _state_lines(value: Any) -> str:
     return "".join(f"{key}: {value[key]}\n" for key in sorted(value))
 
 
-def _tail(runner: Any, lines: int = 20) -> str:
-    try:
-        text = runner.stdout.read()
-    except (OSError, ValueError, AttributeError):
-        return ""
-    return "\n".join(str(text).splitlines()[-lines:])
+def mask_secrets(value: Any, secrets: Sequence[str]) -> Any:
+    """`value` with each of `secrets` replaced by MASK; mappings and lists are changed in place."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = mask_secrets(item, secrets)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = mask_secrets(item, secrets)
+    return value
+
+
+def _mask_files(folder: Path, pattern: str, secrets: Sequence[str]) -> None:
+    """Mask `secrets` in the files under `folder` that match `pattern`.
+
+    ansible-runner writes the run's whole environment, secrets included, to
+    `artifacts/ID/command` before Ansible starts.
+    """
+    for path in folder.glob(pattern) if secrets else ():
+        text = path.read_text(encoding="utf-8")
+        masked = mask_secrets(text, secrets)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
+
+
+def _remove_unmasked_events(private_data_dir: Path) -> None:
+    """Drop the partial event files Ansible's callback wrote and runner did not consume
+    (a killed run's): they hold events as Ansible sent them, unmasked."""
+    for partial in private_data_dir.glob("artifacts/*/job_events/*-partial.json"):
+        partial.unlink(missing_ok=True)
 
 
 def _path_with_our_tools(path: str | None) -> str:

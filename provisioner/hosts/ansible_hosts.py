@@ -241,6 +241,7 @@ class AnsibleHosts:
                     envvars=self._envvars(folder),
                     check=check,
                     timeout=self.settings.timeout,
+                    secrets={k: v for t, _ in reachable for k, v in t.secrets.items()},
                 ),
                 report,
             )

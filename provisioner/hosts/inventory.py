@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from provisioner.engine.ports import HostTarget, SshRoute
+from provisioner.engine.ports import HostTarget, SshRoute, replace_secret_placeholders
 from provisioner.hosts.ssh import LOGIN_USER, ansible_ssh_args
 
 
@@ -60,6 +60,21 @@ def merged_inventory(inventories: Iterable[Mapping[str, Any]]) -> dict[str, Any]
 def extra_vars(environment: str, target: HostTarget) -> Mapping[str, Any]:
     """The role's variables (references resolved), under the VM group's, plus the environment.
 
-    They go in as extra vars so that they override the playbook's own defaults.
+    They go in as extra vars so that they override the playbook's own defaults. A
+    secret goes in as a lookup of the environment variable that holds it during
+    the run (`HostTarget.secrets`): its value is on no command line and in no file.
     """
-    return {**dict(target.variables), "provision_environment": environment}
+    variables = _secrets_looked_up(dict(target.variables))
+    return {**variables, "provision_environment": environment}
+
+
+def _secrets_looked_up(value: Any) -> Any:
+    if isinstance(value, str):
+        return replace_secret_placeholders(
+            value, lambda name: f"{{{{ lookup('ansible.builtin.env', '{name}') }}}}"
+        )
+    if isinstance(value, dict):
+        return {key: _secrets_looked_up(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_secrets_looked_up(item) for item in value]
+    return value

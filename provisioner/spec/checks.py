@@ -45,20 +45,20 @@ def _links(spec: SpecKind[Any], env: Environment, ctx: CheckContext) -> Iterator
 
 
 def _references(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
-    sources: list[tuple[object, FieldPath]] = [
-        (getattr(item, field), (spec.section, name, field))
+    sources: list[tuple[object, FieldPath, bool]] = [
+        (getattr(item, field), (spec.section, name, field), spec.reads_secrets)
         for spec in SPEC_KINDS
         for name, item in spec.items(env).items()
         for field in spec.references_in
     ]
-    sources.append((env.outputs, ("outputs",)))
-    for value, path in sources:
+    sources.append((env.outputs, ("outputs",), False))
+    for value, path, reads_secrets in sources:
         for where, expression in find_expressions(value, path):
-            yield from _reference(env, ctx, where, expression)
+            yield from _reference(env, ctx, where, expression, reads_secrets=reads_secrets)
 
 
 def _reference(
-    env: Environment, ctx: CheckContext, path: FieldPath, expression: str
+    env: Environment, ctx: CheckContext, path: FieldPath, expression: str, *, reads_secrets: bool
 ) -> Iterator[Diagnostic]:
     try:
         reference = parse_reference(expression)
@@ -67,6 +67,13 @@ def _reference(
         return
     target = reference.target
     spec = spec_kind(target.kind)
+    if reference.attribute in spec.secrets and not reads_secrets:
+        yield ctx.problem(
+            path,
+            f"${{{expression}}} is a secret: only roles' and VM groups' vars may read it "
+            "(they reach the hosts at run time, never shown)",
+        )
+        return
     names = ctx.declared.get(spec.section, frozenset())
     if target.name not in names:
         yield ctx.problem(

@@ -78,7 +78,8 @@ class SpecKind(Generic[M]):
       entry at a time (`${dns.internal.fqdn[web-0]}`), whose keys an item has `keys`
       (None when they cannot be told: an item it names is invalid);
     - `links`: fields naming items of other sections (checked to exist);
-    - `references_in`: fields whose values may hold `${...}`;
+    - `references_in`: fields whose values may hold `${...}`; `reads_secrets`: they
+      may read secret attributes too (values that reach hosts only at run time);
     - `check`: its own cross-item checks;
     - `count`: how many instances an item makes, for kinds addressed by index
       (an item is then a `noun`, such as "VM group");
@@ -95,6 +96,7 @@ class SpecKind(Generic[M]):
     keys: Callable[[M, Environment], Collection[str] | None] | None = None
     links: tuple[Link, ...] = ()
     references_in: tuple[str, ...] = ()
+    reads_secrets: bool = False
     check: Check | None = None
     count: Callable[[M], int] | None = None
     noun: str = ""

@@ -122,11 +122,13 @@ class TimeoutsSpec(SpecModel):
     """How long the asynchronous work of each kind may take.
 
     `vm`: an instance reaching running, stopped or terminated. `software`: one
-    role on one host. Other kinds are single API calls, bounded by their retries.
+    role on one host. `database`: a database instance becoming available (it
+    accepts connections). Other kinds are single API calls, bounded by their retries.
     """
 
     vm: Duration = 900
     software: Duration = 1800
+    database: Duration = 1200
 
 
 class EnvironmentHeader(SpecModel):

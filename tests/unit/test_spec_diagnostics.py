@@ -705,7 +705,7 @@ CASES = [
         7,
         "roles.web.vars.thing",
         "unknown resource kind 'notakind' "
-        "(one of bucket, key, network, sg, subnet, vm, lb, dns, software)",
+        "(one of bucket, key, network, sg, subnet, db, vm, lb, dns, software)",
     ),
     case(
         "reference-that-is-not-an-address",

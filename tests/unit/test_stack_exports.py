@@ -9,9 +9,14 @@ from provisioner.spec.addresses import Address
 
 PREVIEW_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # Pulumi's placeholder in previews
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n-----END OPENSSH PRIVATE KEY-----\n"
+PASSWORD = "db-password-value"
 
 EXPORTS = StackExports(
-    resources={"key.admin": {"name": "dev-admin"}, "vm.web[0]": {"id": "i-1"}},
+    resources={
+        "key.admin": {"name": "dev-admin"},
+        "vm.web[0]": {"id": "i-1"},
+        "db.main": {"address": "dev-main.rds", "port": 5432, "name": "app", "username": "app"},
+    },
     vms={
         "vm.web[0]": {
             "id": "i-1",
@@ -25,6 +30,7 @@ EXPORTS = StackExports(
     },
     outputs={"url": "http://10.20.1.4/"},
     private_keys={"key.admin": KEY},
+    secrets={"db.main": {"password": PASSWORD}},
 )
 
 
@@ -32,7 +38,7 @@ def test_what_a_program_exports_decodes_to_the_same_exports() -> None:
     assert StackExports.decode(EXPORTS.encode()) == EXPORTS
 
 
-def test_the_private_keys_are_the_export_a_program_marks_secret() -> None:
+def test_the_private_keys_and_secret_attributes_are_the_exports_a_program_marks_secret() -> None:
     marked: list[Any] = []
 
     def secret(value: Any) -> str:
@@ -40,12 +46,20 @@ def test_the_private_keys_are_the_export_a_program_marks_secret() -> None:
         return "[secret]"
 
     encoded = EXPORTS.encode(secret=secret)
-    assert marked == [{"key.admin": KEY}]
+    assert marked == [{"key.admin": KEY}, {"db.main": {"password": PASSWORD}}]
     assert KEY not in str(encoded)
+    assert PASSWORD not in str(encoded)
 
 
-def test_private_keys_never_show_in_the_exports_repr() -> None:
+def test_private_keys_and_secret_attributes_never_show_in_the_exports_repr() -> None:
     assert "PRIVATE KEY" not in repr(EXPORTS)
+    assert PASSWORD not in repr(EXPORTS)
+    assert PASSWORD not in repr(EXPORTS.ready_resources())
+
+
+def test_a_ready_resource_carries_its_secret_attributes_apart_from_the_others() -> None:
+    [database] = [r for r in EXPORTS.ready_resources() if str(r.address) == "db.main"]
+    assert database.secrets == {"password": PASSWORD}
 
 
 def test_decoded_exports_give_typed_outputs_and_ready_resources() -> None:

@@ -37,7 +37,14 @@ T = TypeVar("T")
 
 # Errors AWS returns while a dependency is still going away (an ENI of a terminated
 # instance, a detaching gateway): retry them for a while before giving up.
-_DEPENDENCY_CODES = frozenset({"DependencyViolation", "InvalidGroup.InUse", "ResourceInUse"})
+_DEPENDENCY_CODES = frozenset(
+    {
+        "DependencyViolation",
+        "InvalidGroup.InUse",
+        "ResourceInUse",
+        "InvalidDBSubnetGroupStateFault",  # an instance in it is still being deleted
+    }
+)
 
 Described = dict[str, Any]  # one object of a describe response, as boto3 returns it
 Outputs = dict[str, Any]

@@ -85,6 +85,9 @@ ID_NOT_FOUND_CODES = frozenset(
         "InvalidAssociationID.NotFound",
         "InvalidNetworkInterfaceID.NotFound",
         "NoSuchBucket",
+        "DBInstanceNotFound",
+        "DBInstanceNotFoundFault",
+        "DBSubnetGroupNotFoundFault",
     }
 )
 

@@ -1,22 +1,32 @@
 """What the cloud layer knows of a resource kind: the providers that make it, its outputs.
 
 A provider module declares one `CloudKind` per kind it serves: its providers
-(the main resource first, then the parts made after it, as a network's internet
-gateway and route table), and which output of the main resource each readable
+in the order their resources are made (a network's VPC, then its internet
+gateway and route table; a database's subnet group, then its instance), and
+which output of the main resource (the one references read) each readable
 attribute is. Drift reads every provider in bulk, and the orphan sweep deletes
-kinds dependents first (by the kinds' ranks), each kind's parts before its main
-resource.
+kinds dependents first (by the kinds' ranks), each kind's resources in the
+reverse order of their making.
+
+A kind may refuse, at plan time, a change the cloud would refuse (`refusals`):
+the plan then fails with the spec field to change.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from provisioner.cloud.aws.base import AwsProvider
 from provisioner.declarations import collect
+from provisioner.plan import ResourceChange
 from provisioner.spec.addresses import ResourceKind
+from provisioner.spec.diagnostics import FieldPath
+
+# The spec fields (and why) that make a planned change of a node's resources impossible.
+Refusals = Callable[[Any, ResourceChange], Iterator[tuple[FieldPath, str]]]
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,7 @@ class CloudKind:
     kind: ResourceKind
     providers: tuple[type[AwsProvider], ...]
     attributes: Mapping[str, str]
+    refusals: Refusals | None = None
 
 
 @functools.cache

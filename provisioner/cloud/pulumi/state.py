@@ -28,7 +28,7 @@ Deployment = dict[str, Any]  # the `deployment` of an exported stack
 STACK_TYPE = "pulumi:pulumi:Stack"
 # Types of the resources Pulumi itself records: the stack, and the providers.
 PULUMI_TYPES = (STACK_TYPE, "pulumi:providers:")
-SENSITIVE_KEYS = frozenset({"private_key", "passphrase"})
+SENSITIVE_KEYS = frozenset({"private_key", "passphrase", "password"})
 # Pulumi marks a secret value in serialized state with this key; it is no secret itself.
 _SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # noqa: S105
 # Inputs that tune how an operation runs rather than describe the resource.

@@ -87,5 +87,11 @@ def _playbook_names(directory: Path) -> list[str]:
 
 # Roles are counted with the VMs that run them.
 ROLES = SpecKind(
-    SOFTWARE, "roles", RoleSpec, references_in=("vars",), check=_check, shares=no_resources
+    SOFTWARE,
+    "roles",
+    RoleSpec,
+    references_in=("vars",),
+    reads_secrets=True,
+    check=_check,
+    shares=no_resources,
 )

@@ -90,6 +90,7 @@ VMS = SpecKind(
         Link("roles", "roles", "role"),
     ),
     references_in=("vars",),
+    reads_secrets=True,
     check=_check,
     count=lambda group: group.count,
     noun="VM group",

@@ -31,6 +31,7 @@ from provisioner.local.hosts import HostFarm
 from provisioner.local.record import DAEMON_MODULE, LocalPaths
 
 ROOT = Path(__file__).resolve().parents[2]
+TEST_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 PROVISION = str(Path(sys.executable).parent / "provision")
 REGION = "us-east-1"
 
@@ -78,12 +79,17 @@ _TAGGED_KINDS = (
 
 
 class Project:
-    """A project folder with the repository's playbooks and its own state folder."""
+    """A project folder with the repository's playbooks, the tests' own, and its own state folder.
+
+    The tests' playbooks (tests/integration/playbooks: a small key-value service
+    and a page that reads it) give host tests a two-tier app without a database.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "environments").mkdir(parents=True, exist_ok=True)
         shutil.copytree(ROOT / "playbooks", root / "playbooks")
+        shutil.copytree(TEST_PLAYBOOKS, root / "playbooks", dirs_exist_ok=True)
         (root / "playbooks" / "mark.yml").write_text(MARK_PLAYBOOK)
         self.state = root / ".provision"
         self.extra_env: dict[str, str] = {}

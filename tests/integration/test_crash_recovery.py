@@ -45,9 +45,9 @@ key_pairs:
   deploy: {}
 roles:
   base: {playbook: base.yml}
-  db: {playbook: db.yml, vars: {db_port: 5432, db_data_dir: /var/lib/kvdb}}
+  db: {playbook: kvdb.yml, vars: {db_port: 5432, db_data_dir: /var/lib/kvdb}}
   web:
-    playbook: web.yml
+    playbook: kvweb.yml
     after: [db]
     vars: {db_host: "${vm.db[0].private_ip}", db_port: 5432}
 vms:

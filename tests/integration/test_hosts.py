@@ -46,9 +46,9 @@ key_pairs:
   deploy: {type: ed25519}
 roles:
   base: {playbook: base.yml}
-  db: {playbook: db.yml, vars: {db_port: 5432, db_data_dir: /var/lib/kvdb}}
+  db: {playbook: kvdb.yml, vars: {db_port: 5432, db_data_dir: /var/lib/kvdb}}
   web:
-    playbook: web.yml
+    playbook: kvweb.yml
     after: [db]
     vars: {db_host: "${vm.db[0].private_ip}", db_port: 5432}
 vms:
@@ -202,7 +202,7 @@ def test_a_playbook_change_and_a_new_db_image_show_in_plan_beside_the_drift(
     project: Project, applied: dict[str, Any]
 ) -> None:
     # The drift of the test before is still there: the plan shows it beside the changes.
-    playbook = project.root / "playbooks" / "web.yml"
+    playbook = project.root / "playbooks" / "kvweb.yml"
     line = "          db_url = http://{{ db_host }}:{{ db_port }}\n"
     assert line in playbook.read_text()
     playbook.write_text(playbook.read_text().replace(line, line + "          motto = ship it\n"))

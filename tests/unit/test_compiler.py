@@ -11,11 +11,12 @@ from provisioner.graph.resource_graph import EdgeReason
 from provisioner.spec import resolve_environment
 
 ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
+TWO_TIER = Path(__file__).resolve().parent / "two_tier" / "environments"  # a fixture
 
 
 @pytest.fixture(scope="module")
 def dev() -> CompiledEnvironment:
-    return compile_source(resolve_environment("dev", ENVIRONMENTS))
+    return compile_source(resolve_environment("dev", TWO_TIER))
 
 
 def edges(compiled: CompiledEnvironment, reason: EdgeReason) -> set[tuple[str, str]]:
@@ -105,3 +106,14 @@ def test_a_group_that_admits_itself_is_not_a_cycle(tmp_path: Path) -> None:
     )
     compiled = compile_source(resolve_environment(str(spec), tmp_path))
     assert [str(e.source) for e in compiled.graph.edges()] == ["network.main"]
+
+
+def test_the_three_tier_dev_orders_database_web_roles_smoke_checks_and_the_app_name() -> None:
+    dev = compile_source(resolve_environment("dev", ENVIRONMENTS))
+    references = edges(dev, EdgeReason.REFERENCE)
+    assert ("db.main", "software.web@vm.web[0]") in references  # the address and the password
+    assert {("lb.web", "dns.internal"), ("db.main", "dns.internal")} <= references
+    after = edges(dev, EdgeReason.AFTER)
+    assert ("software.web@vm.web[1]", "software.smoke@vm.web[0]") in after
+    kinds = {address.kind for address in dev.graph.addresses()}
+    assert {"lb", "db", "dns", "vm", "software"} <= {str(kind) for kind in kinds}

@@ -28,7 +28,7 @@ from provisioner.spec.kinds.key_pair import KEY_PAIR
 from provisioner.spec.kinds.software import SOFTWARE
 from provisioner.spec.kinds.vm import VM
 
-ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
+ENVIRONMENTS = Path(__file__).resolve().parent / "two_tier" / "environments"  # a fixture
 IPS = {"vm.db[0]": "10.20.2.10", "vm.web[0]": "10.20.1.10", "vm.web[1]": "10.20.1.11"}
 
 

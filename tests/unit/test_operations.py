@@ -25,7 +25,7 @@ from provisioner.spec import resolve_environment
 
 from .fake_backends import FakeCloud, FakeSetup
 
-ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
+ENVIRONMENTS = Path(__file__).resolve().parent / "two_tier" / "environments"  # a fixture
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from provisioner.plan.model import KNOWN_AFTER_APPLY
 from provisioner.spec import resolve_environment
 from provisioner.spec.addresses import ResourceAddress
 
-ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
+ENVIRONMENTS = Path(__file__).resolve().parent / "two_tier" / "environments"  # a fixture
 GRAPH = compile_source(resolve_environment("dev", ENVIRONMENTS)).graph
 UNKNOWN = KNOWN_AFTER_APPLY
 

@@ -15,7 +15,7 @@ from provisioner.spec import resolve_environment
 
 from .fake_backends import FakeCloud, FakeHosts
 
-ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
+ENVIRONMENTS = Path(__file__).resolve().parent / "two_tier" / "environments"  # a fixture
 # dev's cloud nodes in the order an apply creates them; the first six exist already below.
 EXISTING = (
     "bucket.assets",

@@ -19,13 +19,15 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from provisioner.spec.addresses import ResourceKind
 from provisioner.spec.diagnostics import Diagnostic
 from provisioner.spec.kind import CheckContext, Link, Share, SpecKind, duplicates
+from provisioner.spec.kinds.database import DATABASE
 from provisioner.spec.kinds.load_balancer import LB
 from provisioner.spec.kinds.network import NETWORK
 from provisioner.spec.kinds.vm import VM, VMS
 from provisioner.spec.model import Environment, SpecModel
 
-# A record may read a VM (its address), a load balancer or another zone (a name to alias).
-DNS = ResourceKind.declare("dns", depends_on=(NETWORK, VM, LB), on_itself=True)
+# A record may read a VM (its address), a load balancer or a database (a name to alias),
+# or another zone.
+DNS = ResourceKind.declare("dns", depends_on=(NETWORK, VM, LB, DATABASE), on_itself=True)
 
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _LONGEST_NAME = 253

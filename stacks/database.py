@@ -21,8 +21,10 @@ SUBNET_GROUP = "subnet-group"
 
 
 def identifier(environment: str, name: str) -> str:
-    """The name RDS knows the instance and its subnet group by: `ENV-NAME`, starting with a
-    letter as RDS requires."""
+    """The name RDS knows the instance by: `ENV-NAME`, starting with a letter as RDS requires.
+
+    Its subnet group is `IDENTIFIER-subnets`: ids are unique across kinds, so that the
+    orphan sweep, which knows the state's ids only, never takes one for the other."""
     found = f"{environment}-{name}"
     return found if found[0].isalpha() else f"db-{found}"
 
@@ -34,7 +36,7 @@ def declare(node: DatabaseNode, ctx: ProgramContext) -> AwsResource:
     subnet_group = ctx.declare(
         node,
         DbSubnetGroupProvider(),
-        {"group_name": name, "subnet_ids": pulumi.Output.all(*subnets).apply(sorted)},
+        {"group_name": f"{name}-subnets", "subnet_ids": pulumi.Output.all(*subnets).apply(sorted)},
         part=SUBNET_GROUP,
     )
     # The instance waits for the subnet group too: it reads the group's name.

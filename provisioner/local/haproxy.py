@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import signal
 import socket
@@ -38,6 +39,8 @@ from provisioner.procs import ProcessIdentity
 HAPROXY = "/usr/sbin/haproxy"
 STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 10.0
+# Room for a socket path: 107 bytes, less HAProxy's `.PID.tmp` while it binds.
+_SOCKET_PATH_ROOM = 90
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,16 @@ class HAProxyFiles:
 
     @property
     def stats_socket(self) -> Path:
-        return self.folder / "stats.sock"
+        """In the folder, or in /run (root's) when that path would be too long for a socket.
+
+        HAProxy binds `PATH.PID.tmp` and renames it, and a socket's path is limited
+        to 107 bytes, so a deep state folder (a test's, say) cannot hold it.
+        """
+        inside = self.folder / "stats.sock"
+        if len(str(inside).encode()) <= _SOCKET_PATH_ROOM:
+            return inside
+        digest = hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest()[:16]
+        return Path("/run") / f"provision-haproxy-{digest}.sock"
 
     @property
     def server_state(self) -> Path:

@@ -302,7 +302,12 @@ class Project:
                 {"id": item[id_key], **tags_of(item)}
                 for item in getattr(ec2, describe)(Filters=filters)[key]
             ]
-        return found + self.tagged_buckets(environment) + self.tagged_load_balancing(environment)
+        return [
+            *found,
+            *self.tagged_buckets(environment),
+            *self.tagged_load_balancing(environment),
+            *self.tagged_databases(environment),
+        ]
 
     def tagged_buckets(self, environment: str) -> list[dict[str, str]]:
         """Every bucket tagged as the environment's (S3 has no tag filter: each one is read)."""
@@ -329,6 +334,45 @@ class Project:
             for d in described
             if tags_of(d).get("provision:env") == environment
         ]
+
+    def tagged_databases(self, environment: str) -> list[dict[str, str]]:
+        """Every DB instance and DB subnet group tagged as the environment's (by ARN)."""
+        rds = self.client("rds")
+        arns = [d["DBInstanceArn"] for d in rds.describe_db_instances()["DBInstances"]]
+        arns += [g["DBSubnetGroupArn"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]]
+        found = []
+        for arn in arns:
+            tags = {
+                t["Key"]: t["Value"]
+                for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]
+            }
+            if tags.get("provision:env") == environment:
+                found.append({"id": arn, **tags})
+        return found
+
+    def data_plane(self) -> dict[str, list[str]]:
+        """What the local cloud's data plane still runs or keeps: its HAProxy, PostgreSQL and
+        dnsmasq processes (found by this project's state folder in their command line or
+        environment), and the folders of its load balancers, databases and resolvers."""
+        local = self.state / "local"
+        processes = []
+        for entry in Path("/proc").iterdir():
+            try:
+                name = (entry / "comm").read_text().strip()
+                if name not in {"haproxy", "postgres", "dnsmasq"}:
+                    continue
+                seen = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if str(local).encode() in seen or f"={self.state}".encode() in seen:
+                processes.append(f"{entry.name} {name}")
+        folders = [
+            str(folder.relative_to(local))
+            for kind in ("load_balancers", "databases", "resolvers")
+            if (local / kind).is_dir()
+            for folder in (local / kind).iterdir()
+        ]
+        return {"processes": sorted(processes), "folders": sorted(folders)}
 
     def leftovers(self, environment: str) -> dict[str, object]:
         """What is left of the environment after it was torn down; all empty when nothing is.

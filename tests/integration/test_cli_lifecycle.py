@@ -27,13 +27,15 @@ networks:
   main: {{cidr: 10.{octet}.0.0/16}}
 subnets:
   a: {{network: main, cidr: 10.{octet}.1.0/24}}
+security_groups:
+  ssh: {{network: main, ingress: [{{protocol: tcp, ports: 22, cidr: 10.{octet}.0.0/16}}]}}
 key_pairs:
   deploy: {{}}
 roles:
   mark: {{playbook: mark.yml, vars: {{mark: {name}}}}}
 vms:
   app: {{count: 1, instance_type: t3.micro, image: ami-12c6146b, subnet: a,
-        key_pair: deploy, roles: [mark]}}
+        security_groups: [ssh], key_pair: deploy, roles: [mark]}}
 """
 
 
@@ -75,7 +77,7 @@ def test_up_without_yes_refuses_when_it_cannot_ask_and_changes_nothing(
     assert project.state_ids("left") == set()
 
 
-@pytest.mark.parametrize(("environment", "vms"), [("staging", 3), ("prod", 5)])
+@pytest.mark.parametrize(("environment", "vms"), [("staging", 3), ("prod", 4)])
 def test_the_aws_environments_plan_on_the_local_cloud(
     project: Project, environment: str, vms: int
 ) -> None:
@@ -86,6 +88,7 @@ def test_the_aws_environments_plan_on_the_local_cloud(
     actions = {c["action"] for c in plan["changes"]}
     assert actions == {"create"}
     assert sum(1 for c in plan["changes"] if c["kind"] == "vm") == vms
+    assert {"lb", "db"} <= {c["kind"] for c in plan["changes"]}  # the three tiers
     # New VMs: every role runs, nothing to compare in check mode.
     assert {s["action"] for s in plan["software"]} == {"create"}
     assert project.tagged_ids(environment) == set()
@@ -104,7 +107,7 @@ def test_two_environments_come_up_together_on_one_local_cloud_that_both_start(
     daemons = LocalCloud(project.state / "local").status()
     assert daemons.running
     for name in ("left", "right"):
-        assert len(project.state_ids(name)) == 4  # vpc, subnet, key pair, instance
+        assert len(project.state_ids(name)) == 5  # vpc, subnet, security group, key pair, instance
         assert project.tagged_ids(name) == project.state_ids(name)
         assert f"{name} on app-0" in project.ssh(name, "app-0", "cat", f"/srv/mark-{name}")
     # Both found no local cloud running; one started it, the other used it.

@@ -141,7 +141,9 @@ def test_up_makes_the_subnet_group_and_the_instance_and_the_role_reads_the_passw
 ) -> None:
     run(project, said, "up", ENV, "--yes")
     client = rds(project)
-    [group] = client.describe_db_subnet_groups(DBSubnetGroupName=IDENTIFIER)["DBSubnetGroups"]
+    [group] = client.describe_db_subnet_groups(DBSubnetGroupName=f"{IDENTIFIER}-subnets")[
+        "DBSubnetGroups"
+    ]
     assert len(group["Subnets"]) == 2
     ours = [
         found
@@ -150,7 +152,7 @@ def test_up_makes_the_subnet_group_and_the_instance_and_the_role_reads_the_passw
     ]
     assert [found["DBInstanceIdentifier"] for found in ours] == [IDENTIFIER]
     assert ours[0]["DBInstanceStatus"] == "available"
-    assert ours[0]["DBSubnetGroup"]["DBSubnetGroupName"] == IDENTIFIER
+    assert ours[0]["DBSubnetGroup"]["DBSubnetGroupName"] == f"{IDENTIFIER}-subnets"
     password = recorded_password(project)
     assert len(password) >= 24
     written = project.ssh(ENV, "app-0", "cat", "/srv/dbapp.conf")

@@ -26,7 +26,7 @@ ENV = "dns"
 
 
 def spec(*, web: int = 1, static: str = "10.73.1.250", failing_role: bool = False) -> str:
-    roles = ", key_pair: deploy, roles: [fail]" if failing_role else ""
+    roles = ", security_groups: [ssh], key_pair: deploy, roles: [fail]" if failing_role else ""
     return f"""\
 name: dns
 cloud: local
@@ -35,6 +35,8 @@ networks:
   main: {{cidr: 10.73.0.0/16}}
 subnets:
   a: {{network: main, cidr: 10.73.1.0/24}}
+security_groups:
+  ssh: {{network: main, ingress: [{{protocol: tcp, ports: 22, cidr: 10.73.0.0/16}}]}}
 key_pairs:
   deploy: {{}}
 roles:

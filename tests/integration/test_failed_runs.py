@@ -30,6 +30,8 @@ networks:
   main: {{cidr: 10.67.0.0/16}}
 subnets:
   a: {{network: main, cidr: 10.67.1.0/24}}
+security_groups:
+  ssh: {{network: main, ingress: [{{protocol: tcp, ports: 22, cidr: 10.67.0.0/16}}]}}
 key_pairs:
   deploy: {{}}
 roles:
@@ -37,7 +39,7 @@ roles:
   hang: {{playbook: hang.yml, after: [mark]}}
 vms:
   app: {{count: 2, instance_type: t3.micro, image: ami-12c6146b, subnet: a,
-        key_pair: deploy, roles: [mark, hang]}}
+        security_groups: [ssh], key_pair: deploy, roles: [mark, hang]}}
 """
 HANG = """\
 - name: hang
@@ -50,7 +52,7 @@ HANG = """\
     - name: Never reached
       ansible.builtin.copy: {dest: /srv/after-the-hang, content: "reached\\n"}
 """
-RESOURCES = 5  # vpc, subnet, key pair, 2 instances
+RESOURCES = 6  # vpc, subnet, security group, key pair, 2 instances
 
 
 @pytest.fixture(scope="module")

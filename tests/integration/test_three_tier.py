@@ -9,6 +9,7 @@ machine.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -18,10 +19,17 @@ from typing import Any
 
 import pytest
 
-from tests.integration.projects import ROOT, Project
+from tests.integration.projects import NOTHING_LEFT, ROOT, Project
+from tests.integration.test_databases import scan_for
 
 ENV = "dev"
 APP = "http://app.dev.internal/"
+# What the web role's service task runs, by hand.
+START_APP = (
+    "start-stop-daemon --start --background --make-pidfile --pidfile /run/webapp.pid "
+    "--chuid deploy --output /var/log/webapp.log "
+    "--exec /usr/bin/python3 -- /opt/webapp/webapp.py /etc/webapp.conf"
+)
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +99,52 @@ def test_a_stopped_app_leaves_the_pool_within_the_health_check_and_comes_back(
         time.sleep(0.5)
     assert served_by(fetch(project, 10)) == Counter({"web-0": 10})
 
-    project.run("up", ENV, "--yes")  # the web role starts the app again
+    project.ssh(ENV, "web-1", "sh", "-c", START_APP)
     deadline = time.monotonic() + 30
     while target_health(project)[web1] != "healthy":
         assert time.monotonic() < deadline, target_health(project)
         time.sleep(0.5)
     assert set(served_by(fetch(project, 10))) == {"web-0", "web-1"}
+
+
+def test_a_major_version_the_local_cloud_cannot_serve_is_refused_and_changes_nothing(
+    project: Project, applied: dict[str, Any]
+) -> None:
+    spec = project.root / "environments" / f"{ENV}.yaml"
+    original = spec.read_text()
+    spec.write_text(
+        original
+        + 'databases:\n  main: {engine_version: "16.1", allow_major_version_upgrade: true}\n'
+    )
+    try:
+        refused = project.run("up", ENV, "--yes", expect=1)
+    finally:
+        spec.write_text(original)
+    output = refused.stdout + refused.stderr
+    assert "serves PostgreSQL 15 only" in output, output
+    assert "Traceback" not in output
+    [database] = project.client("rds").describe_db_instances()["DBInstances"]
+    assert database["EngineVersion"].startswith("15.")
+    assert "environment: dev" in fetch(project)[0]
+
+
+def test_the_database_password_is_in_no_file_or_output_of_the_project(
+    project: Project, applied: dict[str, Any]
+) -> None:
+    password = project.ssh(ENV, "web-0", "sed", "-n", "s/^db_password = //p", "/etc/webapp.conf")
+    password = password.strip()
+    assert len(password) >= 24
+    outputs = [json.dumps(applied), project.run("plan", ENV).stdout]
+    outputs += [project.run("history", ENV).stdout]
+    outputs += [project.run("show", run.name, "--json").stdout for run in project.runs(ENV)]
+    scan_for(password, project, outputs)
+
+
+def test_down_leaves_no_cloud_resource_namespace_process_or_database_data(
+    project: Project, applied: dict[str, Any]
+) -> None:
+    running = {process.split()[1] for process in project.data_plane()["processes"]}
+    assert running == {"haproxy", "postgres", "dnsmasq"}
+    project.run("down", ENV, "--yes")
+    assert project.leftovers(ENV) == NOTHING_LEFT
+    assert project.data_plane() == {"processes": [], "folders": []}

@@ -8,10 +8,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 TOOLS_BIN="$ROOT/.tools/bin"
 PYTHON="${PYTHON:-python3}"
-# dnsmasq-base, haproxy, postgresql: the local cloud's resolvers, load balancers and databases (it starts
-# its own, in namespaces).
+# dnsmasq-base, haproxy, postgresql: the local cloud's resolvers, load balancers and
+# databases (it starts its own, in namespaces). python3-psycopg2: the web role's app
+# (hosts see the machine's /usr until they get a root of their own).
 APT_PACKAGES=(openssh-server openssh-client iproute2 graphviz netcat-openbsd procps nftables
-    dnsmasq-base haproxy postgresql postgresql-client)
+    dnsmasq-base haproxy postgresql postgresql-client python3-psycopg2)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31msetup:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -24,6 +24,7 @@ from provisioner.cloud.s3_lock import S3Lock
 from provisioner.engine.locking import EnvironmentLock, FileLock
 from provisioner.engine.ports import HostReach
 from provisioner.graph import CompiledEnvironment
+from provisioner.hosts.ansible import scrub_recorded_environments
 from provisioner.hosts.ansible_hosts import AnsibleHosts, AnsibleSettings, shared_connections_dir
 from provisioner.hosts.reach import DirectReach
 from provisioner.local.control import LocalCloud
@@ -109,6 +110,8 @@ class ProjectSetup:
         for process in leftovers:
             process.terminate(grace_seconds=5)
         shutil.rmtree(shared_connections_dir(run_id), ignore_errors=True)
+        # A run killed before its first Ansible event left its secrets in runner's record.
+        scrub_recorded_environments(self.paths.runs(self.compiled.environment.name) / run_id)
         return len(leftovers)
 
 

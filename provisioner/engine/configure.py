@@ -45,6 +45,9 @@ MAX_PARALLEL_HOSTS = 32
 BATCH_SETTLE = 0.5
 BATCH_CAP = 1.5
 
+# The environment variables that carry a secret's value into a playbook run.
+SECRET_ENV_PREFIX = "PROVISION_SECRET_"  # noqa: S105 - a name prefix, not a secret
+
 
 class _NodeFailedError(Exception):
     """A software node did not succeed; the message says why.
@@ -315,7 +318,7 @@ def resolve(
         if reference.attribute not in spec_kind(reference.target.kind).secrets:
             return reference.read(resource.attributes)
         digest = hashlib.sha256(str(reference).encode()).hexdigest()[:12].upper()
-        name = f"PROVISION_SECRET_{digest}"
+        name = f"{SECRET_ENV_PREFIX}{digest}"
         secrets[name] = str(reference.read(resource.secrets))
         return secret_placeholder(name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shlex
 import sys
@@ -12,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provisioner.engine.configure import SECRET_ENV_PREFIX
 from provisioner.engine.events import TaskStatus
+from provisioner.fsutil import atomic_write_text
 
 MASK = "********"
 _TAIL_LINES = 20
@@ -269,6 +272,32 @@ def _mask_files(folder: Path, pattern: str, secrets: Sequence[str]) -> None:
         masked = mask_secrets(text, secrets)
         if masked != text:
             path.write_text(masked, encoding="utf-8")
+
+
+def scrub_recorded_environments(folder: Path) -> int:
+    """Mask the secrets in every environment ansible-runner recorded under `folder`.
+
+    Runner writes `artifacts/ID/command` (the whole environment, secrets included)
+    before Ansible starts, and a run masks it at its first event. A run killed before
+    that leaves it unmasked; the run that takes over its lock calls this on its
+    folder. Secrets are found by their variables' names, so no value is needed.
+    Returns how many files it changed.
+    """
+    changed = 0
+    for path in folder.glob("**/artifacts/*/command"):
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        env = recorded.get("env") if isinstance(recorded, dict) else None
+        if not isinstance(env, dict):
+            continue
+        secret = [k for k, v in env.items() if k.startswith(SECRET_ENV_PREFIX) and v != MASK]
+        if secret:
+            env.update(dict.fromkeys(secret, MASK))
+            atomic_write_text(path, json.dumps(recorded, ensure_ascii=False), mode=0o600)
+            changed += 1
+    return changed
 
 
 def _remove_unmasked_events(private_data_dir: Path) -> None:

@@ -352,8 +352,9 @@ class Project:
 
     def data_plane(self) -> dict[str, list[str]]:
         """What the local cloud's data plane still runs or keeps: its HAProxy, PostgreSQL and
-        dnsmasq processes (found by this project's state folder in their command line or
-        environment), and the folders of its load balancers, databases and resolvers."""
+        dnsmasq processes (found by this project's state folder in their command line,
+        environment or mounts), and the folders of its load balancers, databases and
+        resolvers."""
         local = self.state / "local"
         processes = []
         for entry in Path("/proc").iterdir():
@@ -362,6 +363,8 @@ class Project:
                 if name not in {"haproxy", "postgres", "dnsmasq"}:
                     continue
                 seen = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+                # PostgreSQL sees its data through a bind mount of the state folder.
+                seen += (entry / "mountinfo").read_bytes()
             except OSError:
                 continue
             if str(local).encode() in seen or f"={self.state}".encode() in seen:

@@ -48,18 +48,19 @@ def test_graph_text_lists_the_waves_and_the_critical_path() -> None:
     result = provision("graph", "dev")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "dev: 17 resources, 31 dependencies, 7 waves"
+    assert lines[0] == "dev: 21 resources, 42 dependencies, 7 waves"
     assert lines[2:6] == ["wave 1:", "  bucket.assets", "  key.deploy", "  network.main"]
-    assert "software.web@vm.web[0]" in lines[-1]
+    assert "db.main" in lines[-1] and "software.smoke@vm.web[0]" in lines[-1]
 
 
 def test_graph_json_and_dot_describe_the_same_nodes() -> None:
     as_json = json.loads(provision("graph", "dev", "--format", "json").stdout)
     dot = provision("graph", "dev", "--format", "dot").stdout
     addresses = [node["address"] for node in as_json["nodes"]]
-    assert len(addresses) == 17
+    assert len(addresses) == 21
     assert all(f'"{address}"' in dot for address in addresses)
     assert {"from": "sg.web", "to": "sg.db", "reason": "peer"} in as_json["edges"]
+    assert {"from": "vm.web[1]", "to": "lb.web", "reason": "uses"} in as_json["edges"]
 
 
 def test_an_unknown_environment_is_one_line_and_exit_1() -> None:

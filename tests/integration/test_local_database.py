@@ -85,6 +85,9 @@ def make_network(ec2: Any, rds: Any) -> tuple[str, list[dict[str, Any]], str]:
         IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
              "IpRanges": [{"CidrIp": "10.73.0.0/16"}]},
+            # Security groups are enforced: the client host is reached over SSH.
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+             "IpRanges": [{"CidrIp": "10.73.0.0/16"}]},
         ],
     )  # fmt: skip
     rds.create_db_subnet_group(
@@ -120,6 +123,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, guard: PrivateTrafficCounter) 
             MinCount=1,
             MaxCount=1,
             SubnetId=subnets[2]["SubnetId"],
+            SecurityGroupIds=[group],
             UserData=f"#cloud-config\nhostname: client\nssh_authorized_keys:\n  - {public}\n",
         )["Instances"]
         reach = LocalReach(HostFarm(cloud.paths.hosts))

@@ -100,6 +100,16 @@ def _build_lab(cloud: LocalCloud, endpoint: str, root: Path) -> Lab:
     group_id = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc_id)[
         "GroupId"
     ]
+    # Security groups are enforced: SSH to the hosts, the app from the load balancer (and
+    # the hosts), HTTP to the load balancer: all from inside the VPC.
+    ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+             "IpRanges": [{"CidrIp": "10.31.0.0/16"}]}
+            for port in (22, 80, 8080)
+        ],
+    )  # fmt: skip
     instances = []
     for index, subnet_id in enumerate(subnet_ids):
         user_data = f"#cloud-config\nhostname: web-{index}\nssh_authorized_keys: [{public_key}]\n"

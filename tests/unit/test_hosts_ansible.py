@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import stat
 import tempfile
@@ -15,9 +16,11 @@ from provisioner.engine.ports import HostTarget, SshRoute
 from provisioner.graph.kinds.software import SoftwareNode, software_address
 from provisioner.graph.kinds.vm import VmNode, vm_address
 from provisioner.hosts.ansible import (
+    MASK,
     PlaybookOutcome,
     TaskResult,
     completed_hosts,
+    scrub_recorded_environments,
     task_result,
     task_started,
 )
@@ -275,3 +278,16 @@ def test_shared_connections_live_in_the_temp_folder_unless_its_path_is_too_long_
     deep = "/tmp/" + "/".join(["a-rather-long-folder-name"] * 4)
     monkeypatch.setattr(tempfile, "tempdir", deep)
     assert shared_connections_dir("r1") == Path("/tmp/provision-ssh-r1")
+
+
+def test_a_killed_runs_recorded_environment_loses_its_secrets_by_name(tmp_path: Path) -> None:
+    command = tmp_path / "ansible" / "001-web" / "artifacts" / "abc" / "command"
+    command.parent.mkdir(parents=True)
+    env = {"PATH": "/usr/bin", "PROVISION_SECRET_0A1B2C": "hunter2-long-password"}
+    command.write_text(json.dumps({"command": ["ansible-playbook"], "cwd": "/", "env": env}))
+
+    assert scrub_recorded_environments(tmp_path) == 1
+    recorded = json.loads(command.read_text())
+    assert recorded["env"] == {"PATH": "/usr/bin", "PROVISION_SECRET_0A1B2C": MASK}
+    assert "hunter2" not in command.read_text()
+    assert scrub_recorded_environments(tmp_path) == 0  # nothing left to mask

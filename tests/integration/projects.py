@@ -137,14 +137,19 @@ class Project:
         )
 
     def kill_at(self, marker: str, *args: str) -> str:
-        """Start `provision ARGS`, SIGKILL it as soon as it prints `marker`; what it printed."""
+        """Start `provision ARGS`, SIGKILL it and its processes (but the local cloud's daemon)
+        as soon as it prints `marker`; what it printed."""
         process = self.start(*args)
         assert process.stdout is not None
         seen: list[str] = []
         for line in process.stdout:
             seen.append(line)
             if marker in line:
-                process.kill()
+                # With every process it started (Pulumi's engine, Ansible), as when its
+                # machine goes down: a surviving engine would go on without it.
+                for pid in [process.pid, *_descendants(process.pid)]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 break
         process.wait(timeout=60)
         process.stdout.close()
@@ -384,15 +389,20 @@ class Project:
         project's local cloud, processes of its runs.
         """
         self.wait_for_hosts(0)
-        namespaces = subprocess.run(
-            ["ip", "netns", "list"], capture_output=True, text=True, check=True
-        ).stdout
+        prefix = self.farm().networks.prefix
+        deadline = time.monotonic() + 15  # the data plane's next passes remove the rest
+        while True:
+            listed = subprocess.run(
+                ["ip", "netns", "list"], capture_output=True, text=True, check=True
+            ).stdout
+            namespaces = [n for n in listed.split() if n.startswith(prefix)]
+            if not namespaces or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         return {
             "tagged": self.tagged_ids(environment),
             "hosts": set(self.farm().records()),
-            "namespaces": [
-                n for n in namespaces.split() if n.startswith(self.farm().networks.prefix)
-            ],
+            "namespaces": namespaces,
             "processes": self.marked_processes(environment),
         }
 

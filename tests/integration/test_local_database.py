@@ -194,7 +194,7 @@ def psql(
 ) -> subprocess.CompletedProcess[str]:
     """Run SQL with psql on the client host (over SSH, through the VPC's namespace)."""
     remote = (
-        "read -r PGPASSWORD; export PGPASSWORD; "
+        "read -r PGPASSWORD; export PGPASSWORD PGCONNECT_TIMEOUT=3; "
         f'psql -X -At -h {address} -p 5432 -U app -d orders -c "{sql}"'
     )
     return subprocess.run(
@@ -282,7 +282,7 @@ def test_a_minor_version_or_class_change_keeps_the_data_and_a_major_one_is_refus
     assert (read.returncode, read.stdout.strip()) == (0, "here"), read.stderr
 
 
-def test_the_database_interface_follows_a_change_of_its_security_groups(
+def test_the_database_follows_its_security_groups_and_admits_only_their_peers(
     lab: Lab, created: dict[str, Any]
 ) -> None:
     arn = created["answer"]["DBInstanceArn"]
@@ -295,7 +295,23 @@ def test_the_database_interface_follows_a_change_of_its_security_groups(
         assert time.monotonic() < deadline, "the interface kept its old groups"
         time.sleep(0.1)
     [interface] = interfaces(lab, arn)
-    assert interface["PrivateIpAddress"] == created["interface"]["PrivateIpAddress"]
+    address = created["interface"]["PrivateIpAddress"]
+    assert interface["PrivateIpAddress"] == address
+    # Groups are enforced on the database's own namespace: db-2 admits no one yet,
+    # so the client, a host outside it, cannot reach PostgreSQL...
+    assert psql(lab, address, "SELECT 1").returncode != 0
+    # ...until db-2 admits the client's group, in place.
+    lab.ec2.authorize_security_group_ingress(
+        GroupId=other["GroupId"],
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+             "UserIdGroupPairs": [{"GroupId": lab.group_id}]},
+        ],
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while (answer := psql(lab, address, "SELECT 1")).returncode != 0:
+        assert time.monotonic() < deadline, answer.stderr
+        time.sleep(0.2)
 
 
 def test_a_new_master_password_replaces_the_old_one_in_place(

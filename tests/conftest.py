@@ -13,22 +13,32 @@ from __future__ import annotations
 import pytest
 
 LONGEST_FIRST = (
+    "tests/integration/test_crash_recovery.py",
     "tests/integration/test_hosts.py",
     "tests/integration/test_guarantees.py",
-    "tests/integration/test_crash_recovery.py",
+    "tests/integration/test_three_tier.py",
     "tests/integration/test_live_changes.py",
+    "tests/integration/test_databases.py",
+    "tests/integration/test_load_balancers.py",
+    "tests/integration/test_three_tier_failures.py",
     "tests/integration/test_cloud_lifecycle.py",
     "tests/integration/test_local_cloud_lifecycle.py",
     "tests/integration/test_cloud_faults.py",
+    "tests/integration/test_local_load_balancer.py",
+    "tests/integration/test_local_database.py",
+    "tests/integration/test_dns.py",
+    "tests/integration/test_buckets.py",
     "tests/integration/test_cli_lifecycle.py",
     "tests/integration/test_failed_runs.py",
     "tests/integration/test_parallelism.py",
     "tests/integration/test_crash_teardown.py",
     "tests/integration/test_drift.py",
     "tests/integration/test_state_stores.py",
+    "tests/integration/test_local_network_plane.py",
     "tests/integration/test_host_fanout.py",
     "tests/integration/test_pulumi_engine_roundtrip.py",
     "tests/integration/test_local_cloud.py",
+    "tests/integration/test_cli_graph.py",
 )
 
 

@@ -301,7 +301,8 @@ def test_deleting_the_load_balancer_removes_haproxy_namespace_and_interfaces(
     wait_for(lambda: not haproxy_processes(lab) and namespace not in netns.namespaces())
     assert _addresses(lab, balancer.arn) == []
     assert not (lab.cloud.paths.load_balancers / balancer.lb_id).exists()
-    assert health(lab, balancer) == {"web-0": "unused", "web-1": "unused"}
+    # The health table follows on the data plane's next pass.
+    wait_for(lambda: health(lab, balancer) == {"web-0": "unused", "web-1": "unused"})
 
 
 def test_local_stop_leaves_no_haproxy_of_this_cloud(lab: Lab) -> None:

@@ -27,7 +27,7 @@ format: setup ## Apply ruff's formatting and safe fixes
 # Three workers on two cores (the tests wait on SSH, the local cloud and timers as much as
 # they compute), each running a whole test module at a time: a module's tests share one
 # environment, in order. tests/conftest.py hands out the longest modules first.
-PARALLEL := -n 4 --dist loadfile --no-loadscope-reorder
+PARALLEL := -n 3 --dist loadfile --no-loadscope-reorder
 
 test: setup lint ## Setup, lint, then unit and integration tests on the real parts
 	$(BIN)/pytest tests/integration tests/unit $(PARALLEL) $(PYTEST_ARGS)

@@ -199,7 +199,8 @@ class HAProxy:
             return None
 
     def stop(self) -> None:
-        """Stop the recorded master (and so its workers), if it runs; never another process."""
+        """Stop the recorded master (and so its workers), if it runs, never another process;
+        remove its stats socket."""
         master = _recorded_master(self.files)
         if master is not None:
             master.terminate(grace_seconds=STOP_GRACE_SECONDS)
@@ -208,6 +209,8 @@ class HAProxy:
                 self._child.wait(timeout=STOP_GRACE_SECONDS)
             self._child = None
         self.files.master.unlink(missing_ok=True)
+        # Its socket may live outside the folder (see HAProxyFiles.stats_socket).
+        self.files.stats_socket.unlink(missing_ok=True)
 
     def _start(self) -> None:
         self.stop()  # a master that died leaves its record, and maybe a zombie

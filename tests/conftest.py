@@ -18,8 +18,6 @@ LONGEST_FIRST = (
     "tests/integration/test_guarantees.py",
     "tests/integration/test_three_tier.py",
     "tests/integration/test_live_changes.py",
-    "tests/integration/test_databases.py",
-    "tests/integration/test_load_balancers.py",
     "tests/integration/test_three_tier_failures.py",
     "tests/integration/test_cloud_lifecycle.py",
     "tests/integration/test_local_cloud_lifecycle.py",

@@ -29,8 +29,12 @@ from provisioner.local.vpcnet import Attachment, VpcNetworks, resolver_address, 
 # System directories a host may change, each a copy-on-write overlay of the machine's:
 # the host's disk, kept while its instance is stopped.
 OVERLAY_DIRS = (
-    "etc", "var/lib", "var/log", "var/spool", "opt", "home", "root", "srv", "usr/local",
+    "etc", "var/lib", "var/log", "var/spool", "opt", "home", "srv", "usr/local",
 )  # fmt: skip
+# Root's home starts from the skeleton a new account gets, as on a fresh image, not from
+# the operator's home: its dotfiles would run on every SSH command (one pyenv init cost
+# about 50 processes each) and would hand the operator's settings to every host.
+ROOT_HOME, ROOT_HOME_LOWER = "root", "etc/skel"
 # Private, empty and in memory for each host, and emptied when it stops (like a reboot).
 TMPFS_DIRS = ("tmp", "var/tmp")
 HOST_MOUNT = "/run/provision-host"
@@ -115,7 +119,7 @@ class HostFarm:
         self.networks = networks or VpcNetworks(root)
         # Each host's first process, reaped when the host is removed (else it stays a zombie).
         self._children: dict[str, subprocess.Popen[bytes]] = {}
-        for forbidden in OVERLAY_DIRS:
+        for forbidden in (*OVERLAY_DIRS, ROOT_HOME):
             if root.resolve().is_relative_to(Path("/") / forbidden):
                 raise LocalCloudError(
                     f"the state folder {root} is under /{forbidden}, which hosts overlay; "
@@ -259,11 +263,13 @@ def _sshd_config(spec: HostSpec) -> str:
 
 def _boot_script(spec: HostSpec, folder: Path) -> str:
     """Runs inside the host's new mount and UTS namespaces, then becomes its sshd."""
+    # Root's home first, while its lower folder is still the machine's own.
+    lowers = [(ROOT_HOME, ROOT_HOME_LOWER)] + [(d, d) for d in OVERLAY_DIRS]
     overlays = "\n".join(
         f'mkdir -p "$STATE/upper/{d}" "$STATE/work/{d}"\n'
-        f'mount -t overlay overlay -o "lowerdir=/{d},upperdir=$STATE/upper/{d},'
+        f'mount -t overlay overlay -o "lowerdir=/{lower},upperdir=$STATE/upper/{d},'
         f'workdir=$STATE/work/{d}" /{d}'
-        for d in OVERLAY_DIRS
+        for d, lower in lowers
     )
     tmpfs = "\n".join(f"mount -t tmpfs -o mode=1777 tmpfs /{d}" for d in TMPFS_DIRS)
     return f"""#!/bin/sh

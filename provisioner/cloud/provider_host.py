@@ -5,12 +5,17 @@ pool of 4 threads, so no more than 4 resources are created, read or deleted at
 once, whatever the engine's `--parallel` allows. This runs the same server with
 as many threads as the run's parallelism (`PROVISION_PROVIDER_WORKERS`).
 `make setup` installs it as `pulumi-resource-pulumi-python`.
+
+Started by `provisioner.cloud.pulumi.provider_process` instead (`PROVISION_PROVIDER_ATTACHED`
+set), it serves every engine run of that process, and exits when that process closes
+its standard input or dies.
 """
 
 from __future__ import annotations
 
 import os
 import runpy
+import sys
 import threading
 from concurrent import futures
 from typing import Any
@@ -18,6 +23,7 @@ from typing import Any
 from provisioner.cloud.aws import clients
 
 WORKERS_ENV = "PROVISION_PROVIDER_WORKERS"
+ATTACHED_ENV = "PROVISION_PROVIDER_ATTACHED"
 DEFAULT_PARALLELISM = 64
 
 
@@ -36,7 +42,32 @@ def main() -> None:
     if region:
         # Loading the EC2 service model takes a while; do it while the engine still plans.
         threading.Thread(target=clients.client, args=("ec2", region), daemon=True).start()
+    if os.environ.get(ATTACHED_ENV):
+        _answer_attach()
+        threading.Thread(target=_exit_when_input_closes, daemon=True).start()
     runpy.run_module("pulumi.dynamic.__main__", run_name="__main__", alter_sys=True)
+
+
+def _answer_attach() -> None:
+    """Answer the engine's `Attach` call, which it makes to a provider it attaches to.
+
+    pulumi.dynamic's servicer does not implement it (the engine launches that plugin
+    itself). It only tells the provider the engine's address, which our providers never
+    call, so the answer is a plain OK, given by the generated base class it inherits from.
+    """
+    from google.protobuf import empty_pb2  # type: ignore[import-untyped]
+    from pulumi.runtime.proto import ResourceProviderServicer
+
+    def attach(_servicer: object, _request: object, _context: object) -> Any:
+        return empty_pb2.Empty()
+
+    setattr(ResourceProviderServicer, "Attach", attach)  # noqa: B010 - a generated class
+
+
+def _exit_when_input_closes() -> None:
+    """Serve until the process that started this one closes our input (or dies)."""
+    sys.stdin.buffer.read()
+    os._exit(0)
 
 
 if __name__ == "__main__":

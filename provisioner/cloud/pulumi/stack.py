@@ -19,6 +19,7 @@ from semver import VersionInfo
 
 from provisioner.cloud.errors import engine_failure
 from provisioner.cloud.pulumi.events import EventTranslator
+from provisioner.cloud.pulumi.provider_process import attached_provider_env
 from provisioner.cloud.pulumi.state import (
     address_of,
     fingerprint,
@@ -113,6 +114,7 @@ class PulumiStack:
         ones and those the preview computed (values not known yet are UNKNOWN).
         """
         events = EventTranslator(sink or NullSink(), planning=True)
+        self._attach_provider()
         with _engine_errors("preview", events):
             self._stack.preview(
                 refresh=refresh,
@@ -132,12 +134,14 @@ class PulumiStack:
     def plan_destroy(self, environment: str, *, sink: EventSink | None = None) -> Plan:
         """What a destroy would delete."""
         events = EventTranslator(sink or NullSink(), planning=True)
+        self._attach_provider()
         with _engine_errors("preview of destroy", events):
             self._stack.preview_destroy(on_event=events, color="never", parallel=self._parallel)
         return Plan(environment, tuple(events.changes()))
 
     def preview(self) -> StackResult:
         """Pulumi's own change counts (the stack resource included), without applying."""
+        self._attach_provider()
         with _engine_errors("preview"):
             result = self._stack.preview(color="never", parallel=self._parallel)
         return StackResult(summary=_counts(result.change_summary), outputs={})
@@ -146,6 +150,7 @@ class PulumiStack:
         """Apply the program; each resource is reported to `sink` as it starts and ends."""
         events = EventTranslator(sink or NullSink(), planning=False)
         self._outputs = None
+        self._attach_provider()
         with _engine_errors("up", events):
             result = self._stack.up(
                 refresh=refresh,
@@ -162,6 +167,7 @@ class PulumiStack:
     def refresh(self) -> StackResult:
         """Read every resource back from the cloud into state."""
         self._outputs = None
+        self._attach_provider()
         with _engine_errors("refresh"):
             result = self._stack.refresh(color="never", show_secrets=False)
         return StackResult(summary=_summary(result.summary), outputs=self.outputs())
@@ -184,6 +190,7 @@ class PulumiStack:
             if len(targets) == len(urns):
                 targets = None  # everything: a whole destroy also clears the stack's outputs
         self._outputs = None
+        self._attach_provider()
         with _engine_errors("destroy", events):
             result = self._stack.destroy(
                 on_event=events,
@@ -201,6 +208,14 @@ class PulumiStack:
         exits; after `grace_seconds` it is killed. Returns how many were stopped.
         """
         return interrupt_engines(children(os.getpid()), grace_seconds=grace_seconds)
+
+    def _attach_provider(self) -> None:
+        """Have the next engine run use this process's provider host (see provider_process)."""
+        workspace = self._stack.workspace
+        attach = attached_provider_env(
+            self.settings.engine_env(), self.settings.pulumi_home / "provider-host.log"
+        )
+        workspace.env_vars = {**workspace.env_vars, **attach}
 
     def remove_dead_locks(self) -> int:
         """Remove this stack's Pulumi locks whose process died on this host (state in files)."""

@@ -136,15 +136,16 @@ class Project:
             bufsize=1,
         )
 
-    def kill_at(self, marker: str, *args: str) -> str:
+    def kill_at(self, marker: str | tuple[str, ...], *args: str) -> str:
         """Start `provision ARGS`, SIGKILL it and its processes (but the local cloud's daemon)
-        as soon as it prints `marker`; what it printed."""
+        as soon as it prints `marker` (or any of several); what it printed."""
+        markers = (marker,) if isinstance(marker, str) else marker
         process = self.start(*args)
         assert process.stdout is not None
         seen: list[str] = []
         for line in process.stdout:
             seen.append(line)
-            if marker in line:
+            if any(m in line for m in markers):
                 # With every process it started (Pulumi's engine, Ansible), as when its
                 # machine goes down: a surviving engine would go on without it.
                 for pid in [process.pid, *_descendants(process.pid)]:
@@ -153,7 +154,7 @@ class Project:
                 break
         process.wait(timeout=60)
         process.stdout.close()
-        assert any(marker in line for line in seen), "".join(seen)
+        assert any(m in line for line in seen for m in markers), "".join(seen)
         return "".join(seen)
 
     def crash_once(self, arrived: Callable[[], bool], *args: str, timeout: float = 120) -> str:

@@ -66,7 +66,7 @@ install_venv() {
 # Every `provision` run, Pulumi provider host and local-cloud daemon imports the package
 # anew. Where PYTHONDONTWRITEBYTECODE is set (as on the machines this was measured on),
 # Python never caches the bytecode it compiles, so each of those processes would compile
-# the package's modules again (about 0.3 s of CPU each). Compile them once here; only
+# the package's modules again (0.1-0.3 s of CPU each). Compile them once here; only
 # modules changed since are compiled again.
 compile_bytecode() {
     "$VENV/bin/python" -m compileall -q -j 0 "$ROOT/provisioner" "$ROOT/stacks" >/dev/null \

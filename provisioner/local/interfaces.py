@@ -86,7 +86,7 @@ def ensure_interface(
     subnet = ec2.get_subnet(subnet_id)
     ec2.create_network_interface(
         subnet,
-        None,
+        subnet.get_available_subnet_ip(owner),  # recorded as taken, as an instance's is
         group_ids=group_ids,
         description=description,
         tags={OWNER_TAG: owner, NAMESPACE_TAG: namespace},
@@ -99,3 +99,4 @@ def remove_interfaces(ec2: Any, owner: str, keep: frozenset[str] = frozenset()) 
     for interface in managed_interfaces(ec2):
         if interface.owner == owner and interface.subnet_id not in keep:
             ec2.delete_network_interface(interface.interface_id)
+            ec2.get_subnet(interface.subnet_id).del_subnet_ip(interface.address)

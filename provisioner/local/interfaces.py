@@ -2,7 +2,9 @@
 
 Like AWS's requester-managed interfaces: a load balancer gets one in each of its
 subnets, a database one in a subnet of its subnet group. Their addresses come
-from moto's own allocation in the subnet, so no instance ever gets the same one.
+from the subnet's own allocator, the one instances draw from, and go back to it
+with the interface, so no instance ever gets the same one (an interface made
+without an address gets a random one from moto, which an instance may hold).
 Each carries `OWNER_TAG` (the resource's ARN) and `NAMESPACE_TAG` (the namespace
 that holds the address), which is how the firewall and the resolver find them.
 

@@ -164,8 +164,9 @@ class PulumiCloud:
         self._stack.cancel()
 
     def recover(self) -> list[str]:
-        """Undo what a killed run left: dead Pulumi locks, pending operations, orphans."""
-        self._stack.remove_dead_locks()
+        """Undo what a killed run left: broken state files, dead Pulumi locks, pending
+        operations, orphans."""
+        self._stack.repair_after_kill()
         pending = self._stack.clear_pending_operations()
         if not pending:
             return []

@@ -18,6 +18,7 @@ from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.aws.vpc import VpcProvider
 from provisioner.cloud.pulumi.stack import Program, PulumiStack
 from provisioner.cloud.pulumi.workspace import EngineSettings
+from provisioner.errors import ProvisionError
 
 from .conftest import REGION
 
@@ -67,6 +68,15 @@ def test_engine_round_trip_creates_refreshes_updates_replaces_and_destroys_a_vpc
     assert vpc["VpcId"] == created.outputs["vpc_id"]
     assert vpc["CidrBlock"] == "10.10.0.0/16"
     assert tag_value(vpc, "tier") == "one"
+
+    # An engine killed between its checkpoint and the attribute file beside it breaks
+    # every later operation of this stack object, until it repairs the state files.
+    attributes = tmp_path / "state" / ".pulumi" / "stacks" / "roundtrip" / "test.json.attrs"
+    attributes.write_text("")
+    with pytest.raises(ProvisionError, match="failed to load checkpoint: EOF"):
+        stack.refresh()
+    assert stack.repair_after_kill() == 1
+    assert stack.refresh().summary == {"same": 2}
 
     # An out-of-band tag change is read back into state by refresh.
     ec2.create_tags(Resources=[vpc["VpcId"]], Tags=[{"Key": "tier", "Value": "edited"}])

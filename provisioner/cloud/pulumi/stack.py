@@ -68,6 +68,7 @@ class PulumiStack:
         self, project: str, stack: str, program: Program, settings: EngineSettings
     ) -> None:
         self.settings = settings
+        self.project = project
         self.stack_name = stack
         settings.pulumi_home.mkdir(parents=True, exist_ok=True)
         cli = find_pulumi_cli()
@@ -215,9 +216,17 @@ class PulumiStack:
         )
         workspace.env_vars = {**workspace.env_vars, **attach}
 
-    def remove_dead_locks(self) -> int:
-        """Remove this stack's Pulumi locks whose process died on this host (state in files)."""
-        return remove_dead_locks(self.settings.state_url, self.stack_name)
+    def repair_after_kill(self) -> int:
+        """Undo what a `pulumi` killed midway left in state files: half-written attribute
+        files and locks of dead processes. Returns how many files were removed.
+
+        An interrupt can end the engine this process started in the middle of such a
+        write (the Automation API stops reading its output at once), so a rollback in
+        the same process repairs before its next operation, as opening a stack does.
+        """
+        url = self.settings.state_url
+        repaired = repair_interrupted_writes(url, self.project, self.stack_name)
+        return len(repaired) + remove_dead_locks(url, self.stack_name)
 
     def clear_pending_operations(self) -> list[str]:
         """Drop operations a killed run left pending; returns the addresses they were on."""

@@ -14,9 +14,12 @@ change moto's in-process backends.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
+
+from moto.ec2.exceptions import InvalidSubnetIdError
 
 OWNER_TAG = "local:owner"
 NAMESPACE_TAG = "local:namespace"
@@ -97,8 +100,13 @@ def ensure_interface(
 
 
 def remove_interfaces(ec2: Any, owner: str, keep: frozenset[str] = frozenset()) -> None:
-    """Delete the owner's interfaces, except those in the subnets of `keep`."""
+    """Delete the owner's interfaces, except those in the subnets of `keep`.
+
+    moto deletes a subnet that still holds interfaces (AWS would refuse): then
+    there is no allocator to give the address back to.
+    """
     for interface in managed_interfaces(ec2):
         if interface.owner == owner and interface.subnet_id not in keep:
             ec2.delete_network_interface(interface.interface_id)
-            ec2.get_subnet(interface.subnet_id).del_subnet_ip(interface.address)
+            with contextlib.suppress(InvalidSubnetIdError):
+                ec2.get_subnet(interface.subnet_id).del_subnet_ip(interface.address)

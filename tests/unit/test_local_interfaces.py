@@ -59,3 +59,15 @@ def test_a_removed_interfaces_address_goes_back_to_the_subnet(
     remove_interfaces(backend, OWNER)
     assert launch(client, subnet, 1) == [interface.address]
     assert interface.address not in instances
+
+
+def test_an_interface_in_a_subnet_deleted_before_it_is_removed_all_the_same(
+    cloud: tuple[Any, Any, str],
+) -> None:
+    client, backend, subnet = cloud
+    ensure_interface(
+        backend, owner=OWNER, namespace="ns", subnet_id=subnet, group_ids=[], description="lb"
+    )
+    client.delete_subnet(SubnetId=subnet)  # moto allows it; AWS would refuse
+    remove_interfaces(backend, OWNER)
+    assert client.describe_network_interfaces()["NetworkInterfaces"] == []

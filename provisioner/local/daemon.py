@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -47,10 +49,11 @@ from provisioner.procs import ProcessIdentity
 
 def serve(paths: LocalPaths) -> None:
     """Serve the moto API until SIGTERM or SIGINT."""
-    stop = threading.Event()
+    stop, wake = threading.Event(), threading.Event()
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
+        wake.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -58,7 +61,9 @@ def serve(paths: LocalPaths) -> None:
     moto_lock = threading.Lock()
     data_plane = _data_plane(paths, MotoReader(moto_lock))  # before the first request
     app = DomainDispatcherApplication(create_backend_app)
-    server = make_server(LISTEN_ADDRESS, 0, _one_at_a_time(app, moto_lock), threaded=True)
+    server = make_server(
+        LISTEN_ADDRESS, 0, _one_at_a_time(app, moto_lock, on_change=wake.set), threaded=True
+    )
     serving = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
     serving.start()
     port = server.server_address[1]
@@ -72,13 +77,14 @@ def serve(paths: LocalPaths) -> None:
     )
     record.save(paths.record)
     print(f"moto server listening on {record.endpoint} (pid {record.pid})", flush=True)
-    reconciling = threading.Thread(target=data_plane.run, args=(stop,), name="data-plane")
+    reconciling = threading.Thread(target=data_plane.run, args=(stop, wake), name="data-plane")
     reconciling.start()
     try:
         while not stop.wait(1.0):
             pass
     finally:
         stop.set()
+        wake.set()
         reconciling.join()
         data_plane.teardown()
         _stop_serving(server, serving)
@@ -114,11 +120,15 @@ def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
     return DataPlane([*realizers, resolvers], networks)
 
 
+# Query-API actions that only read.
+READ_ACTIONS = ("Describe", "List", "Get")
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def _one_at_a_time(app: WsgiApp, lock: threading.Lock) -> WsgiApp:
-    """moto's app, answering one request at a time.
+def _one_at_a_time(app: WsgiApp, lock: threading.Lock, on_change: Callable[[], None]) -> WsgiApp:
+    """moto's app, answering one request at a time; `on_change` after each that may change
+    moto's state.
 
     moto's backends are plain dicts that are not safe to change from several
     threads at once: under a burst of parallel creates, a describe can iterate
@@ -127,10 +137,33 @@ def _one_at_a_time(app: WsgiApp, lock: threading.Lock) -> WsgiApp:
     """
 
     def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        changes = may_change_state(environ)
         with lock:
-            return list(app(environ, start_response))
+            answer = list(app(environ, start_response))
+        if changes:
+            on_change()
+        return answer
 
     return serialized
+
+
+def may_change_state(environ: dict[str, Any]) -> bool:
+    """Whether a request may change moto's state: anything but a read.
+
+    Reads are GET and HEAD (REST APIs such as S3's and Route 53's), and query-API
+    actions named Describe*, List* or Get* (EC2, ELBv2, RDS). A query API's action
+    is in the form-encoded body: it is read here and put back for moto.
+    """
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method in ("GET", "HEAD"):
+        action = parse_qs(environ.get("QUERY_STRING", "")).get("Action", [""])[0]
+        return bool(action) and not action.startswith(READ_ACTIONS)
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return True
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+    return not action.startswith(READ_ACTIONS)
 
 
 def _stop_serving(server: BaseWSGIServer, serving: threading.Thread) -> None:

@@ -4,6 +4,11 @@ Each realizer turns one kind of what moto holds into real software on this
 machine (instances into namespace hosts, load balancers into HAProxy, ...). A
 pass runs every realizer's step in order, then removes the VPC namespaces that
 no realizer uses any more. Teardown runs in reverse order.
+
+A pass runs as soon as a request changes moto's state (the daemon sets the
+`wake` event), and otherwise once per `IDLE_INTERVAL`: what changes outside
+moto (a process that died, a health check's verdict, a database that now
+accepts connections) is seen within that interval.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from typing import Protocol, TypeVar
 from provisioner.local.vpcnet import VpcNetworks
 
 log = logging.getLogger(__name__)
+
+# Seconds between passes when no request changes moto's state.
+IDLE_INTERVAL = 1.0
 
 T = TypeVar("T")
 
@@ -64,14 +72,18 @@ class DataPlane:
         for namespace in self.networks.vpc_namespaces() - used:
             self.networks.remove_vpc_namespace(namespace)
 
-    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
-        """Reconcile until `stop` is set."""
+    def run(
+        self, stop: threading.Event, wake: threading.Event, interval: float = IDLE_INTERVAL
+    ) -> None:
+        """Reconcile until `stop` is set (set `wake` with it): a pass each time `wake`
+        is set, and one every `interval` seconds."""
         while not stop.is_set():
+            wake.clear()  # a change during this pass wakes the next one
             try:
                 self.step()
             except Exception:
                 log.exception("reconcile pass failed")
-            stop.wait(interval)
+            wake.wait(interval)
 
     def teardown(self) -> None:
         """Remove everything every realizer started, then every VPC namespace."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 
 from provisioner.local.dataplane import DataPlane
@@ -139,3 +141,32 @@ def test_teardown_removes_every_vpc_namespace_after_the_realizers() -> None:
     DataPlane([realizer], networks).teardown()  # type: ignore[arg-type]
     assert realizer.vpcs == set()
     assert networks.removed == ["ns-vpc-a"]
+
+
+class CountingRealizer(FixedRealizer):
+    """Counts passes; the third one stops the loop."""
+
+    def __init__(self, stop: threading.Event, wake: threading.Event) -> None:
+        super().__init__()
+        self.passes = 0
+        self.stop, self.wake = stop, wake
+
+    def step(self) -> None:
+        self.passes += 1
+        if self.passes == 3:
+            self.stop.set()
+            self.wake.set()
+
+
+def test_a_pass_runs_as_soon_as_it_is_woken_and_not_only_each_interval() -> None:
+    stop, wake = threading.Event(), threading.Event()
+    realizer = CountingRealizer(stop, wake)
+    plane = DataPlane([realizer], FakeNetworks())  # type: ignore[arg-type]
+    loop = threading.Thread(target=plane.run, args=(stop, wake), kwargs={"interval": 3600})
+    loop.start()
+    for expected in (1, 2):
+        while realizer.passes < expected:  # the pass before this wake has run
+            time.sleep(0.01)
+        wake.set()
+    loop.join(timeout=10)
+    assert not loop.is_alive() and realizer.passes == 3

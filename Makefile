@@ -15,10 +15,14 @@ help: ## List the targets
 setup: ## Install everything (Debian packages, .venv, Pulumi CLI); idempotent
 	@bash tools/setup.sh
 
+# mypy's incremental cache lives outside the clone, like pip's and Go's: a fresh clone
+# checks in 3 s instead of 18 s. mypy re-checks every file whose content differs.
+MYPY_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/provision/mypy
+
 lint: setup ## ruff (lint and format check) and mypy on provisioner/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	$(BIN)/mypy --cache-dir "$(MYPY_CACHE_DIR)"
 
 format: setup ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .

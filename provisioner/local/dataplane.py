@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # Seconds between passes when no request changes moto's state.
 IDLE_INTERVAL = 1.0
+# Seconds at least between two passes: a burst of changes (an `up` creating
+# dozens of resources) is taken in a few passes, not one per request.
+MIN_GAP = 0.2
 
 T = TypeVar("T")
 
@@ -75,15 +78,16 @@ class DataPlane:
     def run(
         self, stop: threading.Event, wake: threading.Event, interval: float = IDLE_INTERVAL
     ) -> None:
-        """Reconcile until `stop` is set (set `wake` with it): a pass each time `wake`
-        is set, and one every `interval` seconds."""
+        """Reconcile until `stop` is set (set `wake` with it): a pass after `wake` is set,
+        and one every `interval` seconds; never two within `MIN_GAP` seconds."""
         while not stop.is_set():
             wake.clear()  # a change during this pass wakes the next one
             try:
                 self.step()
             except Exception:
                 log.exception("reconcile pass failed")
-            wake.wait(interval)
+            if not stop.wait(MIN_GAP):
+                wake.wait(max(interval - MIN_GAP, 0.0))
 
     def teardown(self) -> None:
         """Remove everything every realizer started, then every VPC namespace."""

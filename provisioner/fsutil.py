@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -39,3 +40,19 @@ def read_json(path: Path) -> Any | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+# A socket's path is limited to 107 bytes; room is left for a `.PID.tmp` some programs add.
+_SOCKET_PATH_ROOM = 90
+
+
+def socket_path(folder: Path, name: str, kind: str) -> Path:
+    """`folder/name` for a Unix socket, or a path in /run (root's) named after the folder.
+
+    A deep folder (a test's state folder, say) cannot hold a socket: its path is too long.
+    """
+    inside = folder / name
+    if len(str(inside).encode()) <= _SOCKET_PATH_ROOM:
+        return inside
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    return Path("/run") / f"provision-{kind}-{digest}.sock"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import signal
 import socket
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.errors import LocalCloudError
-from provisioner.fsutil import atomic_write_json, atomic_write_text, read_json
+from provisioner.fsutil import atomic_write_json, atomic_write_text, read_json, socket_path
 from provisioner.local.lbmodel import (
     HealthCheckProtocol,
     Listener,
@@ -39,8 +38,6 @@ from provisioner.procs import ProcessIdentity
 HAPROXY = "/usr/sbin/haproxy"
 STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 10.0
-# Room for a socket path: 107 bytes, less HAProxy's `.PID.tmp` while it binds.
-_SOCKET_PATH_ROOM = 90
 
 
 @dataclass(frozen=True)
@@ -55,16 +52,8 @@ class HAProxyFiles:
 
     @property
     def stats_socket(self) -> Path:
-        """In the folder, or in /run (root's) when that path would be too long for a socket.
-
-        HAProxy binds `PATH.PID.tmp` and renames it, and a socket's path is limited
-        to 107 bytes, so a deep state folder (a test's, say) cannot hold it.
-        """
-        inside = self.folder / "stats.sock"
-        if len(str(inside).encode()) <= _SOCKET_PATH_ROOM:
-            return inside
-        digest = hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest()[:16]
-        return Path("/run") / f"provision-haproxy-{digest}.sock"
+        """In the folder, or in /run when that path is too long for a socket (see fsutil)."""
+        return socket_path(self.folder, "stats.sock", "haproxy")
 
     @property
     def server_state(self) -> Path:

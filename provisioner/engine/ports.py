@@ -143,7 +143,6 @@ class SshRoute:
     address: str
     host_key_alias: str
     proxy_command: str | None = None
-    remote_temp: str | None = None
     python_interpreter: str | None = None  # None: let Ansible discover it
 
 

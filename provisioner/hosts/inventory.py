@@ -35,8 +35,6 @@ def inventory_for(
     }
     if key_file is not None:
         hostvars["ansible_ssh_private_key_file"] = str(key_file)
-    if route.remote_temp:
-        hostvars["ansible_remote_tmp"] = route.remote_temp
     if route.python_interpreter:
         hostvars["ansible_python_interpreter"] = route.python_interpreter
     groups: dict[str, Any] = {

@@ -3,14 +3,15 @@
 Its cache folder is shared by every local cloud on the machine and by the image
 build, so a package is downloaded from the Debian repository once per machine.
 It listens on a free port of 127.0.0.1 in the main namespace; hosts reach it
-only through their VPC's relay (relay.py). Its log (`apt-cacher.log`, one line
-per request, `I` for a hit and `O` for a download) is the proof of what it served.
+only through their VPC's relay (relay.py). One runs per local cloud; its
+transfer log tells what it fetched from the repository and what it served.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ LISTEN_ADDRESS = "127.0.0.1"
 # Shared by every clone and local cloud on this machine (override: PROVISION_CACHE_DIR).
 CACHE_ROOT_ENV = "PROVISION_CACHE_DIR"
 DEFAULT_CACHE_ROOT = Path("/var/cache/provision")
+_PORTS = (20000, 32768)
 SETUP_HINT = "run `make setup`, which installs Debian's apt-cacher-ng"
 
 
@@ -34,25 +36,26 @@ def cache_root() -> Path:
 
 
 @dataclass(frozen=True)
-class CacheLogLine:
-    """One request the cache served: a hit (from its folder) or a download."""
+class CacheTransfer:
+    """One line of the cache's transfer log: a package file fetched from the repository
+    (`I`: in) or sent to a client (`O`: out). A file sent with no fetch was a hit."""
 
-    hit: bool
+    fetched: bool
     path: str
 
 
-def read_log(log_dir: Path) -> list[CacheLogLine]:
-    """The cache's transfer log: `TIME|FLAG|CLIENT|SIZE|PATH`, FLAG `I` (hit) or `O` (fetched)."""
-    lines = []
+def read_transfers(log_dir: Path) -> list[CacheTransfer]:
+    """The cache's transfer log (`apt-cacher.log`): `TIME|I or O|SIZE|CLIENT|PATH` lines."""
     try:
         text = (log_dir / "apt-cacher.log").read_text(errors="replace")
     except FileNotFoundError:
         return []
+    transfers = []
     for line in text.splitlines():
         fields = line.split("|")
         if len(fields) >= 5 and fields[1] in ("I", "O"):
-            lines.append(CacheLogLine(hit=fields[1] == "I", path=fields[4]))
-    return lines
+            transfers.append(CacheTransfer(fetched=fields[1] == "I", path=fields[4]))
+    return transfers
 
 
 class PackageCache:
@@ -94,10 +97,13 @@ class PackageCache:
             "PidFile": self.folder / "apt-cacher-ng.pid",
             "SocketPath": self.folder / "socket",
         }
+        atomic_write_text(
+            self.folder / "conf" / "acng.conf",
+            "".join(f"{key}: {value}\n" for key, value in options.items()),
+        )
         atomic_write_text(self.folder / "port", str(port))
         log = self.folder / "apt-cacher-ng.out"
-        argv = [APT_CACHER_NG, "-c", str(self.folder / "conf")]
-        self._process.start([*argv, *(f"{key}={value}" for key, value in options.items())], log)
+        self._process.start([APT_CACHER_NG, "-c", str(self.folder / "conf")], log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._process.process() is not None:
             with contextlib.suppress(OSError), socket.create_connection((LISTEN_ADDRESS, port), 1):
@@ -113,6 +119,13 @@ class PackageCache:
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LISTEN_ADDRESS, 0))
-        return int(probe.getsockname()[1])
+    """A port of 127.0.0.1 nothing listens on, below 32768: apt-cacher-ng 3.7 reads its
+    `Port` as a signed 16-bit number, and the kernel's free ports are all above that."""
+    for port in random.sample(range(*_PORTS), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind((LISTEN_ADDRESS, port))
+            except OSError:
+                continue
+            return port
+    raise LocalCloudError(f"no free port for the package cache in {_PORTS[0]}-{_PORTS[1] - 1}")

@@ -4,8 +4,9 @@ Started detached by `provision local start` as
 `python -m provisioner.local.daemon --state-dir DIR`. It binds a free port on
 127.0.0.1, records its pid and port in DIR/daemon.json once it listens, and on
 SIGTERM or SIGINT stops serving and removes that record. A data-plane thread
-realizes what moto holds: every running instance as a namespace host
-(hosts.py), every postgres DB instance as a PostgreSQL server (databases.py),
+realizes what moto holds: every running instance as a namespace host on the
+base image (hosts.py, image.py), a package relay for each VPC with hosts
+(relay.py), every postgres DB instance as a PostgreSQL server (databases.py),
 every load balancer as an HAProxy (load_balancers.py), security groups as
 nftables rules in each of their namespaces (firewall.py), and each VPC's
 resolver (resolver.py). The daemon removes them all when it stops.
@@ -36,11 +37,13 @@ from provisioner.local.dataplane import DataPlane, MotoReader, Realizer
 from provisioner.local.dbfarm import DatabaseFarm
 from provisioner.local.firewall import Firewalls, moto_firewalls
 from provisioner.local.hosts import HostFarm
+from provisioner.local.image import built_image
 from provisioner.local.load_balancers import LoadBalancerRealizer
 from provisioner.local.postgres import served_majors
 from provisioner.local.rdsmoto import install_engine_checks
 from provisioner.local.reconciler import HostReconciler, moto_instances
 from provisioner.local.record import LISTEN_ADDRESS, DaemonRecord, LocalPaths
+from provisioner.local.relay import PackageRelays
 from provisioner.local.resolver import VpcResolvers, moto_vpc_dns
 from provisioner.local.targethealth import TargetHealthTable
 from provisioner.local.vpcnet import VpcNetworks
@@ -104,8 +107,12 @@ def _data_plane(paths: LocalPaths, moto: MotoReader) -> DataPlane:
     target_health = TargetHealthTable()
     target_health.install()  # DescribeTargetHealth answers what HAProxy sees
     install_engine_checks(served_majors())  # PostgreSQL versions this machine can serve
+    hosts = HostReconciler(
+        HostFarm(paths.hosts, networks, image=built_image().root), lambda: moto(moto_instances)
+    )
     realizers: list[Realizer] = [
-        HostReconciler(HostFarm(paths.hosts, networks), lambda: moto(moto_instances)),
+        hosts,
+        PackageRelays(paths.packages, networks, hosts.vpc_cidrs),
         DatabaseRealizer(DatabaseFarm(paths.databases, networks), MotoDatabases(moto, networks)),
         LoadBalancerRealizer(paths.load_balancers, networks, moto, target_health),
         firewalls,

@@ -1,13 +1,20 @@
 """Namespace hosts: each running instance of the local cloud as a real Linux host.
 
 A host is a network namespace plugged into its subnet (see vpcnet.py) with
-`eth0` and the instance's private IP, plus
-a mount and UTS namespace: copy-on-write overlays on the system directories a
-host writes to, private tmpfs for /run and /tmp, its own hostname, and its
-own sshd. Everything a host runs shares its network namespace, which is how
-`stop` and `remove` find every process to stop.
+`eth0` and the instance's private IP, plus mount, UTS and PID namespaces: its
+root is a copy-on-write overlay on the base image (image.py; read-only lower
+layer, the host's own upper layer), with its own /proc, a minimal /dev, tmpfs
+/run and /tmp, its own hostname, and tini as PID 1 (it reaps orphans, so
+packages' daemons run as on any server) in front of the host's own sshd. It
+sees nothing of the machine's files. Everything a host runs shares its network
+namespace, which is how `stop` and `remove` find every process to stop.
 
-A host's folder is its disk: its host key and the upper layers of its overlays.
+What a cloud gives an instance at boot is written into its root before it
+starts: its SSH host key, the authorized keys from its user data, its hostname,
+the VPC's resolver and the VPC's package relay as apt's proxy (as DHCP options
+would), and an sshd drop-in (`sshd_config.d/50-local-cloud.conf`).
+
+A host's folder is its disk: its host key and the upper layer of its root.
 A stopped instance keeps it, as an EBS-backed instance keeps its root volume, so
 it starts again with its files and its host key; a terminated one loses it.
 """
@@ -24,20 +31,11 @@ from pathlib import Path
 
 from provisioner.errors import LocalCloudError
 from provisioner.fsutil import atomic_write_json, atomic_write_text, read_json
+from provisioner.local.relay import proxy_url
 from provisioner.local.vpcnet import Attachment, VpcNetworks, resolver_address, short_id
 
-# System directories a host may change, each a copy-on-write overlay of the machine's:
-# the host's disk, kept while its instance is stopped.
-OVERLAY_DIRS = (
-    "etc", "var/lib", "var/log", "var/spool", "opt", "home", "srv", "usr/local",
-)  # fmt: skip
-# Root's home starts from the skeleton a new account gets, as on a fresh image, not from
-# the operator's home: its dotfiles would run on every SSH command (one pyenv init cost
-# about 50 processes each) and would hand the operator's settings to every host.
-ROOT_HOME, ROOT_HOME_LOWER = "root", "etc/skel"
-# Private, empty and in memory for each host, and emptied when it stops (like a reboot).
-TMPFS_DIRS = ("tmp", "var/tmp")
-HOST_MOUNT = "/run/provision-host"
+# Device nodes a host gets, bound from the machine's (nothing else of /dev: no disks).
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 SSH_PORT = 22
 
 
@@ -114,17 +112,13 @@ class HostFarm:
         self,
         root: Path,
         networks: VpcNetworks | None = None,
+        image: Path | None = None,
     ) -> None:
         self.root = root
         self.networks = networks or VpcNetworks(root)
+        self.image = image  # the base image's root; needed to create hosts, not to find them
         # Each host's first process, reaped when the host is removed (else it stays a zombie).
         self._children: dict[str, subprocess.Popen[bytes]] = {}
-        for forbidden in (*OVERLAY_DIRS, ROOT_HOME):
-            if root.resolve().is_relative_to(Path("/") / forbidden):
-                raise LocalCloudError(
-                    f"the state folder {root} is under /{forbidden}, which hosts overlay; "
-                    "set PROVISION_STATE_DIR elsewhere"
-                )
 
     def vpc_namespace(self, vpc_id: str) -> str:
         return self.networks.vpc_namespace(vpc_id)
@@ -170,7 +164,7 @@ class HostFarm:
         HostRecord(spec, HostState.STOPPED).save(self.folder(spec.instance_id))
 
     def remove(self, spec: HostSpec) -> None:
-        """Stop every process of the host, then remove its link, namespace and files."""
+        """Stop every process of the host, then remove its link, namespace and disk."""
         self._power_off(spec)
         shutil.rmtree(self.folder(spec.instance_id), ignore_errors=True)
 
@@ -207,8 +201,10 @@ class HostFarm:
         atomic_write_text(
             folder / "authorized_keys", "".join(f"{k}\n" for k in spec.authorized_keys), mode=0o600
         )
-        atomic_write_text(folder / "sshd_config", _sshd_config(spec))
-        atomic_write_text(folder / "boot.sh", _boot_script(spec, folder), mode=0o700)
+        atomic_write_text(folder / "sshd.conf", _sshd_config(spec))
+        if self.image is None:
+            raise LocalCloudError(f"no base image to boot {spec.instance_id} from")
+        atomic_write_text(folder / "boot.sh", _boot_script(spec, folder, self.image), mode=0o700)
 
     def _start(self, spec: HostSpec, folder: Path) -> None:
         log = (folder / "sshd.log").open("ab")
@@ -216,7 +212,7 @@ class HostFarm:
             self._children[spec.instance_id] = subprocess.Popen(
                 [
                     "ip", "netns", "exec", self.host_namespace(spec.instance_id),
-                    "unshare", "--mount", "--uts", "--propagation", "private",
+                    "unshare", "--mount", "--uts", "--pid", "--fork", "--propagation", "private",
                     "/bin/sh", str(folder / "boot.sh"),
                 ],
                 stdin=subprocess.DEVNULL,
@@ -242,49 +238,60 @@ class HostFarm:
 
 
 def _sshd_config(spec: HostSpec) -> str:
+    """The local cloud's sshd drop-in; the image's own sshd_config includes it first."""
     return "\n".join(
         [
+            "# Written by the local cloud at boot, as cloud-init writes 50-cloud-init.conf.",
             f"ListenAddress {spec.private_ip}:{SSH_PORT}",
-            f"HostKey {HOST_MOUNT}/ssh_host_ed25519_key",
-            "PidFile /run/sshd.pid",
-            f"AuthorizedKeysFile {HOST_MOUNT}/authorized_keys",
+            "HostKey /etc/ssh/ssh_host_ed25519_key",
             "PermitRootLogin prohibit-password",
-            "PubkeyAuthentication yes",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
+            # No login session to record: the host has no systemd-logind, and its
+            # /proc/self/loginuid cannot be written from a namespace.
             "UsePAM no",
-            "StrictModes no",
             "UseDNS no",
-            "Subsystem sftp internal-sftp",
             "",
         ]
     )
 
 
-def _boot_script(spec: HostSpec, folder: Path) -> str:
-    """Runs inside the host's new mount and UTS namespaces, then becomes its sshd."""
-    # Root's home first, while its lower folder is still the machine's own.
-    lowers = [(ROOT_HOME, ROOT_HOME_LOWER)] + [(d, d) for d in OVERLAY_DIRS]
-    overlays = "\n".join(
-        f'mkdir -p "$STATE/upper/{d}" "$STATE/work/{d}"\n'
-        f'mount -t overlay overlay -o "lowerdir=/{lower},upperdir=$STATE/upper/{d},'
-        f'workdir=$STATE/work/{d}" /{d}'
-        for d, lower in lowers
+def _boot_script(spec: HostSpec, folder: Path, image: Path) -> str:
+    """Runs as PID 1 of the host's new namespaces: mounts its root, then becomes tini + sshd."""
+    devices = "\n".join(
+        f'touch "$ROOT/dev/{d}" && mount --bind /dev/{d} "$ROOT/dev/{d}"' for d in DEVICES
     )
-    tmpfs = "\n".join(f"mount -t tmpfs -o mode=1777 tmpfs /{d}" for d in TMPFS_DIRS)
     return f"""#!/bin/sh
 set -eu
 STATE="{folder}"
+ROOT="$STATE/root"
+mkdir -p "$STATE/upper" "$STATE/work" "$ROOT"
+mount --make-rprivate /
+mount -t overlay overlay -o "lowerdir={image},upperdir=$STATE/upper,workdir=$STATE/work" "$ROOT"
+mount -t proc proc "$ROOT/proc"
+mount -t sysfs -o ro sysfs "$ROOT/sys"
+mount -t tmpfs -o mode=755,size=16m tmpfs "$ROOT/dev"
+{devices}
+mkdir -p "$ROOT/dev/pts" "$ROOT/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts"
+ln -s pts/ptmx "$ROOT/dev/ptmx"
+ln -s /proc/self/fd "$ROOT/dev/fd"
+mount -t tmpfs -o mode=1777 tmpfs "$ROOT/dev/shm"
+mount -t tmpfs -o mode=755 tmpfs "$ROOT/run"
+mkdir -p "$ROOT/run/sshd" "$ROOT/run/lock"
+mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"
 hostname "{spec.hostname}"
-mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -p {HOST_MOUNT} /run/sshd
-mount --bind "$STATE" {HOST_MOUNT}
-{overlays}
-{tmpfs}
-grep -qx "{spec.private_ip} {spec.hostname}" /etc/hosts \
-    || echo "{spec.private_ip} {spec.hostname}" >> /etc/hosts
-echo "{spec.hostname}" > /etc/hostname
-rm -f /etc/resolv.conf
-echo "nameserver {resolver_address(spec.vpc_cidr)}" > /etc/resolv.conf
-exec /usr/sbin/sshd -D -e -f {HOST_MOUNT}/sshd_config
+echo "{spec.hostname}" > "$ROOT/etc/hostname"
+grep -qx "{spec.private_ip} {spec.hostname}" "$ROOT/etc/hosts" \
+    || echo "{spec.private_ip} {spec.hostname}" >> "$ROOT/etc/hosts"
+rm -f "$ROOT/etc/resolv.conf"
+echo "nameserver {resolver_address(spec.vpc_cidr)}" > "$ROOT/etc/resolv.conf"
+echo 'Acquire::http::Proxy "{proxy_url(spec.vpc_cidr)}";' \
+    > "$ROOT/etc/apt/apt.conf.d/00local-cloud-proxy"
+install -m 600 "$STATE/ssh_host_ed25519_key" "$ROOT/etc/ssh/ssh_host_ed25519_key"
+install -m 644 "$STATE/ssh_host_ed25519_key.pub" "$ROOT/etc/ssh/ssh_host_ed25519_key.pub"
+install -m 644 "$STATE/sshd.conf" "$ROOT/etc/ssh/sshd_config.d/50-local-cloud.conf"
+install -d -m 700 "$ROOT/root/.ssh"
+install -m 600 "$STATE/authorized_keys" "$ROOT/root/.ssh/authorized_keys"
+exec chroot "$ROOT" /usr/bin/tini -s -- /usr/sbin/sshd -D -e
 """

@@ -11,7 +11,7 @@ import time
 
 from provisioner.engine.ports import SshRoute
 from provisioner.errors import HostError, UnsafeEndpointError
-from provisioner.local.hosts import HOST_MOUNT, HostFarm, HostRecord
+from provisioner.local.hosts import HostFarm, HostRecord
 
 
 class LocalReach:
@@ -61,7 +61,6 @@ class LocalReach:
             address=address,
             host_key_alias=spec.instance_id,
             proxy_command=f"ip netns exec {namespace} nc %h %p",
-            remote_temp=f"{HOST_MOUNT}/ansible-tmp",
-            # Hosts run the machine's own OS; discovery could pick a user's shim on PATH.
+            # The image's own Python: no interpreter discovery on every run.
             python_interpreter="/usr/bin/python3",
         )

@@ -74,7 +74,7 @@ class HostReconciler:
     def __init__(self, farm: HostFarm, desired: DesiredHosts) -> None:
         self.farm = farm
         self.desired = desired
-        self._vpcs: set[str] = set()
+        self._vpcs: dict[str, str] = {}  # id -> CIDR, of the VPCs with running hosts
 
     def step(self) -> None:
         """One pass: start, stop and remove hosts."""
@@ -98,13 +98,17 @@ class HostReconciler:
                 except Exception:
                     log.exception("could not start the host of %s", spec.instance_id)
                     self.farm.stop(spec)
-        self._vpcs = {spec.vpc_id for spec in running}
+        self._vpcs = {spec.vpc_id: spec.vpc_cidr for spec in running}
 
     def vpcs_in_use(self) -> set[str]:
         return set(self._vpcs)
+
+    def vpc_cidrs(self) -> dict[str, str]:
+        """The VPCs with running hosts (as of the last pass), by id: their CIDR blocks."""
+        return dict(self._vpcs)
 
     def teardown(self) -> None:
         """Remove every host of this farm."""
         for record in self.farm.records().values():
             self.farm.remove(record.spec)
-        self._vpcs = set()
+        self._vpcs = {}

@@ -51,6 +51,11 @@ class LocalPaths:
         """One folder per VPC resolver (its dnsmasq's config, names, pid and log)."""
         return self.root / "resolvers"
 
+    @property
+    def packages(self) -> Path:
+        """The package cache's config and log, and the package relays' records and logs."""
+        return self.root / "packages"
+
 
 @dataclass(frozen=True)
 class DaemonRecord:

@@ -1,4 +1,4 @@
-"""The package relay: how a VPC reaches the package cache, and nothing else (the one module that runs socat).
+"""Package relays: how a VPC reaches the package cache, and nothing else (the one runner of socat).
 
 The main namespace has no route into a VPC, and a VPC none out. Like a NAT
 gateway for the package repository only, each VPC gets a socat inside its

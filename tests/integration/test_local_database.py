@@ -128,6 +128,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory, guard: PrivateTrafficCounter) 
         )["Instances"]
         reach = LocalReach(HostFarm(cloud.paths.hosts))
         route = reach.route(instance["InstanceId"], instance["PrivateIpAddress"], timeout=60)
+        # A fresh Debian host: its psql comes from the repository, through the VPC's relay.
+        subprocess.run(
+            ssh_command(route, root / "known_hosts", key_file,
+                        ["apt-get", "install", "-y", "-q", "postgresql-client"]),
+            capture_output=True, text=True, timeout=180, check=True,
+        )  # fmt: skip
         yield Lab(
             cloud=cloud,
             rds=rds,

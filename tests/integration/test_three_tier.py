@@ -217,7 +217,7 @@ def test_the_load_balancer_has_a_target_group_a_listener_and_a_target_per_web_vm
     ]
     assert balancer["tags"]["provision:address"] == "lb.web"
     group = balancer["target_group"]
-    assert (group["Port"], group["Protocol"], group["HealthCheckPath"]) == (8080, "HTTP", "/health")
+    assert (group["Port"], group["Protocol"], group["HealthCheckPath"]) == (80, "HTTP", "/health")
     assert (group["HealthCheckIntervalSeconds"], group["HealthyThresholdCount"]) == (5, 2)
     [listener] = balancer["listeners"]
     assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")

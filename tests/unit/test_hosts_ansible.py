@@ -37,7 +37,6 @@ ROUTE = SshRoute(
     address="10.20.1.4",
     host_key_alias="i-0abc",
     proxy_command="ip netns exec pabc-vpc-1 nc %h %p",
-    remote_temp="/run/provision-host/ansible-tmp",
     python_interpreter="/usr/bin/python3",
 )
 VM = VmNode(vm_address("web-tier", 0), roles=("base", "web"), key_pair=None)
@@ -62,7 +61,6 @@ def test_inventory_groups_the_host_by_role_and_vm_group() -> None:
     host = inventory["all"]["hosts"]["web-tier-0"]
     assert host["ansible_host"] == "10.20.1.4"
     assert host["provision_address"] == "vm.web-tier[0]"
-    assert host["ansible_remote_tmp"] == "/run/provision-host/ansible-tmp"
     assert host["ansible_python_interpreter"] == "/usr/bin/python3"
     assert "PRIVATE KEY" not in repr(inventory)
 

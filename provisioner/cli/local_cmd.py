@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from provisioner.cli.output import print_json, stdout
+from provisioner.local.cgroups import CgroupVersion
 from provisioner.local.control import LocalCloud, LocalCloudStatus
 from provisioner.paths import StatePaths
 
@@ -28,6 +29,11 @@ def _render(status: LocalCloudStatus, as_json: bool, verb: str) -> None:
         return
     if status.stale_record_removed:
         stdout.print("[yellow]note:[/] removed the record of a daemon that is no longer running")
+    if status.cgroups is CgroupVersion.NONE:
+        stdout.print(
+            "[yellow]note:[/] no writable cgroups (cpu and memory) on this machine: "
+            "hosts run without their instance types' limits"
+        )
     if status.running:
         stdout.print(f"local cloud {verb}: {status.endpoint} (pid {status.pid})")
     else:

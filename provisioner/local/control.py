@@ -20,6 +20,7 @@ from pathlib import Path
 
 from provisioner.errors import LocalCloudError
 from provisioner.jsonable import Jsonable
+from provisioner.local.cgroups import CgroupVersion, detect
 from provisioner.local.record import DAEMON_MODULE, DaemonRecord, LocalPaths
 from provisioner.netsafety import require_loopback_url
 from provisioner.procs import command_line
@@ -39,6 +40,8 @@ class LocalCloudStatus(Jsonable):
     stale_record_removed: bool
     state_dir: Path
     log: Path
+    # How hosts are held to their instance types: "v1" or "v2" cgroups, or "none" (unlimited).
+    cgroups: CgroupVersion
 
 
 class LocalCloud:
@@ -129,6 +132,7 @@ class LocalCloud:
             stale_record_removed=stale_removed,
             state_dir=self.paths.root,
             log=self.paths.log,
+            cgroups=detect(),
         )
 
     @contextlib.contextmanager

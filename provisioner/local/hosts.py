@@ -31,6 +31,8 @@ from pathlib import Path
 
 from provisioner.errors import LocalCloudError
 from provisioner.fsutil import atomic_write_json, atomic_write_text, read_json
+from provisioner.local import netns
+from provisioner.local.cgroups import HostGroups
 from provisioner.local.relay import proxy_url
 from provisioner.local.vpcnet import Attachment, VpcNetworks, resolver_address, short_id
 
@@ -51,6 +53,7 @@ class HostSpec:
     private_ip: str
     hostname: str
     authorized_keys: tuple[str, ...]
+    instance_type: str = ""  # its vCPUs and memory limit the host (cgroups.py)
 
     @property
     def attachment(self) -> Attachment:
@@ -117,6 +120,7 @@ class HostFarm:
         self.root = root
         self.networks = networks or VpcNetworks(root)
         self.image = image  # the base image's root; needed to create hosts, not to find them
+        self.groups = HostGroups()
         # Each host's first process, reaped when the host is removed (else it stays a zombie).
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -153,6 +157,7 @@ class HostFarm:
         folder.mkdir(parents=True, exist_ok=True)
         HostRecord(spec, HostState.BOOTING).save(folder)
         self._network(spec)
+        self.groups.apply(self.host_namespace(spec.instance_id), spec.instance_type)
         self._files(spec, folder)
         self._start(spec, folder)
         self._wait_for_ssh(spec)
@@ -164,9 +169,15 @@ class HostFarm:
         HostRecord(spec, HostState.STOPPED).save(self.folder(spec.instance_id))
 
     def remove(self, spec: HostSpec) -> None:
-        """Stop every process of the host, then remove its link, namespace and disk."""
+        """Stop every process of the host, then remove its link, namespace, group and disk."""
         self._power_off(spec)
+        self.groups.remove(self.host_namespace(spec.instance_id))
         shutil.rmtree(self.folder(spec.instance_id), ignore_errors=True)
+
+    def resize(self, spec: HostSpec) -> None:
+        """A running host's new instance type: its limits change in place, nothing restarts."""
+        self.groups.apply(self.host_namespace(spec.instance_id), spec.instance_type)
+        HostRecord(spec, HostState.READY).save(self.folder(spec.instance_id))
 
     def _power_off(self, spec: HostSpec) -> None:
         namespace = self.host_namespace(spec.instance_id)
@@ -204,14 +215,17 @@ class HostFarm:
         atomic_write_text(folder / "sshd.conf", _sshd_config(spec))
         if self.image is None:
             raise LocalCloudError(f"no base image to boot {spec.instance_id} from")
-        atomic_write_text(folder / "boot.sh", _boot_script(spec, folder, self.image), mode=0o700)
+        join = self.groups.join_command(self.host_namespace(spec.instance_id))
+        atomic_write_text(
+            folder / "boot.sh", _boot_script(spec, folder, self.image, join), mode=0o700
+        )
 
     def _start(self, spec: HostSpec, folder: Path) -> None:
         log = (folder / "sshd.log").open("ab")
         with log:
             self._children[spec.instance_id] = subprocess.Popen(
                 [
-                    "ip", "netns", "exec", self.host_namespace(spec.instance_id),
+                    *netns.enter(self.host_namespace(spec.instance_id)),
                     "unshare", "--mount", "--uts", "--pid", "--fork", "--propagation", "private",
                     "/bin/sh", str(folder / "boot.sh"),
                 ],
@@ -256,7 +270,7 @@ def _sshd_config(spec: HostSpec) -> str:
     )
 
 
-def _boot_script(spec: HostSpec, folder: Path, image: Path) -> str:
+def _boot_script(spec: HostSpec, folder: Path, image: Path, join_group: str) -> str:
     """Runs as PID 1 of the host's new namespaces: mounts its root, then becomes tini + sshd."""
     devices = "\n".join(
         f'touch "$ROOT/dev/{d}" && mount --bind /dev/{d} "$ROOT/dev/{d}"' for d in DEVICES
@@ -265,6 +279,7 @@ def _boot_script(spec: HostSpec, folder: Path, image: Path) -> str:
 set -eu
 STATE="{folder}"
 ROOT="$STATE/root"
+{join_group}
 mkdir -p "$STATE/upper" "$STATE/work" "$ROOT"
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir={image},upperdir=$STATE/upper,workdir=$STATE/work" "$ROOT"

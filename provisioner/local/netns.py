@@ -35,6 +35,15 @@ def in_namespace(
     return result.stdout
 
 
+def enter(namespace: str) -> list[str]:
+    """The argv prefix that runs a command in `namespace`'s network only.
+
+    Unlike `ip netns exec`, which also remounts /sys for the namespace, it leaves
+    the mounts as they are: a host's boot needs the machine's /sys/fs/cgroup.
+    """
+    return ["nsenter", f"--net={_NETNS_DIR / namespace}"]
+
+
 def namespaces() -> set[str]:
     """Names of the network namespaces that exist.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from provisioner.local.cloudinit import parse_user_data
 from provisioner.local.hosts import HostFarm, HostSpec, HostState, PowerState
@@ -51,6 +51,7 @@ def moto_instances() -> list[DesiredHost]:
                     private_ip=address,
                     hostname=config.hostname or f"ip-{address.replace('.', '-')}",
                     authorized_keys=config.authorized_keys,
+                    instance_type=str(instance.instance_type),
                 )
                 found.append(DesiredHost(spec, power))
     return found
@@ -86,6 +87,11 @@ class HostReconciler:
             elif host.power is PowerState.STOPPED:
                 if record.state is not HostState.STOPPED or record.spec != host.spec:
                     self.farm.stop(host.spec)
+            elif record.ready and record.spec == replace(
+                host.spec, instance_type=record.spec.instance_type
+            ):
+                if record.spec != host.spec:
+                    self.farm.resize(host.spec)  # a new type alone: new limits, in place
             elif record.spec != host.spec or record.state is HostState.BOOTING:
                 # Changed while running, or a boot that did not finish: boot it again.
                 self.farm.stop(host.spec)

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ from provisioner.hosts.ansible import MASK
 from tests.integration.projects import NOTHING_LEFT, ROOT, Project
 
 ENV = "dev"
+# A change to the nginx role's variables: its site template changes on every web VM.
+NGINX_NAMED = {"nginx": {"vars": {"nginx_server_name": "app.dev.internal"}}}
 APP = "http://app.dev.internal/"
 DATABASE = "dev-main"
 # What the web role's service task runs, by hand.
@@ -58,7 +61,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 
 @pytest.fixture(scope="module")
-def applied(project: Project, said: list[str]) -> dict[str, Any]:
+def machine_packages() -> str:
+    """The machine's package list before the environment exists."""
+    return subprocess.run(["dpkg", "-l"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def applied(project: Project, said: list[str], machine_packages: str) -> dict[str, Any]:
     result = project.run_json("up", ENV, "--yes")
     said.append(json.dumps(result))
     return result
@@ -181,6 +190,19 @@ def test_the_app_name_answers_with_the_environment_the_host_and_a_database_row(
     assert re.search(r"row 1 from PostgreSQL: hello from the dev database", page), page
 
 
+def test_nginx_from_the_standard_role_fronts_the_app_and_the_machine_has_none(
+    project: Project, applied: dict[str, Any], machine_packages: str
+) -> None:
+    assert "nginx version: nginx/" in project.ssh(ENV, "web-0", "sh", "-c", "nginx -v 2>&1")
+    answer = project.ssh(ENV, "web-1", "curl", "-s", "-D", "-", "http://localhost/")
+    assert re.search(r"^Server: nginx/", answer, re.MULTILINE), answer
+    assert "<p>host: web-1</p>" in answer
+    after = subprocess.run(["dpkg", "-l"], capture_output=True, text=True, check=True).stdout
+    assert after == machine_packages
+    if "ii  nginx " not in machine_packages:
+        assert not Path("/usr/sbin/nginx").exists()
+
+
 def test_ten_requests_are_spread_over_both_web_vms(
     project: Project, applied: dict[str, Any]
 ) -> None:
@@ -274,6 +296,7 @@ def test_a_plan_scales_the_group_upgrades_and_protects_the_database_and_masks_it
         project,
         vms={"web": {"count": 3}},
         databases={"main": {"engine_version": "15.5", "deletion_protection": True}},
+        roles=NGINX_NAMED,
     )
     template = project.root / "playbooks" / "templates" / "webapp.conf.j2"
     original = template.read_text()
@@ -304,6 +327,8 @@ def test_a_plan_scales_the_group_upgrades_and_protects_the_database_and_masks_it
         [task] = [t for t in software[f"software.web@{vm}"]["tasks"] if t["outlook"] == "change"]
         assert f"db_password = {MASK}" in task["diff"]
         assert "+# changed" in task["diff"]
+        [site] = [t for t in software[f"software.nginx@{vm}"]["tasks"] if t["outlook"] == "change"]
+        assert "+    server_name app.dev.internal;" in site["diff"]
 
 
 def test_a_major_version_without_the_flag_is_refused_at_plan_time_at_its_line(
@@ -322,12 +347,20 @@ def test_up_registers_the_new_vm_puts_the_listener_back_and_upgrades_the_databas
     project: Project, applied: dict[str, Any], said: list[str]
 ) -> None:
     before = the_load_balancer(project)
+    nginx_master = project.ssh(ENV, "web-0", "cat", "/run/nginx.pid")
     change_dev(
         project,
         vms={"web": {"count": 3}},
         databases={"main": {"engine_version": "15.5", "deletion_protection": True}},
+        roles=NGINX_NAMED,
     )
-    run(project, said, "up", ENV, "--yes")
+    output = run(project, said, "up", ENV, "--yes")
+    # The site's template changed on the running VMs: one reload each, the same nginx.
+    assert output.count("web-0: Reload nginx changed") == 1
+    assert output.count("web-1: Reload nginx changed") == 1
+    assert project.ssh(ENV, "web-0", "cat", "/run/nginx.pid") == nginx_master
+    site = project.ssh(ENV, "web-0", "cat", "/etc/nginx/sites-enabled/app.conf")
+    assert "server_name app.dev.internal;" in site
     after = the_load_balancer(project)
     assert after["LoadBalancerArn"] == before["LoadBalancerArn"]
     assert set(after["targets"]) == web_instances(project) and len(after["targets"]) == 3

@@ -19,6 +19,7 @@ SPEC = HostSpec(
     private_ip="10.9.1.5",
     hostname="app-0",
     authorized_keys=("ssh-ed25519 AAAA deploy",),
+    instance_type="t3.micro",
 )
 
 
@@ -46,6 +47,10 @@ class FakeFarm:
     def remove(self, spec: HostSpec) -> None:
         self.calls.append(("remove", spec.instance_id))
         self.hosts.pop(spec.instance_id, None)
+
+    def resize(self, spec: HostSpec) -> None:
+        self.calls.append(("resize", spec.instance_id))
+        self.hosts[spec.instance_id] = HostRecord(spec, HostState.READY)
 
 
 def step(farm: FakeFarm, *desired: DesiredHost) -> list[tuple[str, str]]:
@@ -81,6 +86,13 @@ def test_a_running_host_whose_instance_changed_is_booted_again() -> None:
     calls = step(farm, DesiredHost(changed, PowerState.RUNNING))
     assert calls == [("stop", SPEC.instance_id), ("create", SPEC.instance_id)]
     assert farm.hosts[SPEC.instance_id].spec == changed
+
+
+def test_a_running_host_whose_type_alone_changed_is_resized_in_place() -> None:
+    farm = FakeFarm(HostRecord(SPEC, HostState.READY))
+    larger = replace(SPEC, instance_type="t3.small")
+    assert step(farm, DesiredHost(larger, PowerState.RUNNING)) == [("resize", SPEC.instance_id)]
+    assert farm.hosts[SPEC.instance_id].spec == larger
 
 
 def test_a_boot_left_unfinished_is_started_over() -> None:

@@ -33,6 +33,8 @@ MMDEBSTRAP = "/usr/bin/mmdebstrap"
 PACKAGES = (
     "openssh-server", "python3", "sudo", "ca-certificates", "tini", "curl",
     "netcat-openbsd", "iproute2", "procps", "init-system-helpers", "less",
+    # What Ansible's apt module needs (it would install it on every host's first use).
+    "python3-apt",
 )  # fmt: skip
 # Bump when the build changes in a way the package list does not show.
 FORMAT = 1

@@ -5,8 +5,8 @@ and tini, the init that reaps orphans as a host's PID 1. It is built from the
 Debian repository this machine's apt uses, through the package cache
 (aptcache.py), into a machine-wide folder outside any clone. The image carries no
 SSH host keys (each host gets its own) and no proxy setting (each host gets its
-VPC's, as DHCP options would give it). Its package lists are kept, so a role's
-`apt` task installs without an `apt-get update`, as on a fresh cloud image.
+VPC's, as DHCP options would give it). Its package lists and apt's package
+cache are kept, so a role's `apt` task installs without an `apt-get update`.
 
 A host's root is an overlay with the image as its read-only lower layer.
 `python -m provisioner.local.image` builds it (`make setup` runs that).
@@ -37,7 +37,7 @@ PACKAGES = (
     "python3-apt",
 )  # fmt: skip
 # Bump when the build changes in a way the package list does not show.
-FORMAT = 1
+FORMAT = 3
 SETUP_HINT = "run `make setup`, which builds the hosts' image"
 
 
@@ -128,8 +128,14 @@ def build(package_cache: PackageCache, suite: str | None = None) -> Image:
         f"--include={','.join(PACKAGES)}",
         f'--aptopt=Acquire::http::Proxy "http://{LISTEN_ADDRESS}:{port}"',
         "--skip=cleanup/apt/lists",
+        "--skip=cleanup/apt/cache",
         # No proxy setting and no SSH host keys in the image: each host gets its own.
         '--customize-hook=rm -f "$1"/etc/apt/apt.conf.d/99mmdebstrap "$1"/etc/ssh/ssh_host_*',
+        # apt's package cache built once here, not on every host's first `apt` (1.1 s of
+        # CPU each); no source-package cache (35 MiB in every host's layer, never read).
+        '--customize-hook=rm -rf "$1"/var/cache/apt/archives/*.deb'
+        ' && echo \'Dir::Cache::srcpkgcache "";\' > "$1"/etc/apt/apt.conf.d/00no-srcpkgcache'
+        ' && chroot "$1" apt-cache gencaches && rm -f "$1"/var/cache/apt/srcpkgcache.bin',
         suite,
         str(staging / "root"),
         f"deb {mirror} {suite} main",

@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         cache.stop()
-    print(f"image {image.root} ({image.bytes / 2**20:.0f} MiB, built in {image.seconds:.0f}s)")
+    size = f"{image.bytes / 2**20:.0f} MiB"
+    print(f"hosts' image: {image.root} ({size}, built in {image.seconds:.0f}s)")
     return 0
 
 

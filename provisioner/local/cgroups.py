@@ -127,7 +127,9 @@ class HostGroups:
         return ()
 
     def remove(self, name: str) -> None:
-        """Remove the group (once its processes are gone)."""
+        """Remove the group (once its processes are gone), and `provision/` once empty."""
         for folder in self.folders(name):
             with contextlib.suppress(OSError):
                 folder.rmdir()
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # fails while another host's group is in it

@@ -41,6 +41,8 @@ def test_v1_limits_a_t3_micro_to_two_vcpus_and_one_gib_and_a_new_type_rewrites_t
     assert (tmp_path / "cpu" / "provision" / NAME / "cpu.cfs_period_us").read_text() == "100000"
     groups.apply(NAME, "t3.small")
     assert groups.limits(NAME) == ("200000", str(2**31))
+    groups.remove("another")  # not there: nothing happens
+    assert (tmp_path / "cpu" / "provision" / NAME).is_dir()
     assert groups.join_command(NAME).splitlines() == [
         f'echo 0 > "{tmp_path}/cpu/provision/{NAME}/cgroup.procs"',
         f'echo 0 > "{tmp_path}/memory/provision/{NAME}/cgroup.procs"',

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import json
 import shutil
@@ -19,7 +20,12 @@ from provisioner.engine.ports import ConfigureResult, HostReach, HostTarget, Ssh
 from provisioner.errors import HostError, ProvisionError
 from provisioner.hosts.ansible import PlaybookOutcome, PlaybookRun, TaskResult, run_playbook
 from provisioner.hosts.inventory import extra_vars, inventory_for, merged_inventory
-from provisioner.hosts.ssh import close_shared_connections, forget_host_keys, private_key_file
+from provisioner.hosts.ssh import (
+    close_shared_connections,
+    forget_host_keys,
+    pin_host_key,
+    private_key_file,
+)
 from provisioner.plan import TaskChange, TaskOutlook
 
 SSH_READY_TIMEOUT = 120.0
@@ -27,6 +33,15 @@ HOST_GONE_TIMEOUT = 60.0
 MAX_FORKS = 32  # hosts one ansible-playbook run works on at once
 
 T = TypeVar("T")
+
+
+def _mitogen_strategies() -> Path:
+    spec = importlib.util.find_spec("ansible_mitogen")
+    assert spec is not None and spec.submodule_search_locations, "mitogen is a dependency"
+    return Path(next(iter(spec.submodule_search_locations))) / "plugins" / "strategy"
+
+
+MITOGEN_STRATEGIES = _mitogen_strategies()
 
 
 @dataclass(frozen=True)
@@ -219,6 +234,7 @@ class AnsibleHosts:
 
         with contextlib.ExitStack() as keys:
             inventories = []
+            key_files = []
             for target, route in reachable:
                 assert target.private_key is not None
                 key_file = keys.enter_context(
@@ -226,9 +242,14 @@ class AnsibleHosts:
                         folder / "env" / "keys" / target.vm.hostname, target.private_key
                     )
                 )
+                key_files.append(key_file)
                 inventories.append(
                     inventory_for(target, route, self.settings.known_hosts, key_file)
                 )
+            _concurrently(
+                lambda i: pin_host_key(reachable[i][1], self.settings.known_hosts, key_files[i]),
+                list(range(len(reachable))),
+            )
             outcome = run_playbook(
                 PlaybookRun(
                     playbook=reachable[0][0].node.playbook,
@@ -262,6 +283,10 @@ class AnsibleHosts:
             **self.settings.run_env,
             "ANSIBLE_HOME": str(self.settings.ansible_home),
             "ANSIBLE_LOCAL_TEMP": str(folder / "tmp"),
+            # Mitogen's strategy: one Python per host for the whole run, so a task
+            # costs no interpreter start or module unpacking on the host.
+            "ANSIBLE_STRATEGY_PLUGINS": str(MITOGEN_STRATEGIES),
+            "ANSIBLE_STRATEGY": "mitogen_linear",
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self._shared_connections()),
             "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
             "ANSIBLE_SSH_RETRIES": "3",

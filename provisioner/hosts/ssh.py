@@ -74,6 +74,29 @@ def ssh_command(
     ]
 
 
+def pin_host_key(route: SshRoute, known_hosts: Path, key_file: Path) -> None:
+    """Trust the host's key on first use, as `accept-new` would, if none is pinned yet.
+
+    Mitogen's SSH connection checks host keys strictly, so a new host's key is
+    pinned by one plain `ssh` before Ansible connects. A failure is left for that
+    connection to report.
+    """
+    known = subprocess.run(
+        ["ssh-keygen", "-F", route.host_key_alias, "-f", str(known_hosts)],
+        capture_output=True,
+        check=False,
+    )
+    if known.returncode == 0:
+        return
+    subprocess.run(
+        ssh_command(route, known_hosts, key_file, ["true"]),
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        timeout=60,
+    )
+
+
 def forget_host_keys(known_hosts: Path, aliases: Sequence[str]) -> None:
     """Remove the pinned keys of hosts that no longer exist."""
     if not known_hosts.is_file():

@@ -88,6 +88,7 @@ def pin_host_key(route: SshRoute, known_hosts: Path, key_file: Path) -> None:
     )
     if known.returncode == 0:
         return
+    known_hosts.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ssh_command(route, known_hosts, key_file, ["true"]),
         capture_output=True,

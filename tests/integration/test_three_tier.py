@@ -3,7 +3,8 @@
 A load balancer (HAProxy) in two public subnets in front of two web VMs, a
 managed PostgreSQL in two private subnets, and `app.dev.internal` aliasing the
 load balancer in the VPC's resolver. One environment lives through the whole
-module, in order: served pages; a web VM leaving the pool and coming back; the
+module, in order: served pages; a second environment (`edge`, one VM running the
+nginx role) whose first `up` downloads no package again; a web VM leaving the pool and coming back; the
 load balancer's and the database's parts as the cloud describes them; drift of
 both made out of band; a plan that scales the web group, upgrades the
 database's minor version, protects it and changes the template holding its
@@ -33,6 +34,8 @@ import pytest
 import yaml
 
 from provisioner.hosts.ansible import MASK
+from provisioner.local.aptcache import read_transfers
+from provisioner.local.control import LocalCloud
 from tests.integration.projects import NOTHING_LEFT, ROOT, Project
 
 ENV = "dev"
@@ -41,6 +44,36 @@ ENV = "dev"
 NGINX_NAMED = {"web": {"vars": {"nginx_server_name": "app.dev.internal"}}}
 APP = "http://app.dev.internal/"
 DATABASE = "dev-main"
+# A second environment of the project: one VM running the repository's nginx role.
+EDGE = "edge"
+EDGE_PLAYBOOK = "- name: proxy\n  hosts: all\n  gather_facts: false\n  roles: [nginx]\n"
+EDGE_SPEC = {
+    "name": EDGE,
+    "cloud": "local",
+    "region": "us-east-1",
+    "networks": {"main": {"cidr": "10.51.0.0/16"}},
+    "subnets": {"a": {"network": "main", "cidr": "10.51.1.0/24"}},
+    "security_groups": {
+        "edge": {
+            "network": "main",
+            "description": "ssh from the VPC",
+            "ingress": [{"protocol": "tcp", "ports": 22, "cidr": "10.51.0.0/16"}],
+        }
+    },
+    "key_pairs": {"deploy": {"type": "ed25519"}},
+    "roles": {"proxy": {"playbook": "proxy.yml"}},
+    "vms": {
+        "edge": {
+            "count": 1,
+            "instance_type": "t3.micro",
+            "image": "ami-12c6146b",
+            "subnet": "a",
+            "security_groups": ["edge"],
+            "key_pair": "deploy",
+            "roles": ["proxy"],
+        }
+    },
+}
 # What the web role's service task runs, by hand.
 START_APP = (
     "start-stop-daemon --start --background --make-pidfile --pidfile /run/webapp.pid "
@@ -58,7 +91,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         project.client("rds").modify_db_instance(
             DBInstanceIdentifier=DATABASE, DeletionProtection=False, ApplyImmediately=True
         )
-    project.teardown(ENV)
+    project.teardown(ENV, EDGE)
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +235,22 @@ def test_nginx_from_the_standard_role_fronts_the_app_and_the_machine_has_none(
     assert after == machine_packages
     if "ii  nginx " not in machine_packages:
         assert not Path("/usr/sbin/nginx").exists()
+
+
+def test_a_second_environments_first_up_downloads_no_package_again(
+    project: Project, said: list[str], applied: dict[str, Any]
+) -> None:
+    """`dev`'s hosts fetched nginx once; `edge`'s host gets every package from the cache."""
+    log = LocalCloud(project.state / "local").paths.packages / "apt-cacher-ng" / "log"
+    before = len(read_transfers(log))
+    project.write_playbook("proxy.yml", EDGE_PLAYBOOK)
+    project.write_spec(EDGE, EDGE_SPEC)
+    run(project, said, "up", EDGE, "--yes")
+    assert "nginx version: nginx/" in project.ssh(EDGE, "edge-0", "sh", "-c", "nginx -v 2>&1")
+    debs = [t for t in read_transfers(log)[before:] if t.path.endswith(".deb")]
+    assert any("/nginx" in t.path for t in debs), "edge's host got nginx elsewhere"
+    assert [t.path for t in debs if t.fetched] == []
+    run(project, said, "down", EDGE, "--yes")
 
 
 def test_ten_requests_are_spread_over_both_web_vms(

@@ -1,19 +1,18 @@
 """The repository's own three-tier `dev`, brought up from environments/ as `make up` does.
 
-A load balancer (HAProxy) in two public subnets in front of two web VMs, a
-managed PostgreSQL in two private subnets, and `app.dev.internal` aliasing the
-load balancer in the VPC's resolver. One environment lives through the whole
-module, in order: served pages; a second environment (`edge`, one VM running the
-nginx role) whose first `up` downloads no package again; a web VM leaving the pool and coming back; the
-load balancer's and the database's parts as the cloud describes them; drift of
-both made out of band; a plan that scales the web group, upgrades the
-database's minor version, protects it and changes the template holding its
-password (masked in the diff); a major version refused at plan time and by the
-local cloud; `up` applying it; `down` refused by the protection; scaling back;
-and `down`, which leaves nothing. Every check looks from outside: requests from
-a host over SSH, the cloud with boto3, processes and namespaces on the machine.
-The password is read for the test only from the recorded state (secrets shown),
-then looked for everywhere it must not be.
+A load balancer (HAProxy) in two public subnets in front of two web VMs, a managed
+PostgreSQL in two private subnets, and `app.dev.internal` aliasing the load balancer in
+the VPC's resolver. One environment lives through the whole module, in order: served
+pages; a second environment (`edge`, one VM running the nginx role) whose first `up`
+downloads no package again; a web VM leaving the pool and coming back; the load
+balancer's and the database's parts as the cloud describes them; drift of both made out
+of band; a plan that scales the web group, upgrades the database's minor version,
+protects it and changes the template holding its password (masked in the diff); a major
+version refused at plan time and by the local cloud; `up` applying it; `down` refused by
+the protection; scaling back; and `down`, which leaves nothing. Every check looks from
+outside: requests from a host over SSH, the cloud with boto3, processes and namespaces
+on the machine. The password is read for the test only from the recorded state (secrets
+shown), then looked for everywhere it must not be.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from provisioner.engine.locking import EnvironmentLock, FileLock
 from provisioner.engine.ports import HostReach
 from provisioner.graph import CompiledEnvironment
 from provisioner.hosts.ansible import scrub_recorded_environments
-from provisioner.hosts.ansible_hosts import AnsibleHosts, AnsibleSettings, shared_connections_dir
+from provisioner.hosts.ansible_env import shared_connections_dir
+from provisioner.hosts.ansible_hosts import AnsibleHosts, AnsibleSettings
 from provisioner.hosts.reach import DirectReach
 from provisioner.local.control import LocalCloud
 from provisioner.local.hosts import HostFarm

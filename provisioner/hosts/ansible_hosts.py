@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
 import json
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +17,7 @@ from provisioner.engine.events import EventSink, HostTaskFinished, NullSink, Tas
 from provisioner.engine.ports import ConfigureResult, HostReach, HostTarget, SshRoute
 from provisioner.errors import HostError, ProvisionError
 from provisioner.hosts.ansible import PlaybookOutcome, PlaybookRun, TaskResult, run_playbook
+from provisioner.hosts.ansible_env import ansible_environment, shared_connections_dir
 from provisioner.hosts.inventory import extra_vars, inventory_for, merged_inventory
 from provisioner.hosts.ssh import (
     close_shared_connections,
@@ -33,15 +32,6 @@ HOST_GONE_TIMEOUT = 60.0
 MAX_FORKS = 32  # hosts one ansible-playbook run works on at once
 
 T = TypeVar("T")
-
-
-def _mitogen_strategies() -> Path:
-    spec = importlib.util.find_spec("ansible_mitogen")
-    assert spec is not None and spec.submodule_search_locations, "mitogen is a dependency"
-    return Path(next(iter(spec.submodule_search_locations))) / "plugins" / "strategy"
-
-
-MITOGEN_STRATEGIES = _mitogen_strategies()
 
 
 @dataclass(frozen=True)
@@ -279,46 +269,12 @@ class AnsibleHosts:
     def _envvars(self, folder: Path) -> dict[str, str]:
         self.settings.known_hosts.parent.mkdir(parents=True, exist_ok=True)
         self.settings.ansible_home.mkdir(parents=True, exist_ok=True)
-        return {
-            **self.settings.run_env,
-            "ANSIBLE_HOME": str(self.settings.ansible_home),
-            "ANSIBLE_LOCAL_TEMP": str(folder / "tmp"),
-            # Mitogen's strategy: one Python per host for the whole run, so a task
-            # costs no interpreter start or module unpacking on the host.
-            "ANSIBLE_STRATEGY_PLUGINS": str(MITOGEN_STRATEGIES),
-            "ANSIBLE_STRATEGY": "mitogen_linear",
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self._shared_connections()),
-            "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
-            "ANSIBLE_SSH_RETRIES": "3",
-            "ANSIBLE_PIPELINING": "True",
-            "ANSIBLE_GATHERING": "explicit",
-            "ANSIBLE_HOST_KEY_CHECKING": "True",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False",
-            "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_DEPRECATION_WARNINGS": "False",
-            "ANSIBLE_LOCALHOST_WARNING": "False",
-            "ANSIBLE_TIMEOUT": "20",
-        }
-
-
-# A Unix socket's path holds at most 107 bytes. Ansible names a control socket with a
-# 10-character hash in its folder, and ssh adds a 17-character temporary suffix.
-_SOCKET_PATH_MAX = 107
-_SOCKET_NAME = 1 + 10 + 17
-
-
-def shared_connections_dir(run_id: str) -> Path:
-    """Where one run's SSH control sockets live (known by run id, so a later run can clean up).
-
-    In the temp folder, unless its path is too long for a socket path (a deep
-    TMPDIR): then in /tmp.
-    """
-    folder = Path(tempfile.gettempdir()) / f"provision-ssh-{run_id}"
-    if len(str(folder).encode()) + _SOCKET_NAME > _SOCKET_PATH_MAX:
-        folder = Path("/tmp") / folder.name  # noqa: S108 - the short fallback
-    return folder
+        return ansible_environment(
+            ansible_home=self.settings.ansible_home,
+            local_temp=folder / "tmp",
+            control_dir=self._shared_connections(),
+            run_env=self.settings.run_env,
+        )
 
 
 def _concurrently(work: Callable[[T], None], items: Sequence[T]) -> None:

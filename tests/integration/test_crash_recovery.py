@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from provisioner.hosts.ansible_hosts import shared_connections_dir
+from provisioner.hosts.ansible_env import shared_connections_dir
 from tests.integration.projects import Project
 
 pytestmark = pytest.mark.integration

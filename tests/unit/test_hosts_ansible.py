@@ -24,12 +24,8 @@ from provisioner.hosts.ansible import (
     task_result,
     task_started,
 )
-from provisioner.hosts.ansible_hosts import (
-    AnsibleHosts,
-    AnsibleSettings,
-    host_summary,
-    shared_connections_dir,
-)
+from provisioner.hosts.ansible_env import shared_connections_dir
+from provisioner.hosts.ansible_hosts import AnsibleHosts, AnsibleSettings, host_summary
 from provisioner.hosts.inventory import extra_vars, inventory_for, merged_inventory
 from provisioner.hosts.ssh import private_key_file, ssh_command, ssh_options
 

@@ -89,13 +89,14 @@ def pin_host_key(route: SshRoute, known_hosts: Path, key_file: Path) -> None:
     if known.returncode == 0:
         return
     known_hosts.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ssh_command(route, known_hosts, key_file, ["true"]),
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        timeout=60,
-    )
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        subprocess.run(
+            ssh_command(route, known_hosts, key_file, ["true"]),
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            timeout=60,
+        )
 
 
 def forget_host_keys(known_hosts: Path, aliases: Sequence[str]) -> None:

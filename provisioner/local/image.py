@@ -15,6 +15,7 @@ A host's root is an overlay with the image as its read-only lower layer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import re
@@ -109,10 +110,8 @@ def build(package_cache: PackageCache, suite: str | None = None) -> Image:
     """Build the image unless it exists; returns it."""
     suite = suite or machine_suite()
     folder = image_folder(suite)
-    try:
+    with contextlib.suppress(LocalCloudError):  # not built yet: build it below
         return built_image(suite)
-    except LocalCloudError:
-        pass
     if not Path(MMDEBSTRAP).exists():
         raise ToolMissingError("mmdebstrap", hint="run `make setup`")
     mirror = machine_mirror(suite)

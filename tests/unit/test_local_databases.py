@@ -76,7 +76,7 @@ class FakeFarm:
         self.processes.pop(spec.identifier, None)
 
     def remove_unrecorded(self, keep: set[str]) -> None:
-        pass
+        """This fake leaves nothing unrecorded behind."""
 
 
 class FakeCloud:

@@ -63,7 +63,7 @@ def handler_for(store):
             self.wfile.write(payload)
 
         def log_message(self, *args):
-            pass
+            """No access log on stderr: the service is quiet."""
 
     return Handler
 

@@ -49,7 +49,7 @@ def handler_for(config):
             self.wfile.write(page)
 
         def log_message(self, *args):
-            pass
+            """No access log on stderr: the service is quiet."""
 
     return Handler
 

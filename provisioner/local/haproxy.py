@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.errors import LocalCloudError
-from provisioner.fsutil import atomic_write_json, atomic_write_text, read_json, socket_path
+from provisioner.fsutil import atomic_write_text, socket_path
 from provisioner.local.lbmodel import (
     HealthCheckProtocol,
     Listener,
@@ -33,10 +33,9 @@ from provisioner.local.lbmodel import (
     TargetGroup,
     backend_name,
 )
-from provisioner.procs import ProcessIdentity
+from provisioner.local.supervised import SupervisedProcess
 
 HAPROXY = "/usr/sbin/haproxy"
-STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 10.0
 
 
@@ -160,7 +159,8 @@ class HAProxy:
     def __init__(self, folder: Path, namespace: str) -> None:
         self.files = HAProxyFiles(folder)
         self.namespace = namespace
-        self._child: subprocess.Popen[bytes] | None = None
+        # Its config's path is on the master's command line, and on no other process's.
+        self._master = SupervisedProcess(self.files.master, str(self.files.config))
 
     def apply(self, config: str) -> None:
         """Run HAProxy with `config`: start it, reload it if the config changed, or do nothing."""
@@ -177,8 +177,7 @@ class HAProxy:
             self._start()
 
     def running(self) -> bool:
-        master = _recorded_master(self.files)
-        return master is not None and master.is_alive()
+        return self._master.process() is not None
 
     def server_statuses(self) -> list[ServerStatus] | None:
         """What the running worker sees of each server, or None if it does not answer."""
@@ -190,45 +189,18 @@ class HAProxy:
     def stop(self) -> None:
         """Stop the recorded master (and so its workers), if it runs, never another process;
         remove its stats socket."""
-        master = _recorded_master(self.files)
-        if master is not None:
-            master.terminate(grace_seconds=STOP_GRACE_SECONDS)
-        if self._child is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._child.wait(timeout=STOP_GRACE_SECONDS)
-            self._child = None
-        self.files.master.unlink(missing_ok=True)
+        self._master.stop()
         # Its socket may live outside the folder (see HAProxyFiles.stats_socket).
         self.files.stats_socket.unlink(missing_ok=True)
 
     def _start(self) -> None:
         self.stop()  # a master that died leaves its record, and maybe a zombie
         self.files.stats_socket.unlink(missing_ok=True)
-        with self.files.log.open("ab") as log:
-            self._child = subprocess.Popen(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    self.namespace,
-                    HAPROXY,
-                    "-W",
-                    "-f",
-                    str(self.files.config),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        master = ProcessIdentity.of(self._child.pid)
-        if master is not None:
-            atomic_write_json(
-                self.files.master, {"pid": master.pid, "start_ticks": master.start_ticks}
-            )
+        argv = ["ip", "netns", "exec", self.namespace, HAPROXY, "-W", "-f", str(self.files.config)]
+        self._master.start(argv, self.files.log)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while self.server_statuses() is None:
-            if self._child.poll() is not None or time.monotonic() > deadline:
+            if self._master.process() is None or time.monotonic() > deadline:
                 self.stop()
                 raise LocalCloudError(
                     f"HAProxy in {self.namespace} did not start", hint=f"see {self.files.log}"
@@ -239,7 +211,7 @@ class HAProxy:
         """Keep each server's health across the reload, then have the master load the config."""
         with contextlib.suppress(OSError):
             atomic_write_text(self.files.server_state, self._ask("show servers state"))
-        master = _recorded_master(self.files)
+        master = self._master.process()
         if master is not None:
             master.send(signal.SIGUSR2)
 
@@ -252,16 +224,6 @@ class HAProxy:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
         return b"".join(chunks).decode(errors="replace")
-
-
-def _recorded_master(files: HAProxyFiles) -> ProcessIdentity | None:
-    data = read_json(files.master)
-    if not isinstance(data, dict):
-        return None
-    try:
-        return ProcessIdentity(int(data["pid"]), int(data["start_ticks"]))
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _check(config: Path) -> None:

@@ -16,13 +16,16 @@ from provisioner.cli.options import JsonFlag
 from provisioner.cli.output import print_json, stdout
 from provisioner.cli.specs import (
     compile_ref,
+    environments_dir,
     names_and,
     resolve_ref,
     shared_base_users,
     spec_folder,
 )
+from provisioner.errors import ConfigurationError
 from provisioner.graph import ResourceGraph, render
 from provisioner.spec import Diagnostic, SpecError
+from provisioner.spec.uses import EnvironmentGraph
 
 
 @dataclass(frozen=True)
@@ -146,23 +149,72 @@ _RENDERERS: dict[GraphFormat, Callable[[ResourceGraph], str]] = {
 
 
 def graph(
-    environment: Annotated[str, typer.Argument(metavar="ENV", help="Name or path of the spec.")],
+    environment: Annotated[
+        str | None, typer.Argument(metavar="ENV", help="Name or path of the spec.")
+    ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="The environments of environments/ and what each uses, instead."
+        ),
+    ] = False,
     output_format: Annotated[
         GraphFormat, typer.Option("--format", "-f", help="text (the waves), json, dot or png.")
     ] = GraphFormat.TEXT,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to this file (png default: ENV-graph.png)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to this file (png default: ENV-graph.png, environments-graph.png).",
+        ),
     ] = None,
 ) -> None:
-    """Show the resource dependency graph: its parallel waves, critical path and edges."""
+    """Show the resource dependency graph: its parallel waves, critical path and edges.
+
+    With --all, the environments' own graph: which uses which (`uses:`), in waves
+    that can be applied at once.
+    """
+    if every == (environment is not None):
+        raise ConfigurationError("give an environment, or --all (not both)")
+    if every:
+        _environments_graph(output_format, output)
+        return
+    assert environment is not None
     compiled = compile_ref(environment)
     if output_format is GraphFormat.PNG:
         target = output or Path(f"{compiled.environment.name}-graph.png")
         render.render_png(compiled.graph, target)
         stdout.print(f"wrote {target}")
         return
-    text = _RENDERERS[output_format](compiled.graph)
+    _emit(_RENDERERS[output_format](compiled.graph), output)
+
+
+def _environments_graph(output_format: GraphFormat, output: Path | None) -> None:
+    environments = EnvironmentGraph.of_folder(environments_dir())
+    cycles = environments.cycles()
+    if cycles:
+        # A cycle runs from what is used to its user; say it as `uses` reads.
+        members = "; ".join(" -> ".join([*c[::-1], c[-1]]) for c in cycles)
+        raise ConfigurationError(
+            f"environments use each other in a cycle: {members}",
+            hint="`provision validate` locates it",
+        )
+    if output_format is GraphFormat.PNG:
+        target = output or Path("environments-graph.png")
+        render.dot_to_png(render.environments_to_dot(environments), target)
+        stdout.print(f"wrote {target}")
+        return
+    if output_format is GraphFormat.JSON:
+        text = json.dumps(render.environments_to_json(environments), indent=2) + "\n"
+    elif output_format is GraphFormat.DOT:
+        text = render.environments_to_dot(environments)
+    else:
+        text = render.environments_to_text(environments)
+    _emit(text, output)
+
+
+def _emit(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
         return

@@ -1,4 +1,5 @@
-"""Render a ResourceGraph as text (the waves), DOT, or a PNG drawn by Graphviz."""
+"""Render a ResourceGraph, or the environments' graph, as text (the waves), DOT, or a
+PNG drawn by Graphviz."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from provisioner.errors import ProvisionError, ToolMissingError
 from provisioner.graph.kinds import GRAPH_KINDS, graph_kind
 from provisioner.graph.resource_graph import EdgeReason, ResourceGraph
+from provisioner.spec.uses import EnvironmentGraph
 
 _EDGE_STYLES: dict[EdgeReason, str] = {
     EdgeReason.CONTAINS: "solid",
@@ -63,15 +65,56 @@ def to_dot(graph: ResourceGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
+def environments_to_text(graph: EnvironmentGraph) -> str:
+    """The environments' waves: each uses only environments of earlier waves."""
+    waves = graph.waves()
+    lines = [f"{len(graph.uses)} environments, {len(waves)} waves", ""]
+    for number, wave in enumerate(waves, start=1):
+        lines.append(f"wave {number}:")
+        for name in wave:
+            used = graph.uses[name]
+            lines.append(f"  {name}" + (f"  (uses {', '.join(used)})" if used else ""))
+    return "\n".join(lines) + "\n"
+
+
+def environments_to_json(graph: EnvironmentGraph) -> dict[str, object]:
+    return {
+        "environments": [{"name": n, "uses": list(graph.uses[n])} for n in sorted(graph.uses)],
+        "waves": graph.waves(),
+    }
+
+
+def environments_to_dot(graph: EnvironmentGraph) -> str:
+    """Graphviz DOT: one rank per wave, an edge from each environment to its users."""
+    lines = [
+        'digraph "environments" {',
+        "  rankdir=LR;",
+        '  node [shape=box, style="rounded,filled", fillcolor="#dbe9f6", fontname="Helvetica"];',
+    ]
+    for number, wave in enumerate(graph.waves()):
+        lines.append(f"  subgraph wave{number} {{ rank=same;")
+        lines.extend(f'    "{name}";' for name in wave)
+        lines.append("  }")
+    for name in sorted(graph.uses):
+        lines.extend(f'  "{used}" -> "{name}";' for used in graph.uses[name])
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def render_png(graph: ResourceGraph, output: Path) -> Path:
     """Draw the graph with Graphviz's `dot` into `output`."""
+    return dot_to_png(to_dot(graph), output)
+
+
+def dot_to_png(dot_text: str, output: Path) -> Path:
+    """Draw DOT text with Graphviz's `dot` into `output`."""
     dot = shutil.which("dot")
     if dot is None:
         raise ToolMissingError("dot", hint="install Graphviz: `make setup` does it")
     output.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [dot, "-Tpng", "-Gdpi=110", "-o", str(output)],
-        input=to_dot(graph),
+        input=dot_text,
         capture_output=True,
         text=True,
         check=False,

@@ -16,6 +16,7 @@ from provisioner.spec.kinds import SPEC_KINDS, spec_kind
 from provisioner.spec.model import Environment
 from provisioner.spec.references import find_expressions, parse_reference
 from provisioner.spec.schema_errors import suggest
+from provisioner.spec.uses import check_environment_reference, is_environment_reference
 
 __all__ = ["CheckContext", "check_environment"]
 
@@ -60,6 +61,11 @@ def _references(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
 def _reference(
     env: Environment, ctx: CheckContext, path: FieldPath, expression: str, *, reads_secrets: bool
 ) -> Iterator[Diagnostic]:
+    if is_environment_reference(expression):
+        yield from check_environment_reference(
+            env, ctx, path, expression, reads_secrets=reads_secrets
+        )
+        return
     try:
         reference = parse_reference(expression)
     except ValueError as error:

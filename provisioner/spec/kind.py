@@ -8,7 +8,7 @@ declarations alone, so a new kind is one module here (and one per layer above).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
@@ -28,6 +28,8 @@ class CheckContext:
     doc: LocatedDocument
     declared: Mapping[str, frozenset[str]]  # section -> every declared name, valid or not
     playbooks_dir: Path
+    # The environments this one uses, as loaded (None: it did not load; reported at `uses`).
+    upstreams: Mapping[str, Environment | None] = field(default_factory=dict)
 
     def problem(self, path: FieldPath, message: str) -> Diagnostic:
         return Diagnostic(self.doc.locate(path), path, message)

@@ -20,6 +20,7 @@ from provisioner.spec.limits import DEFAULT_LIMITS, Limits, check_resource_limit
 from provisioner.spec.model import NAME_PATTERN, Environment, EnvironmentHeader, TimeoutsSpec
 from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays, scan_folder
 from provisioner.spec.schema_errors import MISSING_FIELD, suggest, to_diagnostics
+from provisioner.spec.uses import load_upstreams
 from provisioner.spec.yamldoc import LocatedDocument
 
 _DEFAULTS = {"cloud": "local"}
@@ -82,10 +83,14 @@ def load_environment(source: EnvironmentSource, limits: Limits = DEFAULT_LIMITS)
     return result.environment
 
 
-def check_source(source: EnvironmentSource, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
+def check_source(
+    source: EnvironmentSource, limits: Limits = DEFAULT_LIMITS, *, upstreams: bool = True
+) -> LoadResult:
     """Load as much as is valid and collect every problem (the graph layer adds cycle checks).
 
     `limits` bounds the resources the spec may make and the values its YAML may expand to.
+    With `upstreams`, the environments it `uses` are loaded too (from its folder), to
+    check what it reads of them.
     """
     doc, diagnostics = load_with_overlays(source.file, limits)
     if doc is None:
@@ -106,16 +111,31 @@ def check_source(source: EnvironmentSource, limits: Limits = DEFAULT_LIMITS) -> 
         name=header.name if header else source.name,
         cloud=header.cloud if header else "local",
         region=header.region if header else _text(data.get("region")),
+        uses=header.uses if header else [],
         tags=header.tags if header else {},
         state=header.state if header else None,
         outputs=header.outputs if header else {},
         timeouts=header.timeouts if header else TimeoutsSpec(),
         resources=sections,
     )
-    context = CheckContext(doc=doc, declared=declared, playbooks_dir=source.playbooks_dir)
+    used: dict[str, Environment | None] = {}
+    if upstreams and environment.uses:
+        used, problems = load_upstreams(
+            environment, doc, source.file.parent, lambda file: _upstream(file, source, limits)
+        )
+        diagnostics.extend(problems)
+    context = CheckContext(
+        doc=doc, declared=declared, playbooks_dir=source.playbooks_dir, upstreams=used
+    )
     diagnostics.extend(check_environment(environment, context))
     kept = _without_echoes(diagnostics, reported_by_yaml, doc)
     return LoadResult(environment, kept, doc, within_limits=not over_limit)
+
+
+def _upstream(file: Path, source: EnvironmentSource, limits: Limits) -> Environment | None:
+    """A used environment as far as it validates (its own problems are its own to report)."""
+    loaded = check_source(EnvironmentSource(file, source.playbooks_dir), limits, upstreams=False)
+    return loaded.environment if loaded.document is not None else None
 
 
 def _without_echoes(

@@ -141,6 +141,7 @@ class EnvironmentHeader(SpecModel):
     name: Name
     cloud: Annotated[Literal["local", "aws"], AfterValidator(Cloud)]
     region: str
+    uses: list[Name] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
     state: str | None = None
     outputs: dict[str, str] = Field(default_factory=dict)
@@ -159,6 +160,7 @@ class Environment(SpecModel):
     region: str
     tags: dict[str, str]
     state: str | None
+    uses: list[str] = Field(default_factory=list)  # the environments it reads values of
     outputs: dict[str, str]
     timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -70,3 +70,68 @@ def test_an_unknown_environment_is_one_line_and_exit_1() -> None:
         "error: unknown environment 'deev' (did you mean 'dev'?) "
         "(available in environments: dev, prod, staging)"
     ]
+
+
+LAYERED = {
+    "network": "name: network\nregion: us-east-1\nnetworks:\n  main: {cidr: 10.20.0.0/16}\n",
+    "dns": "name: dns\nregion: us-east-1\nuses: [network]\n",
+    "dev": "name: dev\nregion: us-east-1\nuses: [network, dns]\n",
+    "staging": "name: staging\nregion: us-east-1\nuses: [network]\n",
+}
+
+
+def layered_project(folder: Path, specs: dict[str, str]) -> Path:
+    (folder / "environments").mkdir()
+    for name, text in specs.items():
+        (folder / "environments" / f"{name}.yaml").write_text(text)
+    return folder
+
+
+def test_graph_all_draws_the_environments_in_waves_in_every_format(tmp_path: Path) -> None:
+    project = layered_project(tmp_path, LAYERED)
+    text = provision("graph", "--all", cwd=project)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines() == [
+        "4 environments, 3 waves",
+        "",
+        "wave 1:",
+        "  network",
+        "wave 2:",
+        "  dns  (uses network)",
+        "  staging  (uses network)",
+        "wave 3:",
+        "  dev  (uses network, dns)",
+    ]
+    as_json = json.loads(provision("graph", "--all", "-f", "json", cwd=project).stdout)
+    assert as_json["waves"] == [["network"], ["dns", "staging"], ["dev"]]
+    dot = provision("graph", "--all", "-f", "dot", cwd=project).stdout
+    assert '"network" -> "dev";' in dot and '"dns" -> "dev";' in dot
+    png = provision("graph", "--all", "-f", "png", "-o", str(tmp_path / "e.png"), cwd=project)
+    assert png.returncode == 0, png.stderr
+    assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_graph_all_refuses_a_cycle_naming_its_members(tmp_path: Path) -> None:
+    project = layered_project(
+        tmp_path, {**LAYERED, "network": LAYERED["network"] + "uses: [dev]\n"}
+    )
+    result = provision("graph", "--all", cwd=project)
+    assert result.returncode == 1
+    assert "environments use each other in a cycle: " in result.stderr
+    assert "Traceback" not in result.stderr
+    cycle = result.stderr.split("cycle: ")[1].split(" (")[0]
+    assert set(cycle.split(" -> ")) == {"dev", "network", "dns"} or set(cycle.split(" -> ")) == {
+        "dev",
+        "network",
+    }
+    invalid = provision("validate", "dev", cwd=project)
+    assert invalid.returncode == 1
+    assert "environments/dev.yaml:3:" in invalid.stdout
+    assert "environments use each other in a cycle: dev -> network -> dev" in invalid.stdout
+
+
+def test_graph_wants_an_environment_or_all_but_not_both() -> None:
+    both = provision("graph", "dev", "--all")
+    neither = provision("graph")
+    assert (both.returncode, neither.returncode) == (1, 1)
+    assert "give an environment, or --all (not both)" in both.stderr

@@ -1,0 +1,138 @@
+"""Environments that use each other: `uses:`, `${env.NAME...}` references, and their
+located errors (file:line:col and field path), every one reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from provisioner.spec.diagnostics import Diagnostic
+from provisioner.spec.loader import EnvironmentSource, check_source
+from provisioner.spec.uses import EnvironmentGraph, parse_environment_reference
+
+NETWORK = """\
+name: network
+cloud: local
+region: us-east-1
+networks:
+  main: {cidr: 10.20.0.0/16}
+subnets:
+  private-a: {network: main, cidr: 10.20.2.0/24, availability_zone: us-east-1a}
+outputs:
+  vpc_id: ${network.main.id}
+"""
+
+APP_HEAD = """\
+name: app
+cloud: local
+region: us-east-1
+uses: [network]
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def problems(file: Path) -> list[Diagnostic]:
+    return check_source(EnvironmentSource(file, file.parent / "playbooks")).diagnostics
+
+
+def where(found: list[Diagnostic]) -> list[tuple[int, tuple[str | int, ...]]]:
+    return [(d.location.line, d.path) for d in found]
+
+
+def test_references_to_a_used_environments_resource_and_output_validate(tmp_path: Path) -> None:
+    write(tmp_path, "network", NETWORK)
+    app = write(
+        tmp_path,
+        "app",
+        APP_HEAD + "outputs:\n"
+        "  subnet: ${env.network.subnet.private-a.id}\n"
+        "  vpc: ${env.network.outputs.vpc_id}\n",
+    )
+    assert problems(app) == []
+
+
+def test_every_wrong_reference_is_reported_at_its_line_and_field(tmp_path: Path) -> None:
+    write(tmp_path, "network", NETWORK)
+    write(tmp_path, "other", NETWORK.replace("name: network", "name: other"))
+    app = write(
+        tmp_path,
+        "app",
+        APP_HEAD + "outputs:\n"
+        "  a: ${env.other.outputs.vpc_id}\n"  # line 6: not in `uses`
+        "  b: ${env.network.subnet.private-b.id}\n"  # line 7: no such subnet
+        "  c: ${env.network.outputs.vpc}\n"  # line 8: no such output
+        "  d: ${env.network.subnet.private-a.nope}\n"  # line 9: no such attribute
+        "  e: ${env.network}\n",  # line 10: names nothing
+    )
+    found = problems(app)
+    assert where(found) == [
+        (6, ("outputs", "a")),
+        (7, ("outputs", "b")),
+        (8, ("outputs", "c")),
+        (9, ("outputs", "d")),
+        (10, ("outputs", "e")),
+    ]
+    messages = [d.message for d in found]
+    assert "reads environment 'other', which this environment does not use" in messages[0]
+    assert (
+        "environment 'network' has no subnet 'private-b' (did you mean 'private-a'?)"
+        in (messages[1])
+    )
+    assert "has no output 'vpc' (did you mean 'vpc_id'?)" in messages[2]
+    assert "'subnet' has no attribute 'nope'" in messages[3]
+    assert all(d.location.file == app and d.location.column > 0 for d in found)
+
+
+def test_an_unknown_used_environment_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    write(tmp_path, "network", NETWORK)
+    app = write(tmp_path, "app", APP_HEAD.replace("[network]", "[network, netwrok]"))
+    [problem] = problems(app)
+    assert (problem.location.line, problem.path) == (4, ("uses", 1))
+    assert problem.message == "uses unknown environment 'netwrok' (did you mean 'network'?)"
+
+
+def test_a_cycle_between_environments_names_its_members_at_the_uses_entry(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "network", NETWORK + "uses: [app]\n")
+    app = write(tmp_path, "app", APP_HEAD)
+    [problem] = problems(app)
+    assert problem.path == ("uses", 0)
+    assert problem.message == "environments use each other in a cycle: app -> network -> app"
+
+
+def test_environments_that_use_each_other_share_a_cloud_and_a_state_backend(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "network", NETWORK.replace("cloud: local", "cloud: aws"))
+    app = write(tmp_path, "app", APP_HEAD + "state: s3://bucket/state\n")
+    found = problems(app)
+    assert [d.path for d in found] == [("uses", 0), ("uses", 0)]
+    assert "runs on cloud 'aws', not 'local'" in found[0].message
+    assert "share a state backend" in found[1].message
+
+
+def test_an_environment_cannot_use_itself(tmp_path: Path) -> None:
+    app = write(tmp_path, "app", APP_HEAD.replace("[network]", "[app]"))
+    [problem] = problems(app)
+    assert problem.message == "environment 'app' cannot use itself"
+
+
+def test_the_environment_graph_orders_what_is_used_first(tmp_path: Path) -> None:
+    write(tmp_path, "network", NETWORK)
+    write(tmp_path, "dns", NETWORK.replace("name: network", "name: dns") + "uses: [network]\n")
+    write(tmp_path, "app", APP_HEAD.replace("[network]", "[dns, network]"))
+    graph = EnvironmentGraph.of_folder(tmp_path)
+    assert graph.upstream("app") == ["network", "dns"]
+    assert graph.downstream("network") == ["dns", "app"]
+    assert graph.waves() == [["network"], ["dns"], ["app"]]
+    assert graph.cycles() == []
+
+
+def test_a_reference_prints_as_it_was_written() -> None:
+    for text in ("env.network.subnet.private-a.id", "env.network.outputs.vpc_id"):
+        assert str(parse_environment_reference(text)) == f"${{{text}}}"

@@ -35,6 +35,7 @@ from provisioner.local.record import LocalPaths
 from provisioner.paths import StatePaths
 from provisioner.procs import RUN_ID_ENV, processes_with_env
 from provisioner.spec.model import Cloud
+from provisioner.spec.uses import EnvironmentGraph
 from stacks.program import build_program
 
 LOCAL_ENDPOINT_ENV = "PROVISION_LOCAL_ENDPOINT"
@@ -76,6 +77,13 @@ class ProjectSetup:
         """
         env = self.compiled.environment
         return resources_in_files(env.state, self.paths, PROJECT, env.name) == 0
+
+    def recorded_resources(self, environment: str) -> int | None:
+        return resources_in_files(self.compiled.environment.state, self.paths, PROJECT, environment)
+
+    def users(self) -> list[str]:
+        folder = self.compiled.source.file.parent
+        return EnvironmentGraph.of_folder(folder).downstream(self.compiled.environment.name)
 
     def lock(self) -> EnvironmentLock:
         return environment_lock(self.compiled, self.paths)

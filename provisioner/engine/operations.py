@@ -24,7 +24,7 @@ from provisioner.engine.ports import ApplyResult
 from provisioner.engine.run_record import RunInfo, new_run_id
 from provisioner.engine.run_setup import Confirm, RunBackends, RunSetup, RunView
 from provisioner.engine.saved_plan import SavedPlan
-from provisioner.errors import ConfirmationError
+from provisioner.errors import ConfigurationError, ConfirmationError
 from provisioner.plan import Plan
 
 
@@ -81,6 +81,7 @@ def up(
     """Plan, confirm, apply and configure; with `saved`, apply exactly that plan or refuse."""
     compiled = setup.compiled
     name = compiled.environment.name
+    _refuse_unapplied_upstreams(setup)
     plan_file = SavedPlan.load(saved) if saved is not None else None
     if plan_file is not None:
         plan_file.check_spec(compiled)
@@ -110,6 +111,7 @@ def down(setup: RunSetup, view: RunView, confirm: Confirm, *, parallelism: int) 
     name = setup.compiled.environment.name
     if setup.nothing_recorded():
         return Destroyed(Plan(name), None)
+    _refuse_while_used(setup)
     with _recorded(setup, lock=True, parallelism=parallelism) as run:
         run.recover(view)
         with view.busy(f"planning the teardown of {name}"):
@@ -134,6 +136,33 @@ def drift(setup: RunSetup, view: RunView, *, hosts: bool, parallelism: int) -> P
             found = run.orchestrator.drift(hosts=hosts)
         run.recorder.plan = found
     return Planned(found, run.id)
+
+
+def _refuse_unapplied_upstreams(setup: RunSetup) -> None:
+    """An environment reads what it uses: each must have been applied first."""
+    env = setup.compiled.environment
+    never = [name for name in env.uses if setup.recorded_resources(name) == 0]
+    if never:
+        listed = ", ".join(never)
+        raise ConfigurationError(
+            f"{env.name} uses {listed}, which {'was' if len(never) == 1 else 'were'} never "
+            "applied; nothing was changed",
+            hint="apply " + " and ".join(f"`provision up {n}`" for n in never) + " first",
+        )
+
+
+def _refuse_while_used(setup: RunSetup) -> None:
+    """Nothing an environment that uses this one still has may lose what it reads."""
+    name = setup.compiled.environment.name
+    holding = {user: setup.recorded_resources(user) for user in setup.users()}
+    using = [user for user, count in holding.items() if count]
+    if using:
+        listed = ", ".join(f"{user} ({holding[user]} resources)" for user in using)
+        raise ConfigurationError(
+            f"refusing to take {name} down while environments that use it have resources, "
+            f"nothing was deleted: {listed}",
+            hint="take " + " and ".join(f"`provision down {u}`" for u in using) + " down first",
+        )
 
 
 class _Run:

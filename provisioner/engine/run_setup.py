@@ -51,6 +51,15 @@ class RunSetup(Protocol):
         """True if the state is known, without starting anything, to record no resource."""
         ...
 
+    def recorded_resources(self, environment: str) -> int | None:
+        """How many resources the state of `environment` (this one's backend) records;
+        None when that cannot be told without starting its cloud (state in S3)."""
+        ...
+
+    def users(self) -> Sequence[str]:
+        """The environments that use this one, directly or not (from the specs beside it)."""
+        ...
+
     def lock(self) -> EnvironmentLock: ...
 
     def open(self, run_id: str, *, parallelism: int) -> RunBackends:

@@ -226,9 +226,17 @@ class FakeSetup:
     command: tuple[str, ...] = ("provision", "up", "dev")
     runs: list[FakeRun] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)  # run ids whose leftovers were stopped
+    elsewhere: dict[str, int] = field(default_factory=dict)  # other environments' resources
+    used_by: list[str] = field(default_factory=list)  # the environments that use this one
 
     def nothing_recorded(self) -> bool:
         return not self.cloud.recorded
+
+    def recorded_resources(self, environment: str) -> int | None:
+        return self.elsewhere.get(environment, 0)
+
+    def users(self) -> list[str]:
+        return list(self.used_by)
 
     def lock(self) -> EnvironmentLock:
         return FileLock(self.root / "locks" / "dev.lock", "dev")

@@ -18,7 +18,7 @@ from provisioner.engine.events import EventSink, ListSink
 from provisioner.engine.locking import LockHolder
 from provisioner.engine.run_record import RunOutcome, find_run
 from provisioner.engine.saved_plan import StalePlanError
-from provisioner.errors import ConfirmationError, RunFailedError
+from provisioner.errors import ConfigurationError, ConfirmationError, RunFailedError
 from provisioner.graph import CompiledEnvironment, compile_source
 from provisioner.plan import Plan
 from provisioner.spec import resolve_environment
@@ -188,3 +188,37 @@ def test_drift_and_plan_without_out_take_no_lock(setup: FakeSetup) -> None:
     assert held == [None, None]
     assert not found.plan.has_changes and planned.plan.has_changes
     assert len(setup.stopped) == 2
+
+
+def test_up_refuses_an_upstream_never_applied_and_starts_nothing(
+    dev: CompiledEnvironment, tmp_path: Path
+) -> None:
+    using = CompiledEnvironment(
+        dev.source, dev.environment.model_copy(update={"uses": ["network"]}), dev.graph
+    )
+    setup = FakeSetup(using, FakeCloud(dev.graph), tmp_path, elsewhere={"network": 0})
+    with pytest.raises(ConfigurationError) as refused:
+        up(setup, refuse)
+    assert refused.value.message == "dev uses network, which was never applied; nothing was changed"
+    assert refused.value.hint == "apply `provision up network` first"
+    assert setup.runs == [] and setup.cloud.calls == []
+    setup.elsewhere["network"] = 3
+    assert up(setup, Answers()).result is not None
+
+
+def test_down_refuses_while_an_environment_that_uses_it_has_resources(
+    setup: FakeSetup,
+) -> None:
+    up(setup, Answers())
+    setup.used_by.extend(["app", "web"])
+    setup.elsewhere.update({"app": 4, "web": 0})
+    before = dict(setup.cloud.recorded)
+    with pytest.raises(ConfigurationError) as refused:
+        operations.down(setup, RecordingView(setup), refuse, parallelism=4)
+    assert "nothing was deleted: app (4 resources)" in str(refused.value)
+    assert "web" not in str(refused.value)
+    assert refused.value.hint == "take `provision down app` down first"
+    assert setup.cloud.recorded == before
+    setup.elsewhere["app"] = 0
+    operations.down(setup, RecordingView(setup), Answers(), parallelism=4)
+    assert setup.cloud.recorded == {}

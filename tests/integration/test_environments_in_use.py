@@ -1,0 +1,87 @@
+"""Environments that use each other, on the local cloud: what is used is applied first and
+taken down last.
+
+`network` holds a VPC and a subnet; `app` uses it and holds a key pair.
+`up app` before `network` exists refuses and creates nothing; `down network` while
+`app` has resources refuses and deletes nothing. Each outcome is checked in the cloud
+with boto3, not in our own output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.projects import Project
+
+pytestmark = pytest.mark.integration
+
+NETWORK = """\
+name: network
+cloud: local
+region: us-east-1
+networks:
+  main: {cidr: 10.61.0.0/16}
+subnets:
+  a: {network: main, cidr: 10.61.1.0/24}
+outputs:
+  vpc_id: ${network.main.id}
+"""
+
+APP = """\
+name: app
+cloud: local
+region: us-east-1
+uses: [network]
+key_pairs:
+  deploy: {type: ed25519}
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = Project(tmp_path_factory.mktemp("in-use"))
+    project.write_spec("network", NETWORK)
+    project.write_spec("app", APP)
+    yield project
+    project.run("down", "app", "--yes", expect=None)  # what uses it first
+    project.teardown("network")
+
+
+def test_up_refuses_while_what_it_uses_was_never_applied(project: Project) -> None:
+    refused = project.run("up", "app", "--yes", expect=1)
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "error: app uses network, which was never applied; nothing was changed "
+        "(apply `provision up network` first)"
+    )
+    assert "Traceback" not in refused.stderr
+    assert not (project.state / "local").exists() or project.tagged_ids("app") == set()
+
+
+def test_what_it_uses_first_then_the_environment_itself(project: Project) -> None:
+    project.run("up", "network", "--yes")
+    project.run("up", "app", "--yes")
+    assert len(project.tagged_ids("network")) >= 2  # the VPC and its subnet
+    assert project.tagged_ids("app")
+
+
+def test_down_refuses_while_an_environment_that_uses_it_has_resources(
+    project: Project,
+) -> None:
+    before = project.tagged_ids("network")
+    refused = project.run("down", "network", "--yes", expect=1)
+    message = refused.stderr.strip().splitlines()[-1]
+    assert message.startswith(
+        "error: refusing to take network down while environments that use it have "
+        "resources, nothing was deleted: app ("
+    )
+    assert message.endswith("(take `provision down app` down first)")
+    assert project.tagged_ids("network") == before
+
+
+def test_taken_down_in_reverse_order_nothing_is_left(project: Project) -> None:
+    project.run("down", "app", "--yes")
+    project.run("down", "network", "--yes")
+    assert project.tagged_ids("app") == set()
+    assert project.tagged_ids("network") == set()

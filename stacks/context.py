@@ -23,6 +23,7 @@ class ProgramContext:
     timeouts: TimeoutsSpec = field(default_factory=TimeoutsSpec)
     resources: dict[Address, AwsResource] = field(default_factory=dict)
     parts: dict[str, Any] = field(default_factory=dict)
+    upstreams: dict[str, Any] = field(default_factory=dict)  # a StackReference per used env
 
     def tags(self, node: Node, part: str | None = None) -> dict[str, str]:
         """Every resource carries these: what we manage, and where it sits in the graph."""

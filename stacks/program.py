@@ -12,7 +12,8 @@ from typing import Any
 import pulumi
 
 from provisioner.cloud.aws.kind import cloud_kind
-from provisioner.cloud.stack_exports import StackExports
+from provisioner.cloud.pulumi_cloud import PROJECT
+from provisioner.cloud.stack_exports import RESOURCES, SPEC_OUTPUTS, StackExports
 from provisioner.engine.ports import OnReady, ReadyResource
 from provisioner.graph import CompiledEnvironment
 from provisioner.graph.kinds.vm import VmNode
@@ -20,9 +21,10 @@ from provisioner.spec.addresses import Address
 from provisioner.spec.kinds import spec_kind
 from provisioner.spec.kinds.vm import VM
 from provisioner.spec.references import (
+    EnvironmentReference,
     Reference,
     find_expressions,
-    parse_reference,
+    parse_any,
     substitute,
 )
 from stacks.context import ProgramContext
@@ -125,9 +127,14 @@ def resolved(value: Any, ctx: ProgramContext) -> pulumi.Output[Any]:
     references = {
         str(reference): reference
         for _path, expression in find_expressions(value, ())
-        for reference in [parse_reference(expression)]
+        for reference in [parse_any(expression)]
     }
-    values = {text: _attribute(reference, ctx) for text, reference in references.items()}
+    values = {
+        text: _upstream_value(reference, ctx)
+        if isinstance(reference, EnvironmentReference)
+        else _attribute(reference, ctx)
+        for text, reference in references.items()
+    }
 
     def render(known: dict[str, Any]) -> Any:
         return substitute(value, lambda reference: known[str(reference)])
@@ -145,6 +152,25 @@ def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
         output = ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
         value = output.apply(_whole)
     return value if reference.key is None else value[reference.key]
+
+
+def _upstream_value(reference: EnvironmentReference, ctx: ProgramContext) -> Any:
+    """What `${env.NAME....}` reads, from that environment's stack (a stack reference to
+    the same state backend): one of its spec's outputs, or a resource's attribute."""
+    name = reference.environment
+    if name not in ctx.upstreams:
+        ctx.upstreams[name] = pulumi.StackReference(
+            f"upstream-{name}", stack_name=f"organization/{PROJECT}/{name}"
+        )
+    stack = ctx.upstreams[name]
+    if reference.output is not None:
+        output = reference.output
+        return stack.get_output(SPEC_OUTPUTS).apply(lambda outputs: (outputs or {})[output])
+    assert reference.resource is not None
+    target, attribute = str(reference.resource.target), reference.resource.attribute
+    key = reference.resource.key
+    read = stack.get_output(RESOURCES).apply(lambda found: (found or {})[target][attribute])
+    return read if key is None else read.apply(lambda value: value[key])
 
 
 def _whole(value: Any) -> Any:

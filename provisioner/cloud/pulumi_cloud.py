@@ -22,7 +22,7 @@ from provisioner.cloud.aws.live import provider_of
 from provisioner.cloud.aws.orphans import sweep
 from provisioner.cloud.drift import detect_drift
 from provisioner.cloud.errors import boto_errors
-from provisioner.cloud.passphrase import passphrase_for
+from provisioner.cloud.passphrase import check_shared, passphrase_for
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.cloud.pulumi.stack import Program, PulumiStack
 from provisioner.cloud.pulumi.state import is_cloud_resource, resource_address_of
@@ -68,6 +68,8 @@ class PulumiCloud:
     ) -> None:
         env = compiled.environment
         self.environment = env.name
+        if env.uses:
+            check_shared(env.name, env.uses, target.cloud, paths.secrets)
         settings = EngineSettings(
             state_url=state_url(env.state, paths, target.env),
             pulumi_home=paths.pulumi_home,

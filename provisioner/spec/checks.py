@@ -14,9 +14,9 @@ from provisioner.spec.diagnostics import Diagnostic, FieldPath
 from provisioner.spec.kind import CheckContext, SpecKind, dangling
 from provisioner.spec.kinds import SPEC_KINDS, spec_kind
 from provisioner.spec.model import Environment
-from provisioner.spec.references import find_expressions, parse_reference
+from provisioner.spec.references import find_expressions, is_environment_reference, parse_reference
 from provisioner.spec.schema_errors import suggest
-from provisioner.spec.uses import check_environment_reference, is_environment_reference
+from provisioner.spec.uses import check_environment_reference
 
 __all__ = ["CheckContext", "check_environment"]
 

@@ -68,6 +68,49 @@ def parse_reference(expression: str) -> Reference:
     return Reference(target, attribute, key)
 
 
+ENVIRONMENT_PREFIX = "env."
+OUTPUTS = "outputs"
+_EXAMPLES = "${env.network.subnet.private-a.id} or ${env.network.outputs.vpc_id}"
+
+
+@dataclass(frozen=True)
+class EnvironmentReference:
+    """A value of another environment: a resource's attribute, or one of its outputs."""
+
+    environment: str
+    resource: Reference | None = None
+    output: str | None = None
+
+    def __str__(self) -> str:
+        inner = f"{OUTPUTS}.{self.output}" if self.resource is None else str(self.resource)[2:-1]
+        return f"${{{ENVIRONMENT_PREFIX}{self.environment}.{inner}}}"
+
+
+def is_environment_reference(expression: str) -> bool:
+    return expression.strip().startswith(ENVIRONMENT_PREFIX)
+
+
+def parse_environment_reference(expression: str) -> EnvironmentReference:
+    """Parse the inside of `${env....}`; raises ValueError saying what is wrong."""
+    rest = expression.strip()[len(ENVIRONMENT_PREFIX) :]
+    environment, _, inner = rest.partition(".")
+    if not environment or not inner:
+        raise ValueError(f"'${{{expression}}}' is not a reference such as {_EXAMPLES}")
+    if inner.startswith(f"{OUTPUTS}."):
+        output = inner[len(OUTPUTS) + 1 :]
+        if not output or "." in output or "[" in output:
+            raise ValueError(f"'${{{expression}}}' names no output, as in {_EXAMPLES}")
+        return EnvironmentReference(environment, output=output)
+    return EnvironmentReference(environment, resource=parse_reference(inner))
+
+
+def parse_any(expression: str) -> Reference | EnvironmentReference:
+    """A reference of this environment, or of one it uses (`${env.NAME....}`)."""
+    if is_environment_reference(expression):
+        return parse_environment_reference(expression)
+    return parse_reference(expression)
+
+
 def find_expressions(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
     """Every `${...}` inside `value` (nested dicts, lists, strings), with its field path."""
     if isinstance(value, str):
@@ -91,8 +134,8 @@ def substitute(value: Any, resolve: Any) -> Any:
     if isinstance(value, str):
         whole = _EXPRESSION.fullmatch(value)
         if whole:
-            return resolve(parse_reference(whole.group(1)))
-        return _EXPRESSION.sub(lambda m: str(resolve(parse_reference(m.group(1)))), value)
+            return resolve(parse_any(whole.group(1)))
+        return _EXPRESSION.sub(lambda m: str(resolve(parse_any(m.group(1)))), value)
     if isinstance(value, dict):
         return {key: substitute(item, resolve) for key, item in value.items()}
     if isinstance(value, list):

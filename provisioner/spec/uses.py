@@ -21,45 +21,13 @@ from provisioner.spec.kind import CheckContext
 from provisioner.spec.kinds import spec_kind
 from provisioner.spec.model import Environment
 from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays, scan_folder
-from provisioner.spec.references import Reference, parse_reference
+from provisioner.spec.references import (
+    parse_environment_reference,
+)
 from provisioner.spec.schema_errors import suggest
 from provisioner.spec.yamldoc import LocatedDocument
 
 USES = "uses"
-ENVIRONMENT_PREFIX = "env."
-OUTPUTS = "outputs"
-_EXAMPLES = "${env.network.subnet.private-a.id} or ${env.network.outputs.vpc_id}"
-
-
-@dataclass(frozen=True)
-class EnvironmentReference:
-    """A value of another environment: a resource's attribute, or one of its outputs."""
-
-    environment: str
-    resource: Reference | None = None
-    output: str | None = None
-
-    def __str__(self) -> str:
-        inner = f"{OUTPUTS}.{self.output}" if self.resource is None else str(self.resource)[2:-1]
-        return f"${{{ENVIRONMENT_PREFIX}{self.environment}.{inner}}}"
-
-
-def is_environment_reference(expression: str) -> bool:
-    return expression.strip().startswith(ENVIRONMENT_PREFIX)
-
-
-def parse_environment_reference(expression: str) -> EnvironmentReference:
-    """Parse the inside of `${env....}`; raises ValueError saying what is wrong."""
-    rest = expression.strip()[len(ENVIRONMENT_PREFIX) :]
-    environment, _, inner = rest.partition(".")
-    if not environment or not inner:
-        raise ValueError(f"'${{{expression}}}' is not a reference such as {_EXAMPLES}")
-    if inner.startswith(f"{OUTPUTS}."):
-        output = inner[len(OUTPUTS) + 1 :]
-        if not output or "." in output or "[" in output:
-            raise ValueError(f"'${{{expression}}}' names no output, as in {_EXAMPLES}")
-        return EnvironmentReference(environment, output=output)
-    return EnvironmentReference(environment, resource=parse_reference(inner))
 
 
 def read_uses(file: Path) -> tuple[str, ...]:
@@ -202,6 +170,13 @@ def check_environment_reference(
         yield ctx.problem(path, str(error))
         return
     name = reference.environment
+    if reads_secrets:  # the sources that may read secrets are roles' and VM groups' vars
+        yield ctx.problem(
+            path,
+            f"${{{expression}}}: roles' and VM groups' vars cannot read another environment's "
+            "values yet; the spec's outputs and the cloud resources' fields can",
+        )
+        return
     if name not in env.uses:
         yield ctx.problem(
             path,

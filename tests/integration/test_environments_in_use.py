@@ -1,7 +1,9 @@
 """Environments that use each other, on the local cloud: what is used is applied first and
 taken down last.
 
-`network` holds a VPC and a subnet; `app` uses it and holds a key pair.
+`network` holds a VPC and a subnet; `app` uses it, holds a key pair, and reads the VPC
+(an output of `network`) and the subnet's id (an attribute of one of its resources)
+through a Pulumi stack reference.
 `up app` before `network` exists refuses and creates nothing; `down network` while
 `app` has resources refuses and deletes nothing. Each outcome is checked in the cloud
 with boto3, not in our own output.
@@ -9,6 +11,7 @@ with boto3, not in our own output.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -36,6 +39,9 @@ region: us-east-1
 uses: [network]
 key_pairs:
   deploy: {type: ed25519}
+outputs:
+  vpc: ${env.network.outputs.vpc_id}
+  subnet: ${env.network.subnet.a.id}
 """
 
 
@@ -59,11 +65,18 @@ def test_up_refuses_while_what_it_uses_was_never_applied(project: Project) -> No
     assert not (project.state / "local").exists() or project.tagged_ids("app") == set()
 
 
-def test_what_it_uses_first_then_the_environment_itself(project: Project) -> None:
+def test_what_it_uses_first_then_the_environment_itself_reading_its_values(
+    project: Project,
+) -> None:
     project.run("up", "network", "--yes")
     project.run("up", "app", "--yes")
-    assert len(project.tagged_ids("network")) >= 2  # the VPC and its subnet
     assert project.tagged_ids("app")
+    ec2 = project.ec2()
+    owned = [{"Name": "tag:provision:env", "Values": ["network"]}]
+    [vpc] = ec2.describe_vpcs(Filters=owned)["Vpcs"]
+    [subnet] = ec2.describe_subnets(Filters=owned)["Subnets"]
+    read = json.loads(project.run("output", "app", "--json").stdout)["outputs"]
+    assert read == {"vpc": vpc["VpcId"], "subnet": subnet["SubnetId"]}
 
 
 def test_down_refuses_while_an_environment_that_uses_it_has_resources(

@@ -316,9 +316,9 @@ def running(pid: int) -> bool:
 
 
 def test_no_secret_appears_in_any_output_log_plan_or_history_file(project: Project) -> None:
-    passphrase = (project.state / "secrets" / f"{ENV}.passphrase").read_text().strip()
+    passphrase = (project.state / "secrets" / "workspace.passphrase").read_text().strip()
     assert len(passphrase) >= 16
-    skipped = {project.state / "secrets" / f"{ENV}.passphrase"}
+    skipped = {project.state / "secrets" / "workspace.passphrase"}
     scanned = 0
     for path in project.state.rglob("*"):
         if not path.is_file() or path in skipped or path.stat().st_size > 5_000_000:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from provisioner.spec.diagnostics import Diagnostic
 from provisioner.spec.loader import EnvironmentSource, check_source
-from provisioner.spec.uses import EnvironmentGraph, parse_environment_reference
+from provisioner.spec.references import parse_environment_reference
+from provisioner.spec.uses import EnvironmentGraph
 
 NETWORK = """\
 name: network
@@ -136,3 +137,18 @@ def test_the_environment_graph_orders_what_is_used_first(tmp_path: Path) -> None
 def test_a_reference_prints_as_it_was_written() -> None:
     for text in ("env.network.subnet.private-a.id", "env.network.outputs.vpc_id"):
         assert str(parse_environment_reference(text)) == f"${{{text}}}"
+
+
+def test_hosts_vars_cannot_read_another_environment_yet(tmp_path: Path) -> None:
+    write(tmp_path, "network", NETWORK)
+    app = write(
+        tmp_path,
+        "app",
+        APP_HEAD + "roles:\n  web:\n    playbook: web.yml\n"
+        "    vars: {vpc: '${env.network.outputs.vpc_id}'}\n",
+    )
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "web.yml").write_text("- hosts: all\n  tasks: []\n")
+    [problem] = problems(app)
+    assert problem.path == ("roles", "web", "vars", "vpc")
+    assert "vars cannot read another environment's values yet" in problem.message

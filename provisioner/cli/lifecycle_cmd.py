@@ -7,17 +7,22 @@ a confirmation prompt, and renders the result.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.markup import escape
 
+from provisioner.cli import environments_cmd
 from provisioner.cli.errors import EXIT_CHANGES
 from provisioner.cli.options import (
+    AllFlag,
     CloudOption,
     DetailedExitcodeFlag,
     EnvArgument,
     JsonFlag,
     NoHostsFlag,
     NoRollbackFlag,
+    OptionalEnvArgument,
     ParallelismOption,
     PlanOutOption,
     SavedPlanOption,
@@ -31,6 +36,7 @@ from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.engine import operations
 from provisioner.engine.ports import EnvironmentOutputs
 from provisioner.engine.run_record import new_run_id
+from provisioner.errors import ConfigurationError
 from provisioner.plan import Plan
 
 
@@ -63,13 +69,18 @@ def plan(
 
 
 def up(
-    environment: EnvArgument,
+    environment: OptionalEnvArgument = None,
     yes: YesFlag = False,
     as_json: JsonFlag = False,
     cloud: CloudOption = None,
     saved: SavedPlanOption = None,
     no_rollback: NoRollbackFlag = False,
     parallelism: ParallelismOption = DEFAULT_PARALLELISM,
+    with_deps: Annotated[
+        bool,
+        typer.Option("--with-deps", help="Also the environments ENV uses, each first."),
+    ] = False,
+    every: AllFlag = False,
 ) -> None:
     """Create or update the environment: show the cloud plan, confirm, apply, configure hosts.
 
@@ -78,7 +89,26 @@ def up(
     interrupted, every resource this run created is deleted again (dependents
     first); resources that existed before are kept. Progress is live on a
     terminal and one line per event elsewhere.
+
+    With --with-deps or --all, several environments: one question for the set, then
+    each after what it uses (independent ones at once), each with its own lock,
+    record and rollback; what uses a failed one is skipped and named.
     """
+    if with_deps or every:
+        if saved is not None:
+            raise ConfigurationError("--plan applies one environment's saved plan")
+        environments_cmd.up_many(
+            environment,
+            every=every,
+            confirm=confirmation(yes),
+            cloud=cloud,
+            rollback=not no_rollback,
+            parallelism=parallelism,
+            as_json=as_json,
+        )
+        return
+    if environment is None:
+        raise ConfigurationError("give an environment, or --all")
     show_plan = None if as_json else (lambda planned: render_plan(planned, stdout))
     view = ConsoleView(stderr if as_json else stdout, quiet=as_json, show_plan=show_plan)
     applied = operations.up(
@@ -106,17 +136,38 @@ def up(
 
 
 def down(
-    environment: EnvArgument,
+    environment: OptionalEnvArgument = None,
     yes: YesFlag = False,
     as_json: JsonFlag = False,
     cloud: CloudOption = None,
     parallelism: ParallelismOption = DEFAULT_PARALLELISM,
+    with_dependents: Annotated[
+        bool,
+        typer.Option("--with-dependents", help="Also the environments that use ENV, each first."),
+    ] = False,
+    every: AllFlag = False,
 ) -> None:
     """Delete every resource of the environment, dependents first.
 
     When the state records nothing (never brought up here, or already down), that
     is said, with exit 0, and nothing is started (not even the local cloud).
+    An environment that another one with resources uses is refused, naming it.
+
+    With --with-dependents or --all, several environments: one question for the set,
+    then each once what uses it is down (independent ones at once).
     """
+    if with_dependents or every:
+        environments_cmd.down_many(
+            environment,
+            every=every,
+            confirm=confirmation(yes),
+            cloud=cloud,
+            parallelism=parallelism,
+            as_json=as_json,
+        )
+        return
+    if environment is None:
+        raise ConfigurationError("give an environment, or --all")
     view = ConsoleView(
         stderr if as_json else stdout, quiet=as_json, show_plan=None if as_json else _teardown
     )

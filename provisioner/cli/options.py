@@ -12,6 +12,16 @@ from provisioner.spec.model import Cloud
 EnvArgument = Annotated[
     str, typer.Argument(metavar="ENV", help="A name in environments/ or a path to a YAML file.")
 ]
+OptionalEnvArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="ENV", help="A name in environments/ or a path to a YAML file (or use --all)."
+    ),
+]
+AllFlag = Annotated[
+    bool,
+    typer.Option("--all", help="Every environment in environments/, in the order of `uses`."),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 CloudOption = Annotated[
     Cloud | None,

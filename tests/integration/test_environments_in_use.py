@@ -3,10 +3,11 @@ taken down last.
 
 `network` holds a VPC and a subnet; `app` uses it, holds a key pair, and reads the VPC
 (an output of `network`) and the subnet's id (an attribute of one of its resources)
-through a Pulumi stack reference.
-`up app` before `network` exists refuses and creates nothing; `down network` while
-`app` has resources refuses and deletes nothing. Each outcome is checked in the cloud
-with boto3, not in our own output.
+through a Pulumi stack reference. `up app` before `network` exists refuses and creates
+nothing, and `up app --with-deps` applies `network` first; `down network` while `app`
+has resources refuses and deletes nothing, and `down network --with-dependents` takes
+`app` down first. Each outcome is checked in the cloud with boto3, not in our own
+output.
 """
 
 from __future__ import annotations
@@ -65,11 +66,15 @@ def test_up_refuses_while_what_it_uses_was_never_applied(project: Project) -> No
     assert not (project.state / "local").exists() or project.tagged_ids("app") == set()
 
 
-def test_what_it_uses_first_then_the_environment_itself_reading_its_values(
+def test_up_with_deps_applies_what_it_uses_first_and_reads_its_values(
     project: Project,
 ) -> None:
-    project.run("up", "network", "--yes")
-    project.run("up", "app", "--yes")
+    result = project.run("up", "app", "--with-deps", "--yes")
+    lines = result.stdout.splitlines()
+    assert lines.index("network: started") < lines.index("app: started")
+    first_done = next(line for line in lines if ": done (" in line)
+    assert first_done.startswith("network: done")
+    assert lines[-1] == "2 of 2 environments done."
     assert project.tagged_ids("app")
     ec2 = project.ec2()
     owned = [{"Name": "tag:provision:env", "Values": ["network"]}]
@@ -93,8 +98,10 @@ def test_down_refuses_while_an_environment_that_uses_it_has_resources(
     assert project.tagged_ids("network") == before
 
 
-def test_taken_down_in_reverse_order_nothing_is_left(project: Project) -> None:
-    project.run("down", "app", "--yes")
-    project.run("down", "network", "--yes")
+def test_down_with_dependents_takes_what_uses_it_down_first(project: Project) -> None:
+    report = project.run_json("down", "network", "--with-dependents", "--yes")
+    ran = [(r["environment"], r["outcome"]) for r in report["environments"]]
+    assert ran == [("app", "done"), ("network", "done")]
+    assert all(r["run"] for r in report["environments"])
     assert project.tagged_ids("app") == set()
     assert project.tagged_ids("network") == set()

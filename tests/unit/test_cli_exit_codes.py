@@ -74,8 +74,8 @@ def test_exit_codes_for_help_version_and_usage_errors(
             "Error: No such command 'foo'.",
         ),
         (
-            ["up"],
-            ["Usage: provision up [OPTIONS] {ENV}", "Try 'provision up --help' for help."],
+            ["plan"],
+            ["Usage: provision plan [OPTIONS] {ENV}", "Try 'provision plan --help' for help."],
             "Error: Missing argument 'ENV'.",
         ),
         (

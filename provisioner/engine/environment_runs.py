@@ -1,0 +1,89 @@
+"""Runs over several environments: `up` in the order of `uses` (what is used first),
+`down` in reverse, independent environments at once.
+
+Each environment's run is the single-environment operation, under its own lock
+and with its own record; an environment whose upstream (for `down`: whose user)
+failed or was skipped is skipped and named. The walk is the generic one of
+`provisioner.dag`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from provisioner.dag.walk import Outcome, Walker
+
+
+@dataclass(frozen=True)
+class EnvironmentRun:
+    """How one environment's part of a run ended; `detail` says why it failed or was skipped."""
+
+    environment: str
+    outcome: Outcome
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def run_environments(
+    uses: Mapping[str, Sequence[str]],
+    run_one: Callable[[str], None],
+    *,
+    reverse: bool = False,
+    workers: int = 4,
+) -> list[EnvironmentRun]:
+    """Run `run_one(name)` for every environment of `uses` (name -> the names it uses).
+
+    Forward, an environment runs once everything it uses (within `uses`) is done;
+    with `reverse` (teardown), once everything that uses it is. Returns each
+    environment's outcome, in the order they ran.
+    """
+    names = set(uses)
+    if reverse:
+        dependencies = {
+            name: sorted(u for u, used in uses.items() if name in used) for name in names
+        }
+    else:
+        dependencies = {name: sorted(set(uses[name]) & names) for name in names}
+    started: dict[str, float] = {}
+    ended: dict[str, float] = {}
+
+    def timed(name: str) -> None:
+        started[name] = time.monotonic()
+        try:
+            run_one(name)
+        finally:
+            ended[name] = time.monotonic()
+
+    walker: Walker[str] = Walker(dependencies, timed, workers=max(1, workers))
+    walker.start()
+    outcomes = walker.wait()
+    errors = walker.errors
+    order = sorted(names, key=lambda n: (n not in started, started.get(n, 0.0), n))
+    return [
+        EnvironmentRun(
+            name,
+            outcomes[name],
+            ended.get(name, 0.0) - started.get(name, 0.0),
+            _detail(name, outcomes, errors, dependencies, reverse=reverse),
+        )
+        for name in order
+    ]
+
+
+def _detail(
+    name: str,
+    outcomes: Mapping[str, Outcome],
+    errors: Mapping[str, BaseException],
+    dependencies: Mapping[str, Sequence[str]],
+    *,
+    reverse: bool,
+) -> str:
+    if outcomes[name] is Outcome.FAILED:
+        return str(errors.get(name, "failed"))
+    if outcomes[name] is Outcome.SKIPPED:
+        blocked = [d for d in dependencies[name] if outcomes.get(d) is not Outcome.DONE]
+        relation = "uses it" if reverse else "it uses"
+        return f"skipped: {', '.join(blocked)}, which {relation}, did not succeed"
+    return ""

@@ -21,9 +21,7 @@ from provisioner.spec.kind import CheckContext
 from provisioner.spec.kinds import spec_kind
 from provisioner.spec.model import Environment
 from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays, scan_folder
-from provisioner.spec.references import (
-    parse_environment_reference,
-)
+from provisioner.spec.references import parse_environment_reference
 from provisioner.spec.schema_errors import suggest
 from provisioner.spec.yamldoc import LocatedDocument
 

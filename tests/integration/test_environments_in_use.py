@@ -105,3 +105,22 @@ def test_down_with_dependents_takes_what_uses_it_down_first(project: Project) ->
     assert all(r["run"] for r in report["environments"])
     assert project.tagged_ids("app") == set()
     assert project.tagged_ids("network") == set()
+
+
+def test_a_killed_up_all_is_finished_by_the_next_with_no_orphan(project: Project) -> None:
+    ec2 = project.ec2()
+    app_owned = [{"Name": "tag:provision:env", "Values": ["app"]}]
+    # Killed, with every process it started, once app's key pair is on its way: network is
+    # done by then, and app's run is in flight.
+    project.crash_once(
+        lambda: bool(ec2.describe_key_pairs(Filters=app_owned)["KeyPairs"]), "up", "--all", "--yes"
+    )
+    report = project.run_json("up", "--all", "--yes")
+    assert [(r["environment"], r["outcome"]) for r in report["environments"]] == [
+        ("network", "done"),
+        ("app", "done"),
+    ]
+    for environment in ("network", "app"):
+        assert project.tagged_ids(environment) == project.state_ids(environment)
+    project.run_json("down", "--all", "--yes")
+    assert project.tagged_ids("app") == project.tagged_ids("network") == set()

@@ -30,7 +30,7 @@ from provisioner.cloud.pulumi.workspace import EngineSettings
 from provisioner.cloud.stack_exports import StackExports, spec_output_changes
 from provisioner.cloud.state_store import state_url
 from provisioner.engine.events import EventSink
-from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource
+from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource, UpstreamValues
 from provisioner.errors import CloudError
 from provisioner.graph import CompiledEnvironment, ResourceGraph
 from provisioner.paths import StatePaths
@@ -82,6 +82,7 @@ class PulumiCloud:
         self._region = env.region
         self._target_env = dict(target.env)
         self._graph = compiled.graph
+        self._settings = settings
         self._stack = PulumiStack(PROJECT, env.name, program_for(compiled, None), settings)
 
     def preview(self, sink: EventSink) -> Plan:
@@ -187,6 +188,13 @@ class PulumiCloud:
 
     def ready_resources(self) -> list[ReadyResource]:
         return StackExports.decode(self._stack.outputs()).ready_resources()
+
+    def upstream_values(self, environment: str) -> UpstreamValues:
+        """Read with Pulumi from that environment's stack (never from its state files)."""
+        stack = PulumiStack(PROJECT, environment, lambda: None, self._settings)
+        exports = StackExports.decode(stack.outputs())
+        outputs = exports.outputs if isinstance(exports.outputs, dict) else {}
+        return UpstreamValues(outputs, exports.resources, exports.secrets)
 
 
 def refuse_impossible(plan: Plan, compiled: CompiledEnvironment) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +26,7 @@ from provisioner.engine.ports import (
     HostBackend,
     HostTarget,
     ReadyResource,
+    UpstreamValues,
     secret_placeholder,
 )
 from provisioner.errors import HostError, ProvisionError
@@ -37,7 +38,14 @@ from provisioner.spec.addresses import Address, ResourceAddress
 from provisioner.spec.kinds import spec_kind
 from provisioner.spec.kinds.software import SOFTWARE
 from provisioner.spec.kinds.vm import VM
-from provisioner.spec.references import Reference, substitute
+from provisioner.spec.references import (
+    EnvironmentReference,
+    Reference,
+    find_expressions,
+    is_environment_reference,
+    parse_environment_reference,
+    substitute,
+)
 
 MAX_PARALLEL_HOSTS = 32
 # Roles of VMs reported within a burst run together: a batch waits this long after
@@ -73,11 +81,13 @@ class Configurator:
         parallelism: int | None = None,
         settle: float = BATCH_SETTLE,
         cap: float = BATCH_CAP,
+        upstreams: Mapping[str, UpstreamValues] | None = None,
     ) -> None:
         self.environment = environment
         self.graph = graph
         self.hosts = hosts
         self.sink = sink
+        self.upstreams = dict(upstreams or {})
         self._ready: dict[Address, ReadyResource] = {}
         self._results: dict[str, ConfigureResult] = {}
         self._lock = threading.Lock()
@@ -193,7 +203,7 @@ class Configurator:
     def _target(self, node: SoftwareNode, vm: VmNode) -> HostTarget:
         with self._lock:
             ready = dict(self._ready)
-        return host_target(node, vm, ready)
+        return host_target(node, vm, ready, self.upstreams)
 
     def _skipped(self, address: Address) -> None:
         if address.kind is not SOFTWARE:
@@ -214,7 +224,10 @@ class Configurator:
 
 
 def host_target(
-    node: SoftwareNode, vm: VmNode, ready: Mapping[Address, ReadyResource]
+    node: SoftwareNode,
+    vm: VmNode,
+    ready: Mapping[Address, ReadyResource],
+    upstreams: Mapping[str, UpstreamValues] | None = None,
 ) -> HostTarget:
     """What configuring `node` on `vm` needs, from the ready cloud resources."""
     instance = ready[vm.address].attributes
@@ -225,7 +238,10 @@ def host_target(
         vm=vm,
         instance_id=str(instance["id"]),
         private_ip=str(instance["private_ip"]),
-        variables={**resolve(node.vars, ready, secrets), **resolve(vm.vars, ready, secrets)},
+        variables={
+            **resolve(node.vars, ready, secrets, upstreams),
+            **resolve(vm.vars, ready, secrets, upstreams),
+        },
         private_key=pair.private_key if pair is not None else None,
         secrets=secrets,
     )
@@ -239,6 +255,7 @@ def plan_software(
     sink: EventSink,
     *,
     parallelism: int | None = None,
+    upstreams: Mapping[str, UpstreamValues] | None = None,
 ) -> tuple[SoftwareChange, ...]:
     """Each software node's planned configuration.
 
@@ -273,7 +290,7 @@ def plan_software(
             checkable.setdefault((node.role, node.playbook), []).append((node, vm))
 
     def check(pairs: list[tuple[SoftwareNode, VmNode]]) -> list[SoftwareChange]:
-        targets = [host_target(node, vm, ready) for node, vm in pairs]
+        targets = [host_target(node, vm, ready, upstreams) for node, vm in pairs]
         predicted = hosts.check(targets, sink)
         changes = []
         for (node, vm), tasks in zip(pairs, predicted, strict=True):
@@ -306,22 +323,58 @@ def host_workers(hosts: int, parallelism: int | None) -> int:
 
 
 def resolve(
-    values: Mapping[str, Any], ready: Mapping[Address, ReadyResource], secrets: dict[str, str]
+    values: Mapping[str, Any],
+    ready: Mapping[Address, ReadyResource],
+    secrets: dict[str, str],
+    upstreams: Mapping[str, UpstreamValues] | None = None,
 ) -> dict[str, Any]:
-    """`values` with each `${...}` replaced by the ready resource's attribute.
+    """`values` with each `${...}` replaced by the ready resource's attribute, and each
+    `${env.NAME....}` by what that environment exports (`upstreams`).
 
     A secret attribute is replaced by a placeholder, and its value goes in `secrets`.
     """
 
-    def lookup(reference: Reference) -> Any:
+    def hidden(reference: object, value: Any) -> str:
+        digest = hashlib.sha256(str(reference).encode()).hexdigest()[:12].upper()
+        name = f"{SECRET_ENV_PREFIX}{digest}"
+        secrets[name] = str(value)
+        return secret_placeholder(name)
+
+    def lookup(reference: Reference | EnvironmentReference) -> Any:
+        if isinstance(reference, EnvironmentReference):
+            return _upstream(reference, (upstreams or {})[reference.environment], hidden)
         resource = ready[reference.target]
         if reference.attribute not in spec_kind(reference.target.kind).secrets:
             return reference.read(resource.attributes)
-        digest = hashlib.sha256(str(reference).encode()).hexdigest()[:12].upper()
-        name = f"{SECRET_ENV_PREFIX}{digest}"
-        secrets[name] = str(reference.read(resource.secrets))
-        return secret_placeholder(name)
+        return hidden(reference, reference.read(resource.secrets))
 
     resolved = substitute(dict(values), lookup)
     assert isinstance(resolved, dict)
     return resolved
+
+
+def _upstream(
+    reference: EnvironmentReference,
+    values: UpstreamValues,
+    hidden: Callable[[object, Any], str],
+) -> Any:
+    if reference.output is not None:
+        return values.outputs[reference.output]
+    assert reference.resource is not None
+    target = reference.resource.target
+    if reference.resource.attribute in spec_kind(target.kind).secrets:
+        return hidden(reference, reference.resource.read(values.secrets[str(target)]))
+    return reference.resource.read(values.resources[str(target)])
+
+
+def environments_read(graph: ResourceGraph) -> list[str]:
+    """The other environments whose values the hosts' variables read."""
+    names: set[str] = set()
+    for node in graph.of_kind(SOFTWARE):
+        assert isinstance(node, SoftwareNode)
+        vm = graph.node(node.host)
+        assert isinstance(vm, VmNode)
+        for _path, expression in find_expressions([node.vars, vm.vars], ()):
+            if is_environment_reference(expression):
+                names.add(parse_environment_reference(expression).environment)
+    return sorted(names)

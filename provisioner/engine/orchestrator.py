@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TypeVar
 
-from provisioner.engine.configure import Configurator, plan_software
+from provisioner.engine.configure import Configurator, environments_read, plan_software
 from provisioner.engine.events import (
     Event,
     EventSink,
@@ -19,7 +19,13 @@ from provisioner.engine.events import (
     ResourceFinished,
     Status,
 )
-from provisioner.engine.ports import ApplyResult, CloudBackend, EnvironmentOutputs, HostBackend
+from provisioner.engine.ports import (
+    ApplyResult,
+    CloudBackend,
+    EnvironmentOutputs,
+    HostBackend,
+    UpstreamValues,
+)
 from provisioner.errors import HostError, ProvisionError, RunFailedError
 from provisioner.graph import ResourceGraph
 from provisioner.plan import Action, Plan, SoftwareChange
@@ -71,7 +77,12 @@ class Orchestrator:
             backend,
             self.sink,
             parallelism=self.parallelism,
+            upstreams=self._upstreams(),
         )
+
+    def _upstreams(self) -> dict[str, UpstreamValues]:
+        """What the other environments the hosts' variables read export, read once a run."""
+        return {name: self.cloud.upstream_values(name) for name in environments_read(self.graph)}
 
     def plan_destroy(self) -> Plan:
         """What `down` would delete."""
@@ -105,7 +116,12 @@ class Orchestrator:
                 self._forget_hosts(retired)
                 return ApplyResult(outputs)
             configurator = Configurator(
-                self.environment, self.graph, backend, tracker, parallelism=self.parallelism
+                self.environment,
+                self.graph,
+                backend,
+                tracker,
+                parallelism=self.parallelism,
+                upstreams=self._upstreams(),
             )
             with self._reported(Phase.HOSTS):
                 configurator.start()

@@ -76,6 +76,16 @@ class ReadyResource:
 OnReady = Callable[[ReadyResource], None]
 
 
+@dataclass(frozen=True)
+class UpstreamValues:
+    """What another environment (one this one uses) exports for it to read: its spec's
+    outputs, its resources' attributes by address, and their secret ones, never rendered."""
+
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    secrets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+
+
 class CloudBackend(Protocol):
     """Creates, changes and deletes an environment's cloud resources."""
 
@@ -129,6 +139,10 @@ class CloudBackend(Protocol):
 
     def ready_resources(self) -> list[ReadyResource]:
         """Every cloud node as recorded by the last apply."""
+        ...
+
+    def upstream_values(self, environment: str) -> UpstreamValues:
+        """What `environment` (one this one uses, same state backend) exports, as recorded."""
         ...
 
 

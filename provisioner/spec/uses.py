@@ -168,13 +168,6 @@ def check_environment_reference(
         yield ctx.problem(path, str(error))
         return
     name = reference.environment
-    if reads_secrets:  # the sources that may read secrets are roles' and VM groups' vars
-        yield ctx.problem(
-            path,
-            f"${{{expression}}}: roles' and VM groups' vars cannot read another environment's "
-            "values yet; the spec's outputs and the cloud resources' fields can",
-        )
-        return
     if name not in env.uses:
         yield ctx.problem(
             path,

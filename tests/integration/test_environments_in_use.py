@@ -1,13 +1,13 @@
 """Environments that use each other, on the local cloud: what is used is applied first and
 taken down last.
 
-`network` holds a VPC and a subnet; `app` uses it, holds a key pair, and reads the VPC
-(an output of `network`) and the subnet's id (an attribute of one of its resources)
-through a Pulumi stack reference. `up app` before `network` exists refuses and creates
-nothing, and `up app --with-deps` applies `network` first; `down network` while `app`
-has resources refuses and deletes nothing, and `down network --with-dependents` takes
-`app` down first. Each outcome is checked in the cloud with boto3, not in our own
-output.
+`network` holds a VPC and a subnet; `app` uses it, holds a VM of its own, and reads the
+VPC (an output of `network`) and the subnet's id (an attribute of one of its resources)
+through a Pulumi stack reference, and its VM's role reads the VPC's id in its vars. `up
+app` before `network` exists refuses and creates nothing, and `up app --with-deps`
+applies `network` first; `down network` while `app` has resources refuses and deletes
+nothing, and `down network --with-dependents` takes `app` down first. Each outcome is
+checked in the cloud with boto3, not in our own output.
 """
 
 from __future__ import annotations
@@ -40,6 +40,26 @@ region: us-east-1
 uses: [network]
 key_pairs:
   deploy: {type: ed25519}
+networks:
+  own: {cidr: 10.62.0.0/16}
+subnets:
+  a: {network: own, cidr: 10.62.1.0/24}
+security_groups:
+  ssh:
+    network: own
+    description: ssh from the VPC
+    ingress: [{protocol: tcp, ports: 22, cidr: 10.62.0.0/16}]
+roles:
+  mark: {playbook: mark.yml, vars: {mark: "${env.network.outputs.vpc_id}"}}
+vms:
+  app:
+    count: 1
+    instance_type: t3.micro
+    image: ami-12c6146b
+    subnet: a
+    security_groups: [ssh]
+    key_pair: deploy
+    roles: [mark]
 outputs:
   vpc: ${env.network.outputs.vpc_id}
   subnet: ${env.network.subnet.a.id}
@@ -82,6 +102,9 @@ def test_up_with_deps_applies_what_it_uses_first_and_reads_its_values(
     [subnet] = ec2.describe_subnets(Filters=owned)["Subnets"]
     read = json.loads(project.run("output", "app", "--json").stdout)["outputs"]
     assert read == {"vpc": vpc["VpcId"], "subnet": subnet["SubnetId"]}
+    # The role's variable read network's output: the file is named after the VPC's id.
+    mark = project.ssh("app", "app-0", "cat", f"/srv/mark-{vpc['VpcId']}")
+    assert mark == f"{vpc['VpcId']} on app-0 in app\n"
 
 
 def test_down_refuses_while_an_environment_that_uses_it_has_resources(

@@ -17,6 +17,7 @@ from provisioner.engine.ports import (
     HostTarget,
     OnReady,
     ReadyResource,
+    UpstreamValues,
     VmOutput,
 )
 from provisioner.errors import CloudError
@@ -63,6 +64,7 @@ class FakeCloud:
         self.graph = graph
         self.order = [a for wave in graph.waves() for a in wave if a.kind is not SOFTWARE]
         self.recorded: dict[Address, ReadyResource] = {}
+        self.upstreams: dict[str, UpstreamValues] = {}  # what other environments export
         for address in self._parse(existing):
             self._record(address)
         self.fail_at, self.interrupt_at = fail_at, interrupt_at
@@ -132,6 +134,9 @@ class FakeCloud:
 
     def ready_resources(self) -> list[ReadyResource]:
         return [self.recorded[a] for a in self.order if a in self.recorded]
+
+    def upstream_values(self, environment: str) -> UpstreamValues:
+        return self.upstreams[environment]
 
     def _change(self, address: Address, action: Action | None = None) -> ResourceChange:
         if action is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.engine.configure import Configurator, plan_software
+from provisioner.engine.configure import Configurator, plan_software, resolve
 from provisioner.engine.events import (
     ConfigureFinished,
     ConfigureStarted,
@@ -18,7 +18,13 @@ from provisioner.engine.events import (
     ListSink,
     Status,
 )
-from provisioner.engine.ports import ConfigureResult, HostTarget, ReadyResource
+from provisioner.engine.ports import (
+    ConfigureResult,
+    HostTarget,
+    ReadyResource,
+    UpstreamValues,
+    secret_placeholder,
+)
 from provisioner.errors import HostError
 from provisioner.graph import CompiledEnvironment, compile_source
 from provisioner.plan import Action, Plan, ResourceChange, TaskChange, TaskOutlook
@@ -272,3 +278,25 @@ def test_the_error_names_a_node_that_failed_on_its_own_before_one_its_batch_stop
     with pytest.raises(HostError) as failure:
         configurator.finish()
     assert str(failure.value).startswith("software.base@vm.web[1] failed: timed out in task 'x'")
+
+
+def test_hosts_variables_read_another_environments_exports_and_hide_its_secrets() -> None:
+    secrets: dict[str, str] = {}
+    network = UpstreamValues(
+        outputs={"vpc_id": "vpc-1"},
+        resources={"subnet.a": {"id": "subnet-2", "cidr": "10.0.1.0/24"}},
+        secrets={"db.main": {"password": "s3cret"}},
+    )
+    values = resolve(
+        {
+            "vpc": "${env.network.outputs.vpc_id}",
+            "where": "in ${env.network.subnet.a.cidr}",
+            "password": "${env.network.db.main.password}",
+        },
+        {},
+        secrets,
+        {"network": network},
+    )
+    assert values["vpc"] == "vpc-1" and values["where"] == "in 10.0.1.0/24"
+    assert "s3cret" not in str(values) and list(secrets.values()) == ["s3cret"]
+    assert values["password"] == secret_placeholder(next(iter(secrets)))

@@ -139,16 +139,16 @@ def test_a_reference_prints_as_it_was_written() -> None:
         assert str(parse_environment_reference(text)) == f"${{{text}}}"
 
 
-def test_hosts_vars_cannot_read_another_environment_yet(tmp_path: Path) -> None:
+def test_hosts_vars_may_read_another_environment_and_its_secrets(tmp_path: Path) -> None:
     write(tmp_path, "network", NETWORK)
     app = write(
         tmp_path,
         "app",
         APP_HEAD + "roles:\n  web:\n    playbook: web.yml\n"
-        "    vars: {vpc: '${env.network.outputs.vpc_id}'}\n",
+        "    vars: {vpc: '${env.network.outputs.vpc_id}', cidr: '${env.network.subnet.nope.id}'}\n",
     )
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "web.yml").write_text("- hosts: all\n  tasks: []\n")
     [problem] = problems(app)
-    assert problem.path == ("roles", "web", "vars", "vpc")
-    assert "vars cannot read another environment's values yet" in problem.message
+    assert problem.path == ("roles", "web", "vars", "cidr")
+    assert "environment 'network' has no subnet 'nope'" in problem.message

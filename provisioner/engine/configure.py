@@ -12,12 +12,10 @@ their hosts); each node still has its own events and outcome.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from provisioner.dag.walk import Batching, Outcome, Walker
 from provisioner.engine.events import ConfigureFinished, ConfigureStarted, EventSink, Status
@@ -27,34 +25,22 @@ from provisioner.engine.ports import (
     HostTarget,
     ReadyResource,
     UpstreamValues,
-    secret_placeholder,
 )
+from provisioner.engine.variables import resolve
 from provisioner.errors import HostError, ProvisionError
 from provisioner.graph import ResourceGraph
 from provisioner.graph.kinds.software import SoftwareNode
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.plan import Action, Plan, SoftwareChange, TaskOutlook
 from provisioner.spec.addresses import Address, ResourceAddress
-from provisioner.spec.kinds import spec_kind
 from provisioner.spec.kinds.software import SOFTWARE
 from provisioner.spec.kinds.vm import VM
-from provisioner.spec.references import (
-    EnvironmentReference,
-    Reference,
-    find_expressions,
-    is_environment_reference,
-    parse_environment_reference,
-    substitute,
-)
 
 MAX_PARALLEL_HOSTS = 32
 # Roles of VMs reported within a burst run together: a batch waits this long after
 # its latest node became ready, and at most BATCH_CAP after its first.
 BATCH_SETTLE = 0.5
 BATCH_CAP = 1.5
-
-# The environment variables that carry a secret's value into a playbook run.
-SECRET_ENV_PREFIX = "PROVISION_SECRET_"  # noqa: S105 - a name prefix, not a secret
 
 
 class _NodeFailedError(Exception):
@@ -320,61 +306,3 @@ def host_workers(hosts: int, parallelism: int | None) -> int:
     """Hosts configured at once: one per host, within the run's parallelism and our cap."""
     limit = min(MAX_PARALLEL_HOSTS, parallelism or MAX_PARALLEL_HOSTS)
     return max(1, min(hosts, limit))
-
-
-def resolve(
-    values: Mapping[str, Any],
-    ready: Mapping[Address, ReadyResource],
-    secrets: dict[str, str],
-    upstreams: Mapping[str, UpstreamValues] | None = None,
-) -> dict[str, Any]:
-    """`values` with each `${...}` replaced by the ready resource's attribute, and each
-    `${env.NAME....}` by what that environment exports (`upstreams`).
-
-    A secret attribute is replaced by a placeholder, and its value goes in `secrets`.
-    """
-
-    def hidden(reference: object, value: Any) -> str:
-        digest = hashlib.sha256(str(reference).encode()).hexdigest()[:12].upper()
-        name = f"{SECRET_ENV_PREFIX}{digest}"
-        secrets[name] = str(value)
-        return secret_placeholder(name)
-
-    def lookup(reference: Reference | EnvironmentReference) -> Any:
-        if isinstance(reference, EnvironmentReference):
-            return _upstream(reference, (upstreams or {})[reference.environment], hidden)
-        resource = ready[reference.target]
-        if reference.attribute not in spec_kind(reference.target.kind).secrets:
-            return reference.read(resource.attributes)
-        return hidden(reference, reference.read(resource.secrets))
-
-    resolved = substitute(dict(values), lookup)
-    assert isinstance(resolved, dict)
-    return resolved
-
-
-def _upstream(
-    reference: EnvironmentReference,
-    values: UpstreamValues,
-    hidden: Callable[[object, Any], str],
-) -> Any:
-    if reference.output is not None:
-        return values.outputs[reference.output]
-    assert reference.resource is not None
-    target = reference.resource.target
-    if reference.resource.attribute in spec_kind(target.kind).secrets:
-        return hidden(reference, reference.resource.read(values.secrets[str(target)]))
-    return reference.resource.read(values.resources[str(target)])
-
-
-def environments_read(graph: ResourceGraph) -> list[str]:
-    """The other environments whose values the hosts' variables read."""
-    names: set[str] = set()
-    for node in graph.of_kind(SOFTWARE):
-        assert isinstance(node, SoftwareNode)
-        vm = graph.node(node.host)
-        assert isinstance(vm, VmNode)
-        for _path, expression in find_expressions([node.vars, vm.vars], ()):
-            if is_environment_reference(expression):
-                names.add(parse_environment_reference(expression).environment)
-    return sorted(names)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TypeVar
 
-from provisioner.engine.configure import Configurator, environments_read, plan_software
+from provisioner.engine.configure import Configurator, plan_software
 from provisioner.engine.events import (
     Event,
     EventSink,
@@ -26,6 +26,7 @@ from provisioner.engine.ports import (
     HostBackend,
     UpstreamValues,
 )
+from provisioner.engine.variables import environments_read
 from provisioner.errors import HostError, ProvisionError, RunFailedError
 from provisioner.graph import ResourceGraph
 from provisioner.plan import Action, Plan, SoftwareChange

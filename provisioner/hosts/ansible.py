@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provisioner.engine.configure import SECRET_ENV_PREFIX
 from provisioner.engine.events import TaskStatus
+from provisioner.engine.variables import SECRET_ENV_PREFIX
 from provisioner.fsutil import atomic_write_text
 
 MASK = "********"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.engine.configure import Configurator, plan_software, resolve
+from provisioner.engine.configure import Configurator, plan_software
 from provisioner.engine.events import (
     ConfigureFinished,
     ConfigureStarted,
@@ -25,6 +25,7 @@ from provisioner.engine.ports import (
     UpstreamValues,
     secret_placeholder,
 )
+from provisioner.engine.variables import resolve
 from provisioner.errors import HostError
 from provisioner.graph import CompiledEnvironment, compile_source
 from provisioner.plan import Action, Plan, ResourceChange, TaskChange, TaskOutlook

@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test unit integration bench up plan down output local-start local-stop clean
+.PHONY: help setup lint format test unit integration bench up plan down down-all output local-start local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,14 +42,17 @@ unit: setup ## Unit tests only (fast, pure)
 integration: setup ## Integration tests only (Pulumi CLI, moto server, namespace hosts, sshd)
 	$(BIN)/pytest tests/integration $(PARALLEL) $(PYTEST_ARGS)
 
-up: setup ## Bring ENV (default dev) up on its cloud; dev runs on the local cloud
-	$(BIN)/provision up $(ENV) --yes
+up: setup ## Bring ENV (default dev) up on its cloud, after the environments it uses
+	$(BIN)/provision up $(ENV) --with-deps --yes
 
 plan: setup ## Show what `make up` would change in ENV
 	$(BIN)/provision plan $(ENV)
 
-down: setup ## Delete every resource of ENV
+down: setup ## Delete every resource of ENV (not of the environments it uses)
 	$(BIN)/provision down $(ENV) --yes
+
+down-all: setup ## Delete every environment's resources, each after those that use it
+	$(BIN)/provision down --all --yes
 
 output: setup ## Print ENV's outputs
 	$(BIN)/provision output $(ENV)

@@ -8,9 +8,15 @@ from typing import Any
 import pulumi
 
 from provisioner.cloud.aws.base import AwsProvider, AwsResource
+from provisioner.cloud.pulumi_cloud import PROJECT
+from provisioner.cloud.stack_exports import RESOURCES, SPEC_OUTPUTS
+from provisioner.engine.ports import UpstreamPlan
 from provisioner.graph import Node, ResourceGraph
+from provisioner.graph.kind import Target
+from provisioner.plan.model import known_after_apply_of
 from provisioner.spec.addresses import Address, ResourceAddress
 from provisioner.spec.model import TimeoutsSpec
+from provisioner.spec.references import EnvironmentReference
 
 
 @dataclass
@@ -23,7 +29,8 @@ class ProgramContext:
     timeouts: TimeoutsSpec = field(default_factory=TimeoutsSpec)
     resources: dict[Address, AwsResource] = field(default_factory=dict)
     parts: dict[str, Any] = field(default_factory=dict)
-    upstreams: dict[str, Any] = field(default_factory=dict)  # a StackReference per used env
+    upstreams: dict[str, pulumi.StackReference] = field(default_factory=dict)  # per used env
+    pending: dict[str, UpstreamPlan] = field(default_factory=dict)  # used envs not applied yet
 
     def tags(self, node: Node, part: str | None = None) -> dict[str, str]:
         """Every resource carries these: what we manage, and where it sits in the graph."""
@@ -59,6 +66,34 @@ class ProgramContext:
         if part is None:
             self.resources[node.address] = resource
         return resource
+
+    def output_of(self, target: Target, output: str) -> pulumi.Output[Any]:
+        """What a link names, as an output: `output` of a resource of this program, or the
+        identifying attribute of another environment's resource (read from its stack)."""
+        if isinstance(target, Address):
+            return self.resources[target].output(output)
+        return self.upstream_value(target)
+
+    def upstream_value(self, reference: EnvironmentReference) -> pulumi.Output[Any]:
+        """What `${env.NAME....}` reads, from that environment's stack (a stack reference to
+        the same state backend): one of its spec's outputs, or a resource's attribute."""
+        name = reference.environment
+        pending = self.pending.get(name)
+        if pending is not None and pending.unknown(reference) and pulumi.runtime.is_dry_run():
+            return pulumi.Output.from_input(known_after_apply_of(name))
+        if name not in self.upstreams:
+            self.upstreams[name] = pulumi.StackReference(
+                f"upstream-{name}", stack_name=f"organization/{PROJECT}/{name}"
+            )
+        stack: pulumi.StackReference = self.upstreams[name]
+        if reference.output is not None:
+            output = reference.output
+            return stack.get_output(SPEC_OUTPUTS).apply(lambda outputs: (outputs or {})[output])
+        assert reference.resource is not None
+        target, attribute = str(reference.resource.target), reference.resource.attribute
+        key = reference.resource.key
+        read = stack.get_output(RESOURCES).apply(lambda found: (found or {})[target][attribute])
+        return read if key is None else read.apply(lambda value: value[key])
 
     def depends_on(self, node: Node) -> pulumi.ResourceOptions:
         """The graph's edges into `node`, as explicit Pulumi dependencies."""

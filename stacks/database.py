@@ -31,8 +31,8 @@ def identifier(environment: str, name: str) -> str:
 
 def declare(node: DatabaseNode, ctx: ProgramContext) -> AwsResource:
     name = identifier(ctx.environment, node.address.name)
-    subnets = [ctx.resources[s].output("subnet_id") for s in node.subnets]
-    groups = [ctx.resources[g].output("group_id") for g in node.security_groups]
+    subnets = [ctx.output_of(s, "subnet_id") for s in node.subnets]
+    groups = [ctx.output_of(g, "group_id") for g in node.security_groups]
     subnet_group = ctx.declare(
         node,
         DbSubnetGroupProvider(),

@@ -32,7 +32,7 @@ def declare(node: DnsZoneNode, ctx: ProgramContext) -> AwsResource:
         HostedZoneProvider(),
         {
             "domain": node.domain,
-            "vpc_id": ctx.resources[node.network].output("vpc_id"),
+            "vpc_id": ctx.output_of(node.network, "vpc_id"),
         },
         opts=upstream,
     )

@@ -24,7 +24,7 @@ def cloud_config(hostname: str, public_key: str | None) -> str:
 def declare(node: VmNode, ctx: ProgramContext) -> AwsResource:
     pair = ctx.resources.get(node.key_pair) if node.key_pair else None
     public_key: pulumi.Input[str | None] = pair.output("public_key") if pair else None
-    groups = [ctx.resources[g].output("group_id") for g in node.security_groups]
+    groups = [ctx.output_of(g, "group_id") for g in node.security_groups]
     return ctx.declare(
         node,
         InstanceProvider(),
@@ -32,7 +32,7 @@ def declare(node: VmNode, ctx: ProgramContext) -> AwsResource:
             OP_TIMEOUT: ctx.timeouts.vm,
             "image_id": node.image,
             "instance_type": node.instance_type,
-            "subnet_id": ctx.resources[node.subnet].output("subnet_id"),
+            "subnet_id": ctx.output_of(node.subnet, "subnet_id"),
             "security_group_ids": pulumi.Output.all(*groups).apply(sorted),
             "key_name": pair.output("key_name") if pair is not None else None,
             "user_data": pulumi.Output.from_input(public_key).apply(

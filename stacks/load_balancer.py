@@ -33,8 +33,8 @@ def target_part(vm: Address) -> str:
 
 def declare(node: LoadBalancerNode, ctx: ProgramContext) -> AwsResource:
     upstream = ctx.depends_on(node)
-    subnets = [ctx.resources[s].output("subnet_id") for s in node.subnets]
-    groups = [ctx.resources[g].output("group_id") for g in node.security_groups]
+    subnets = [ctx.output_of(s, "subnet_id") for s in node.subnets]
+    groups = [ctx.output_of(g, "group_id") for g in node.security_groups]
     balancer = ctx.declare(
         node,
         LoadBalancerProvider(),
@@ -54,7 +54,7 @@ def declare(node: LoadBalancerNode, ctx: ProgramContext) -> AwsResource:
             "target_group_name": group.name,
             "port": group.port,
             "protocol": group.protocol,
-            "vpc_id": ctx.resources[node.network].output("vpc_id"),
+            "vpc_id": ctx.output_of(node.network, "vpc_id"),
             "health_check": group.health_check.to_json(),
         },
         part=TARGET_GROUP_PART,

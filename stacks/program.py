@@ -12,9 +12,8 @@ from typing import Any
 import pulumi
 
 from provisioner.cloud.aws.kind import cloud_kind
-from provisioner.cloud.pulumi_cloud import PROJECT
-from provisioner.cloud.stack_exports import RESOURCES, SPEC_OUTPUTS, StackExports
-from provisioner.engine.ports import OnReady, ReadyResource
+from provisioner.cloud.stack_exports import StackExports
+from provisioner.engine.ports import OnReady, ReadyResource, UpstreamPlans
 from provisioner.graph import CompiledEnvironment
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.spec.addresses import Address
@@ -32,17 +31,23 @@ from stacks.kind import stack_kinds
 
 
 def build_program(
-    compiled: CompiledEnvironment, on_ready: OnReady | None = None
+    compiled: CompiledEnvironment,
+    on_ready: OnReady | None = None,
+    upstreams: UpstreamPlans | None = None,
 ) -> Callable[[], None]:
     """The program that declares every cloud node of `compiled` and exports its outputs.
 
     During an apply, `on_ready` hears of each cloud node as soon as its
-    resource's outputs resolve, in this process, while the rest still runs.
+    resource's outputs resolve, in this process, while the rest still runs. During
+    a preview, what it reads of an environment `upstreams` has not applied yet is
+    `known after apply of NAME`.
     """
 
     def program() -> None:
         env = compiled.environment
-        ctx = ProgramContext(env.name, env.region, compiled.graph, env.timeouts)
+        ctx = ProgramContext(
+            env.name, env.region, compiled.graph, env.timeouts, pending=dict(upstreams or {})
+        )
         declared_by = stack_kinds()
         for wave in compiled.graph.waves():
             for address in wave:
@@ -130,7 +135,7 @@ def resolved(value: Any, ctx: ProgramContext) -> pulumi.Output[Any]:
         for reference in [parse_any(expression)]
     }
     values = {
-        text: _upstream_value(reference, ctx)
+        text: ctx.upstream_value(reference)
         if isinstance(reference, EnvironmentReference)
         else _attribute(reference, ctx)
         for text, reference in references.items()
@@ -152,25 +157,6 @@ def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
         output = ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
         value = output.apply(_whole)
     return value if reference.key is None else value[reference.key]
-
-
-def _upstream_value(reference: EnvironmentReference, ctx: ProgramContext) -> Any:
-    """What `${env.NAME....}` reads, from that environment's stack (a stack reference to
-    the same state backend): one of its spec's outputs, or a resource's attribute."""
-    name = reference.environment
-    if name not in ctx.upstreams:
-        ctx.upstreams[name] = pulumi.StackReference(
-            f"upstream-{name}", stack_name=f"organization/{PROJECT}/{name}"
-        )
-    stack = ctx.upstreams[name]
-    if reference.output is not None:
-        output = reference.output
-        return stack.get_output(SPEC_OUTPUTS).apply(lambda outputs: (outputs or {})[output])
-    assert reference.resource is not None
-    target, attribute = str(reference.resource.target), reference.resource.attribute
-    key = reference.resource.key
-    read = stack.get_output(RESOURCES).apply(lambda found: (found or {})[target][attribute])
-    return read if key is None else read.apply(lambda value: value[key])
 
 
 def _whole(value: Any) -> Any:

@@ -12,16 +12,14 @@ from provisioner.graph.kinds.security_group import Rule, SecurityGroupNode
 from provisioner.spec.kinds.security_group import SECURITY_GROUP
 from stacks.context import ProgramContext
 from stacks.kind import StackKind
-from stacks.network import DeclaredNetwork
 
 
 def declare(node: SecurityGroupNode, ctx: ProgramContext) -> AwsResource:
-    network: DeclaredNetwork = ctx.parts[str(node.network)]
     return ctx.declare(
         node,
         SecurityGroupProvider(),
         {
-            "vpc_id": network.vpc.output("vpc_id"),
+            "vpc_id": ctx.output_of(node.network, "vpc_id"),
             "name": f"{ctx.environment}-{node.address.name}",
             "description": node.description or f"{ctx.environment} {node.address.name}",
             "ingress": _rules(node, node.ingress, ctx),

@@ -1,4 +1,5 @@
-"""`up` and `down` over several environments: `--with-deps`, `--with-dependents`, `--all`.
+"""`plan`, `up` and `down` over several environments: `--with-deps`, `--with-dependents`,
+`--all`.
 
 The environments come from the specs in environments/ and their `uses`; each
 is compiled before anything runs (a bad spec stops the whole run there). One
@@ -17,14 +18,16 @@ from contextlib import AbstractContextManager, nullcontext
 import typer
 from rich.markup import escape
 
-from provisioner.cli.errors import EXIT_ERROR
+from provisioner.cli.errors import EXIT_CHANGES, EXIT_ERROR
 from provisioner.cli.output import print_json, stdout
+from provisioner.cli.plan_view import render_plan
 from provisioner.cli.specs import environments_dir
 from provisioner.cli.wiring import ProjectSetup
 from provisioner.dag.walk import Outcome
 from provisioner.engine import operations
-from provisioner.engine.environment_runs import EnvironmentRun, run_environments
+from provisioner.engine.environment_runs import EnvironmentRun, plan_environments, run_environments
 from provisioner.engine.events import EventSink, NullSink
+from provisioner.engine.ports import UpstreamPlans
 from provisioner.engine.run_setup import Confirm
 from provisioner.errors import ConfigurationError, ConfirmationError
 from provisioner.plan import Plan
@@ -147,13 +150,14 @@ def up_many(
     environment: str | None,
     *,
     every: bool,
+    downstream: bool,
     confirm: Confirm,
     cloud: Cloud | None,
     rollback: bool,
     parallelism: int,
     as_json: bool,
 ) -> None:
-    uses = selected(environment, every=every, downstream=False)
+    uses = selected(environment, every=every, downstream=downstream)
     setups = {name: ProjectSetup.of(name, cloud) for name in uses}  # every spec, before any run
     order = [n for wave in _waves(uses) for n in wave]
 
@@ -175,6 +179,65 @@ def up_many(
         reverse=False,
         as_json=as_json,
     )
+
+
+def plan_many(
+    environment: str | None,
+    *,
+    every: bool,
+    downstream: bool,
+    cloud: Cloud | None,
+    hosts: bool,
+    parallelism: int,
+    as_json: bool,
+    detailed_exitcode: bool,
+) -> None:
+    """Plan each environment after those it uses, with their plans; one report, one exit code."""
+    uses = selected(environment, every=every, downstream=downstream)
+    setups = {name: ProjectSetup.of(name, cloud) for name in uses}
+    order = [n for wave in _waves(uses) for n in wave]
+    runs: dict[str, str] = {}
+
+    def plan_one(name: str, upstreams: UpstreamPlans) -> Plan:
+        found = operations.plan(
+            setups[name],
+            _LineView(name, quiet=True),
+            hosts=hosts,
+            parallelism=parallelism,
+            out=None,
+            upstreams=upstreams,
+        )
+        runs[name] = found.run_id
+        return found.plan
+
+    plans, results = plan_environments(uses, plan_one)
+    failed = [r for r in results if r.outcome is not Outcome.DONE]
+    if as_json:
+        print_json(
+            {
+                "environments": [
+                    {
+                        "environment": name,
+                        "plan": plans[name].to_json() if name in plans else None,
+                        "run": runs.get(name),
+                        "error": next((r.detail for r in failed if r.environment == name), None),
+                    }
+                    for name in order
+                ],
+                "has_changes": any(plan.has_changes for plan in plans.values()),
+            }
+        )
+    else:
+        for name in order:
+            if name in plans:
+                stdout.rule(f"{escape(name)}", align="left")
+                render_plan(plans[name], stdout)
+        for result in failed:
+            _say(f"{result.environment}: {result.detail}", False)
+    if failed:
+        raise typer.Exit(EXIT_ERROR)
+    if detailed_exitcode and any(plan.has_changes for plan in plans.values()):
+        raise typer.Exit(EXIT_CHANGES)
 
 
 def down_many(

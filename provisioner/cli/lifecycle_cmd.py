@@ -7,8 +7,6 @@ a confirmation prompt, and renders the result.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 from rich.markup import escape
 
@@ -26,6 +24,8 @@ from provisioner.cli.options import (
     ParallelismOption,
     PlanOutOption,
     SavedPlanOption,
+    WithDependentsFlag,
+    WithDepsFlag,
     YesFlag,
 )
 from provisioner.cli.output import print_json, stderr, stdout
@@ -41,20 +41,45 @@ from provisioner.plan import Plan
 
 
 def plan(
-    environment: EnvArgument,
+    environment: OptionalEnvArgument = None,
     as_json: JsonFlag = False,
     detailed_exitcode: DetailedExitcodeFlag = False,
     cloud: CloudOption = None,
     no_hosts: NoHostsFlag = False,
     parallelism: ParallelismOption = DEFAULT_PARALLELISM,
     out: PlanOutOption = None,
+    with_deps: WithDepsFlag = False,
+    with_dependents: WithDependentsFlag = False,
+    every: AllFlag = False,
 ) -> None:
     """Show what `up` would change: each cloud resource's properties, each host's tasks.
 
     Cloud resources are compared with the live cloud; software on VMs that exist
     is compared with Ansible's check mode, with file diffs. Exit 0 (or, with
     --detailed-exitcode, 0 for no changes and 2 for changes), 1 on error.
+
+    A value read from an environment ENV uses that was never applied is shown as
+    `known after apply of NAME`. With --with-deps, --with-dependents or --all,
+    several environments are planned, each after what it uses: a value read from a
+    resource that an upstream plan creates or replaces is known after its apply too
+    (so a replaced subnet shows the VMs it replaces downstream).
     """
+    if with_deps or with_dependents or every:
+        if out is not None:
+            raise ConfigurationError("--out saves one environment's plan")
+        environments_cmd.plan_many(
+            environment,
+            every=every,
+            downstream=with_dependents,
+            cloud=cloud,
+            hosts=not no_hosts,
+            parallelism=parallelism,
+            as_json=as_json,
+            detailed_exitcode=detailed_exitcode,
+        )
+        return
+    if environment is None:
+        raise ConfigurationError("give an environment, or --all")
     setup = ProjectSetup.of(environment, cloud)
     view = ConsoleView(stdout, quiet=as_json)
     found = operations.plan(setup, view, hosts=not no_hosts, parallelism=parallelism, out=out)
@@ -76,10 +101,8 @@ def up(
     saved: SavedPlanOption = None,
     no_rollback: NoRollbackFlag = False,
     parallelism: ParallelismOption = DEFAULT_PARALLELISM,
-    with_deps: Annotated[
-        bool,
-        typer.Option("--with-deps", help="Also the environments ENV uses, each first."),
-    ] = False,
+    with_deps: WithDepsFlag = False,
+    with_dependents: WithDependentsFlag = False,
     every: AllFlag = False,
 ) -> None:
     """Create or update the environment: show the cloud plan, confirm, apply, configure hosts.
@@ -90,16 +113,17 @@ def up(
     first); resources that existed before are kept. Progress is live on a
     terminal and one line per event elsewhere.
 
-    With --with-deps or --all, several environments: one question for the set, then
-    each after what it uses (independent ones at once), each with its own lock,
-    record and rollback; what uses a failed one is skipped and named.
+    With --with-deps, --with-dependents or --all, several environments: one question
+    for the set, then each after what it uses (independent ones at once), each with
+    its own lock, record and rollback; what uses a failed one is skipped and named.
     """
-    if with_deps or every:
+    if with_deps or with_dependents or every:
         if saved is not None:
             raise ConfigurationError("--plan applies one environment's saved plan")
         environments_cmd.up_many(
             environment,
             every=every,
+            downstream=with_dependents,
             confirm=confirmation(yes),
             cloud=cloud,
             rollback=not no_rollback,
@@ -141,10 +165,7 @@ def down(
     as_json: JsonFlag = False,
     cloud: CloudOption = None,
     parallelism: ParallelismOption = DEFAULT_PARALLELISM,
-    with_dependents: Annotated[
-        bool,
-        typer.Option("--with-dependents", help="Also the environments that use ENV, each first."),
-    ] = False,
+    with_dependents: WithDependentsFlag = False,
     every: AllFlag = False,
 ) -> None:
     """Delete every resource of the environment, dependents first.

@@ -18,6 +18,13 @@ OptionalEnvArgument = Annotated[
         metavar="ENV", help="A name in environments/ or a path to a YAML file (or use --all)."
     ),
 ]
+WithDepsFlag = Annotated[
+    bool, typer.Option("--with-deps", help="Also the environments ENV uses, each first.")
+]
+WithDependentsFlag = Annotated[
+    bool,
+    typer.Option("--with-dependents", help="Also the environments that use ENV, each after it."),
+]
 AllFlag = Annotated[
     bool,
     typer.Option("--all", help="Every environment in environments/, in the order of `uses`."),

@@ -30,7 +30,13 @@ from provisioner.cloud.pulumi.workspace import EngineSettings
 from provisioner.cloud.stack_exports import StackExports, spec_output_changes
 from provisioner.cloud.state_store import state_url
 from provisioner.engine.events import EventSink
-from provisioner.engine.ports import EnvironmentOutputs, OnReady, ReadyResource, UpstreamValues
+from provisioner.engine.ports import (
+    EnvironmentOutputs,
+    OnReady,
+    ReadyResource,
+    UpstreamPlans,
+    UpstreamValues,
+)
 from provisioner.errors import CloudError
 from provisioner.graph import CompiledEnvironment, ResourceGraph
 from provisioner.paths import StatePaths
@@ -41,8 +47,9 @@ from provisioner.spec.diagnostics import Diagnostic, Location, SpecError
 from provisioner.spec.model import Cloud
 
 # The inline program of a compiled environment. During an apply, its `OnReady`
-# hears of each cloud node as soon as the node's outputs resolve.
-ProgramFactory = Callable[[CompiledEnvironment, OnReady | None], Program]
+# hears of each cloud node as soon as the node's outputs resolve; during a preview,
+# what it reads of environments not applied yet (`UpstreamPlans`) is unknown.
+ProgramFactory = Callable[[CompiledEnvironment, OnReady | None, UpstreamPlans], Program]
 PROJECT = "provision"
 
 
@@ -83,12 +90,18 @@ class PulumiCloud:
         self._target_env = dict(target.env)
         self._graph = compiled.graph
         self._settings = settings
-        self._stack = PulumiStack(PROJECT, env.name, program_for(compiled, None), settings)
+        self._stack = PulumiStack(PROJECT, env.name, program_for(compiled, None, {}), settings)
 
-    def preview(self, sink: EventSink) -> Plan:
-        planned = self._stack.plan(
-            self.environment, refresh=True, sink=sink, outputs_diff=spec_output_changes
-        )
+    def preview(self, sink: EventSink, upstreams: UpstreamPlans | None = None) -> Plan:
+        if upstreams:
+            self._stack.set_program(self._program_for(self._compiled, None, upstreams))
+        try:
+            planned = self._stack.plan(
+                self.environment, refresh=True, sink=sink, outputs_diff=spec_output_changes
+            )
+        finally:
+            if upstreams:
+                self._stack.set_program(self._program_for(self._compiled, None, {}))
         settled = settle_unknowns(planned, self._graph)
         refuse_impossible(settled, self._compiled)
         return settled
@@ -97,11 +110,11 @@ class PulumiCloud:
         return self._stack.plan_destroy(self.environment, sink=sink)
 
     def apply(self, sink: EventSink, on_ready: OnReady | None = None) -> EnvironmentOutputs:
-        self._stack.set_program(self._program_for(self._compiled, on_ready))
+        self._stack.set_program(self._program_for(self._compiled, on_ready, {}))
         try:
             result = self._stack.up(refresh=True, sink=sink)
         finally:
-            self._stack.set_program(self._program_for(self._compiled, None))
+            self._stack.set_program(self._program_for(self._compiled, None, {}))
         return StackExports.decode(result.outputs).environment_outputs(self.environment)
 
     def destroy(self, sink: EventSink) -> None:

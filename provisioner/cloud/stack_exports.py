@@ -83,7 +83,7 @@ class StackExports:
                 id=str(vm.get("id") or ""),
                 private_ip=str(vm.get("private_ip") or ""),
                 public_ip=str(vm.get("public_ip") or ""),
-                subnet=Address.parse(str(vm["subnet"])),
+                subnet=str(vm["subnet"]),
                 roles=tuple(vm.get("roles") or ()),
                 hostname=str(vm.get("hostname") or ""),
                 key_pair=Address.parse(vm["key_pair"]) if vm.get("key_pair") else None,

@@ -1,5 +1,5 @@
-"""Runs over several environments: `up` in the order of `uses` (what is used first),
-`down` in reverse, independent environments at once.
+"""Runs over several environments: `plan` and `up` in the order of `uses` (what is used
+first), `down` in reverse, independent environments at once.
 
 Each environment's run is the single-environment operation, under its own lock
 and with its own record; an environment whose upstream (for `down`: whose user)
@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from provisioner.dag.walk import Outcome, Walker
+from provisioner.engine.ports import UpstreamPlan, UpstreamPlans
+from provisioner.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,28 @@ def run_environments(
         )
         for name in order
     ]
+
+
+def plan_environments(
+    uses: Mapping[str, Sequence[str]],
+    plan_one: Callable[[str, UpstreamPlans], Plan],
+) -> tuple[dict[str, Plan], list[EnvironmentRun]]:
+    """Plan every environment of `uses`, each after those it uses, independent ones at once.
+
+    Each plan is given the plans of the environments it uses (`UpstreamPlan`): what
+    they create or replace is known to it only after their apply, and shown so;
+    what they only update or leave alone is read as it is now.
+    """
+    plans: dict[str, Plan] = {}
+
+    def one(name: str) -> None:
+        upstreams = {
+            used: UpstreamPlan.of(used, plans[used]) for used in uses[name] if used in plans
+        }
+        plans[name] = plan_one(name, upstreams)
+
+    results = run_environments(uses, one, workers=len(uses))
+    return plans, results
 
 
 def _detail(

@@ -20,7 +20,7 @@ from provisioner.engine.events import LogLevel, LogMessage
 from provisioner.engine.history import RunRecorder, TeeSink
 from provisioner.engine.locking import LockHolder, locked
 from provisioner.engine.orchestrator import Orchestrator
-from provisioner.engine.ports import ApplyResult
+from provisioner.engine.ports import ApplyResult, UpstreamPlan, UpstreamPlans
 from provisioner.engine.run_record import RunInfo, new_run_id
 from provisioner.engine.run_setup import Confirm, RunBackends, RunSetup, RunView
 from provisioner.engine.saved_plan import SavedPlan
@@ -55,13 +55,25 @@ class Destroyed:
 
 
 def plan(
-    setup: RunSetup, view: RunView, *, hosts: bool, parallelism: int, out: Path | None
+    setup: RunSetup,
+    view: RunView,
+    *,
+    hosts: bool,
+    parallelism: int,
+    out: Path | None,
+    upstreams: UpstreamPlans | None = None,
 ) -> Planned:
-    """What `up` would change; with `out`, saved there for `up --plan` (under the lock)."""
+    """What `up` would change; with `out`, saved there for `up --plan` (under the lock).
+
+    What it reads of the environments it uses is read from them, unless one was never
+    applied or `upstreams` (their plans, made just before) create or replace it: then
+    it is known only after their apply, and shown so.
+    """
     name = setup.compiled.environment.name
+    pending = {**_never_applied(setup), **(upstreams or {})}
     with _recorded(setup, lock=out is not None, parallelism=parallelism) as run:
         with view.busy(f"planning {name}"):
-            found = run.orchestrator.plan(hosts=hosts)
+            found = run.orchestrator.plan(hosts=hosts, upstreams=pending)
         run.recorder.plan = found
         if out is not None:
             state = run.backends.cloud.fingerprint()
@@ -138,6 +150,16 @@ def drift(setup: RunSetup, view: RunView, *, hosts: bool, parallelism: int) -> P
     return Planned(found, run.id)
 
 
+def _never_applied(setup: RunSetup) -> dict[str, UpstreamPlan]:
+    """The environments this one uses that hold no resources yet."""
+    uses = setup.compiled.environment.uses
+    return {
+        name: UpstreamPlan(name, applied=False)
+        for name in uses
+        if setup.recorded_resources(name) == 0
+    }
+
+
 def _refuse_unapplied_upstreams(setup: RunSetup) -> None:
     """An environment reads what it uses: each must have been applied first."""
     env = setup.compiled.environment
@@ -147,7 +169,7 @@ def _refuse_unapplied_upstreams(setup: RunSetup) -> None:
         raise ConfigurationError(
             f"{env.name} uses {listed}, which {'was' if len(never) == 1 else 'were'} never "
             "applied; nothing was changed",
-            hint="apply " + " and ".join(f"`provision up {n}`" for n in never) + " first",
+            hint=f"`provision up {env.name} --with-deps` applies {listed} first, then {env.name}",
         )
 
 
@@ -161,7 +183,9 @@ def _refuse_while_used(setup: RunSetup) -> None:
         raise ConfigurationError(
             f"refusing to take {name} down while environments that use it have resources, "
             f"nothing was deleted: {listed}",
-            hint="take " + " and ".join(f"`provision down {u}`" for u in using) + " down first",
+            hint=f"`provision down {name} --with-dependents` takes "
+            + " and ".join(using)
+            + f" down first, then {name}",
         )
 
 

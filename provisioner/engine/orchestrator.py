@@ -24,6 +24,7 @@ from provisioner.engine.ports import (
     CloudBackend,
     EnvironmentOutputs,
     HostBackend,
+    UpstreamPlans,
     UpstreamValues,
 )
 from provisioner.engine.variables import environments_read
@@ -57,12 +58,16 @@ class Orchestrator:
         self.hosts = hosts
         self.sink = sink
 
-    def plan(self, *, hosts: bool = True) -> Plan:
-        """What `up` would change: the cloud's resources, then (if `hosts`) each VM's software."""
-        return self._phase(Phase.PLAN, lambda: self._plan(hosts))
+    def plan(self, *, hosts: bool = True, upstreams: UpstreamPlans | None = None) -> Plan:
+        """What `up` would change: the cloud's resources, then (if `hosts`) each VM's software.
 
-    def _plan(self, hosts: bool) -> Plan:
-        cloud_plan = self.cloud.preview(self.sink)
+        What the environment reads of others that `upstreams` has not applied yet is
+        shown as known after their apply.
+        """
+        return self._phase(Phase.PLAN, lambda: self._plan(hosts, upstreams))
+
+    def _plan(self, hosts: bool, upstreams: UpstreamPlans | None) -> Plan:
+        cloud_plan = self.cloud.preview(self.sink, upstreams)
         software = self._software_plan(cloud_plan) if hosts else None
         return cloud_plan if software is None else replace(cloud_plan, software=software)
 

@@ -12,8 +12,9 @@ from provisioner.errors import HostError
 from provisioner.graph.kinds.software import SoftwareNode
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.jsonable import dump
-from provisioner.plan import Plan, TaskChange
+from provisioner.plan import Action, Plan, TaskChange
 from provisioner.spec.addresses import Address, AddressText, ResourceAddress
+from provisioner.spec.references import EnvironmentReference
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class VmOutput:
     id: str
     private_ip: str
     public_ip: str
-    subnet: AddressText
+    subnet: str  # `subnet.public-a`, or another environment's: `${env.network.subnet....}`
     roles: tuple[str, ...]
     hostname: str
     key_pair: AddressText | None
@@ -86,11 +87,48 @@ class UpstreamValues:
     secrets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True)
+class UpstreamPlan:
+    """What a plan knows of an environment this one uses, before that one is applied.
+
+    `applied` is False when it never was: nothing of it can be read yet. Otherwise
+    `renewed` holds its resources whose plan creates or replaces them: their values
+    are known only after it is applied. A value read from either is shown as
+    `known after apply of NAME` in this environment's plan, never guessed.
+    """
+
+    environment: str
+    applied: bool = True
+    renewed: frozenset[Address] = frozenset()
+
+    @classmethod
+    def of(cls, environment: str, plan: Plan) -> UpstreamPlan:
+        """From that environment's own plan (made just before this one)."""
+        renewed = {
+            change.address.node
+            for change in plan.changes
+            if change.action in (Action.CREATE, Action.REPLACE)
+        }
+        return cls(environment, applied=True, renewed=frozenset(renewed))
+
+    def unknown(self, read: EnvironmentReference) -> bool:
+        """True if what `read` reads of this environment is known only after its apply."""
+        if not self.applied:
+            return True
+        if read.resource is None:  # an output: it may read any renewed resource
+            return bool(self.renewed)
+        return read.resource.target in self.renewed
+
+
+UpstreamPlans = Mapping[str, UpstreamPlan]
+
+
 class CloudBackend(Protocol):
     """Creates, changes and deletes an environment's cloud resources."""
 
-    def preview(self, sink: EventSink) -> Plan:
-        """The changes an apply would make, against the live cloud."""
+    def preview(self, sink: EventSink, upstreams: UpstreamPlans | None = None) -> Plan:
+        """The changes an apply would make, against the live cloud; what the environment
+        reads of others that `upstreams` has not applied yet is shown as unknown."""
         ...
 
     def preview_destroy(self, sink: EventSink) -> Plan:

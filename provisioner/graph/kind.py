@@ -13,11 +13,16 @@ from typing import Any, TypeVar
 
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
-from provisioner.spec.addresses import Address
+from provisioner.spec.addresses import Address, ResourceKind
 from provisioner.spec.diagnostics import FieldPath
 from provisioner.spec.kind import SpecKind
 from provisioner.spec.model import Environment, SpecModel
-from provisioner.spec.references import find_expressions, parse_reference
+from provisioner.spec.references import (
+    EnvironmentReference,
+    find_expressions,
+    parse_link,
+    parse_reference,
+)
 
 M = TypeVar("M", bound=SpecModel)
 
@@ -40,6 +45,22 @@ def addressed(spec: SpecKind[M], env: Environment) -> Iterator[tuple[Address, M]
     items = spec.items(env)
     for name in sorted(items):
         yield Address(spec.kind, name), items[name]
+
+
+# What a link names: a node of this environment's graph, or a resource of an environment it
+# uses (`${env.network.subnet.public-a.id}`), which is not a node here: that environment
+# is applied before this one, and the stacks read its value through a stack reference.
+Target = Address | EnvironmentReference
+
+
+def link_target(kind: ResourceKind, value: str) -> Target:
+    """The target of one name a link field gives."""
+    return parse_link(value, kind)
+
+
+def edge_from(source: Target, target: Address, reason: EdgeReason, origin: FieldPath) -> list[Edge]:
+    """The edge from what a link names to its user, when that is a node of this graph."""
+    return [Edge(source, target, reason, origin)] if isinstance(source, Address) else []
 
 
 def tags(env: Environment, extra: Mapping[str, str]) -> dict[str, str]:

@@ -19,6 +19,11 @@ SENSITIVE = "(sensitive)"
 KNOWN_AFTER_APPLY = "(known after apply)"
 
 
+def known_after_apply_of(environment: str) -> str:
+    """A value read from another environment that is known only once that one is applied."""
+    return f"(known after apply of {environment})"
+
+
 class Action(StrEnum):
     """What happens to a resource, in the order a summary lists them."""
 

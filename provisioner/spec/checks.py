@@ -11,10 +11,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from provisioner.spec.diagnostics import Diagnostic, FieldPath
-from provisioner.spec.kind import CheckContext, SpecKind, dangling
-from provisioner.spec.kinds import SPEC_KINDS, spec_kind
+from provisioner.spec.kind import CheckContext, Link, SpecKind, dangling
+from provisioner.spec.kinds import SECTIONS, SPEC_KINDS, spec_kind
 from provisioner.spec.model import Environment
-from provisioner.spec.references import find_expressions, is_environment_reference, parse_reference
+from provisioner.spec.references import (
+    find_expressions,
+    is_environment_reference,
+    parse_environment_reference,
+    parse_reference,
+)
 from provisioner.spec.schema_errors import suggest
 from provisioner.spec.uses import check_environment_reference
 
@@ -33,16 +38,48 @@ def check_environment(env: Environment, ctx: CheckContext) -> list[Diagnostic]:
 
 
 def _links(spec: SpecKind[Any], env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
-    """Each name a linking field gives must be declared in its section."""
+    """Each name a linking field gives must be declared in its section, or be a resource
+    of that kind in an environment this one uses (where the link allows it)."""
     for name, item in spec.items(env).items():
         for link in spec.links:
-            value = getattr(item, link.field)
-            path: FieldPath = (spec.section, name, link.field)
-            if isinstance(value, str):
-                yield from dangling(ctx, path, link.section, link.what, value)
-            elif isinstance(value, list):
-                for index, other in enumerate(value):
-                    yield from dangling(ctx, (*path, index), link.section, link.what, other)
+            for below, value in link.values(item):
+                path: FieldPath = (spec.section, name, *below)
+                if _is_placement(value):
+                    yield from _external_link(env, ctx, path, link, value)
+                else:
+                    yield from dangling(ctx, path, link.section, link.what, value)
+
+
+def _is_placement(value: str) -> bool:
+    return value.startswith("${") and is_environment_reference(value[2:])
+
+
+def _external_link(
+    env: Environment, ctx: CheckContext, path: FieldPath, link: Link, value: str
+) -> Iterator[Diagnostic]:
+    """`${env.NAME.KIND.ITEM.ATTRIBUTE}` in a link: a resource of the link's kind, read
+    by the attribute that identifies it, in an environment this one uses."""
+    target = SECTIONS[link.section]
+    kind, identity = target.kind, target.identity
+    example = f"${{env.NAME.{kind.value}.ITEM.{identity}}}"
+    if not link.external or identity is None:
+        yield ctx.problem(path, f"a {link.what} here is one of this environment's, by name")
+        return
+    expressions = list(find_expressions(value, ()))
+    if len(expressions) != 1 or f"${{{expressions[0][1]}}}" != value:
+        yield ctx.problem(path, f"'{value}' is not one reference such as {example}")
+        return
+    expression = expressions[0][1]
+    try:
+        reference = parse_environment_reference(expression)
+    except ValueError as error:
+        yield ctx.problem(path, str(error))
+        return
+    read = reference.resource
+    if read is None or read.target.kind != kind or read.attribute != identity:
+        yield ctx.problem(path, f"a {link.what} in another environment is given as {example}")
+        return
+    yield from check_environment_reference(env, ctx, path, expression, reads_secrets=False)
 
 
 def _references(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:

@@ -30,6 +30,9 @@ class CheckContext:
     playbooks_dir: Path
     # The environments this one uses, as loaded (None: it did not load; reported at `uses`).
     upstreams: Mapping[str, Environment | None] = field(default_factory=dict)
+    # Their items that a link may name (section -> `${env.NAME.KIND.ITEM.ATTRIBUTE}` -> item),
+    # with their own links written as seen from here (see `seen_from`).
+    linked: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def problem(self, path: FieldPath, message: str) -> Diagnostic:
         return Diagnostic(self.doc.locate(path), path, message)
@@ -37,11 +40,26 @@ class CheckContext:
 
 @dataclass(frozen=True)
 class Link:
-    """A field whose value names items of another section (one name, or a list of names)."""
+    """A field whose value names items of another section (one name, or a list of names).
+
+    With `external`, a value may instead name a resource of an environment this one
+    uses, by the attribute that identifies it (the kind's `identity`):
+    `${env.network.subnet.public-a.id}` places a VM in another environment's subnet.
+    """
 
     field: str
     section: str
     what: str  # "subnet", "security group": how the message names the target
+    external: bool = False
+
+    def values(self, item: SpecModel) -> list[tuple[FieldPath, str]]:
+        """The names the field gives, each with its path below the item."""
+        value = getattr(item, self.field)
+        if isinstance(value, str):
+            return [((self.field,), value)]
+        if isinstance(value, list):
+            return [((self.field, index), name) for index, name in enumerate(value)]
+        return []
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,8 @@ class SpecKind(Generic[M]):
       entry at a time (`${dns.internal.fqdn[web-0]}`), whose keys an item has `keys`
       (None when they cannot be told: an item it names is invalid);
     - `links`: fields naming items of other sections (checked to exist);
+    - `identity`: the attribute by which another environment names one of its items
+      (`${env.network.subnet.public-a.id}`), if a link may;
     - `references_in`: fields whose values may hold `${...}`; `reads_secrets`: they
       may read secret attributes too (values that reach hosts only at run time);
     - `check`: its own cross-item checks;
@@ -97,6 +117,7 @@ class SpecKind(Generic[M]):
     keyed: frozenset[str] = frozenset()
     keys: Callable[[M, Environment], Collection[str] | None] | None = None
     links: tuple[Link, ...] = ()
+    identity: str | None = None
     references_in: tuple[str, ...] = ()
     reads_secrets: bool = False
     check: Check | None = None
@@ -108,6 +129,12 @@ class SpecKind(Generic[M]):
     def items(self, env: Environment) -> Mapping[str, M]:
         """The environment's valid items of this kind, by name."""
         return cast("Mapping[str, M]", env.resources.get(self.section, {}))
+
+    def in_reach(self, env: Environment, ctx: CheckContext) -> Mapping[str, M]:
+        """The items a link may name: the environment's own, by name, and those of the
+        environments it uses, by their references (`${env.network.subnet.public-a.id}`)."""
+        linked = cast("Mapping[str, M]", ctx.linked.get(self.section, {}))
+        return {**self.items(env), **linked}
 
 
 def dangling(

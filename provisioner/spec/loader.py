@@ -20,7 +20,7 @@ from provisioner.spec.limits import DEFAULT_LIMITS, Limits, check_resource_limit
 from provisioner.spec.model import NAME_PATTERN, Environment, EnvironmentHeader, TimeoutsSpec
 from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays, scan_folder
 from provisioner.spec.schema_errors import MISSING_FIELD, suggest, to_diagnostics
-from provisioner.spec.uses import load_upstreams
+from provisioner.spec.uses import linkable, load_upstreams
 from provisioner.spec.yamldoc import LocatedDocument
 
 _DEFAULTS = {"cloud": "local"}
@@ -125,7 +125,14 @@ def check_source(
         )
         diagnostics.extend(problems)
     context = CheckContext(
-        doc=doc, declared=declared, playbooks_dir=source.playbooks_dir, upstreams=used
+        doc=doc,
+        declared=declared,
+        playbooks_dir=source.playbooks_dir,
+        upstreams=used,
+        linked=linkable(used),
+    )
+    environment = environment.model_copy(
+        update={"used": {name: upstream for name, upstream in used.items() if upstream}}
     )
     diagnostics.extend(check_environment(environment, context))
     kept = _without_echoes(diagnostics, reported_by_yaml, doc)

@@ -164,6 +164,8 @@ class Environment(SpecModel):
     outputs: dict[str, str]
     timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # The environments it uses, as loaded with it (what it reads of them is checked).
+    used: dict[str, Environment] = Field(default_factory=dict)
 
     def with_section(self, section: str, items: dict[str, Any]) -> Environment:
         """A copy with `section`'s items replaced."""

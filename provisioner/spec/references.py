@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from provisioner.spec.addresses import Address
+from provisioner.spec.addresses import Address, ResourceKind
 from provisioner.spec.diagnostics import FieldPath
 from provisioner.spec.kinds import spec_kind
 
@@ -84,6 +84,23 @@ class EnvironmentReference:
     def __str__(self) -> str:
         inner = f"{OUTPUTS}.{self.output}" if self.resource is None else str(self.resource)[2:-1]
         return f"${{{ENVIRONMENT_PREFIX}{self.environment}.{inner}}}"
+
+
+def placement(environment: str, kind: ResourceKind, name: str) -> EnvironmentReference:
+    """How a link names item `name` (of `kind`) of `environment`: by the attribute that
+    identifies it, as in `${env.network.subnet.public-a.id}`."""
+    identity = spec_kind(kind).identity
+    if identity is None:
+        raise ValueError(f"'{kind.value}' resources cannot be named from another environment")
+    return EnvironmentReference(environment, Reference(Address(kind, name), identity))
+
+
+def parse_link(value: str, kind: ResourceKind) -> Address | EnvironmentReference:
+    """What a link field names: an item of this environment by its name, or one of an
+    environment it uses, written as one `${env.NAME.KIND.ITEM.ATTRIBUTE}`."""
+    if value.startswith("${") and value.endswith("}"):
+        return parse_environment_reference(value[2:-1])
+    return Address(kind, value)
 
 
 def is_environment_reference(expression: str) -> bool:

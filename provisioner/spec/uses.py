@@ -12,20 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import networkx as nx
 
 from provisioner.dag import algorithms
 from provisioner.spec.diagnostics import Diagnostic, FieldPath
-from provisioner.spec.kind import CheckContext
-from provisioner.spec.kinds import spec_kind
-from provisioner.spec.model import Environment
+from provisioner.spec.kind import CheckContext, SpecKind
+from provisioner.spec.kinds import SECTIONS, SPEC_KINDS, spec_kind
+from provisioner.spec.model import Environment, SpecModel
 from provisioner.spec.overlay import SPEC_SUFFIXES, load_with_overlays, scan_folder
-from provisioner.spec.references import parse_environment_reference
+from provisioner.spec.references import parse_environment_reference, placement
 from provisioner.spec.schema_errors import suggest
 from provisioner.spec.yamldoc import LocatedDocument
 
 USES = "uses"
+M = TypeVar("M", bound=SpecModel)
 
 
 def read_uses(file: Path) -> tuple[str, ...]:
@@ -89,6 +91,42 @@ class EnvironmentGraph:
             return []
         below = nx.descendants(graph, name)
         return [n for wave in algorithms.waves(graph.subgraph(below), key=str) for n in wave]
+
+
+def linkable(upstreams: Mapping[str, Environment | None]) -> dict[str, dict[str, SpecModel]]:
+    """The items of the used environments that a link may name, by section, keyed by the
+    reference that names them (`${env.network.subnet.public-a.id}`), each as seen from
+    the environment that uses them (`seen_from`)."""
+    found: dict[str, dict[str, SpecModel]] = {}
+    for environment, upstream in upstreams.items():
+        if upstream is None:
+            continue
+        for spec in SPEC_KINDS:
+            if spec.identity is None:
+                continue
+            for name, item in spec.items(upstream).items():
+                key = str(placement(environment, spec.kind, name))
+                found.setdefault(spec.section, {})[key] = seen_from(environment, spec, item)
+    return found
+
+
+def seen_from(environment: str, spec: SpecKind[M], item: M) -> M:
+    """`item` of `environment` with the names its links give written as another environment
+    writes them: a subnet's `network: main` becomes `${env.network.network.main.id}`, so
+    it compares equal with a security group placed in that network from elsewhere."""
+    update: dict[str, Any] = {}
+    for link in spec.links:
+        target = SECTIONS[link.section]
+        if target.identity is None:
+            continue
+        names = link.values(item)
+        seen = [
+            name if name.startswith("${") else str(placement(environment, target.kind, name))
+            for _path, name in names
+        ]
+        value = getattr(item, link.field)
+        update[link.field] = seen[0] if isinstance(value, str) else seen
+    return item.model_copy(update=update)
 
 
 # -- checks ------------------------------------------------------------------------------

@@ -25,13 +25,15 @@ def test_validate_passes_for_every_environment_and_checks_base_as_part_of_them()
     result = provision("validate", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     reports = json.loads(result.stdout)
-    assert sorted(Path(r["environment"]).stem for r in reports) == ["dev", "prod", "staging"]
+    stems = sorted(Path(r["environment"]).stem for r in reports)
+    assert stems == ["dev", "network", "prod", "staging"]
     assert all(r["valid"] and r["problems"] == [] for r in reports)
     listing = provision("validate")
     assert listing.returncode == 0, listing.stdout + listing.stderr
-    assert listing.stdout.splitlines()[0] == (
-        "· environments/base.yaml: a shared base, checked as part of dev, prod and staging"
-    )
+    assert listing.stdout.splitlines()[:2] == [
+        "· environments/base.yaml: a shared base, checked as part of dev, prod and staging",
+        "· environments/on-network.yaml: a shared base, checked as part of dev and staging",
+    ]
 
 
 def test_graph_png_is_drawn_by_graphviz(tmp_path: Path) -> None:
@@ -48,8 +50,9 @@ def test_graph_text_lists_the_waves_and_the_critical_path() -> None:
     result = provision("graph", "dev")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "dev: 21 resources, 42 dependencies, 7 waves"
-    assert lines[2:6] == ["wave 1:", "  bucket.assets", "  key.deploy", "  network.main"]
+    # Its network and subnets are network's: not nodes of dev's graph.
+    assert lines[0] == "dev: 16 resources, 28 dependencies, 6 waves"
+    assert lines[2:6] == ["wave 1:", "  bucket.assets", "  key.deploy", "  sg.lb"]
     assert "db.main" in lines[-1] and "software.smoke@vm.web[0]" in lines[-1]
 
 
@@ -57,7 +60,7 @@ def test_graph_json_and_dot_describe_the_same_nodes() -> None:
     as_json = json.loads(provision("graph", "dev", "--format", "json").stdout)
     dot = provision("graph", "dev", "--format", "dot").stdout
     addresses = [node["address"] for node in as_json["nodes"]]
-    assert len(addresses) == 21
+    assert len(addresses) == 16
     assert all(f'"{address}"' in dot for address in addresses)
     assert {"from": "sg.web", "to": "sg.db", "reason": "peer"} in as_json["edges"]
     assert {"from": "vm.web[1]", "to": "lb.web", "reason": "uses"} in as_json["edges"]
@@ -68,7 +71,7 @@ def test_an_unknown_environment_is_one_line_and_exit_1() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: unknown environment 'deev' (did you mean 'dev'?) "
-        "(available in environments: dev, prod, staging)"
+        "(available in environments: dev, network, prod, staging)"
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ vms:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("cli"))
-    for name in ("staging", "prod", "base"):
+    for name in ("network", "on-network", "staging", "prod", "base"):
         shutil.copy(ROOT / "environments" / f"{name}.yaml", project.root / "environments")
     project.write_spec("left", spec("left", 68))
     project.write_spec("right", spec("right", 69))
@@ -77,21 +78,43 @@ def test_up_without_yes_refuses_when_it_cannot_ask_and_changes_nothing(
     assert project.state_ids("left") == set()
 
 
-@pytest.mark.parametrize(("environment", "vms"), [("staging", 3), ("prod", 4)])
-def test_the_aws_environments_plan_on_the_local_cloud(
-    project: Project, environment: str, vms: int
-) -> None:
-    plan = project.run_json(
-        "plan", environment, "--cloud", "local", "--detailed-exitcode", expect=2
-    )
-    assert plan["environment"] == environment
+def test_the_aws_environment_plans_on_the_local_cloud(project: Project) -> None:
+    plan = project.run_json("plan", "prod", "--cloud", "local", "--detailed-exitcode", expect=2)
+    assert plan["environment"] == "prod"
     actions = {c["action"] for c in plan["changes"]}
     assert actions == {"create"}
-    assert sum(1 for c in plan["changes"] if c["kind"] == "vm") == vms
-    assert {"lb", "db"} <= {c["kind"] for c in plan["changes"]}  # the three tiers
+    assert sum(1 for c in plan["changes"] if c["kind"] == "vm") == 4
+    assert {"lb", "db", "network"} <= {c["kind"] for c in plan["changes"]}  # the three tiers
     # New VMs: every role runs, nothing to compare in check mode.
     assert {s["action"] for s in plan["software"]} == {"create"}
-    assert project.tagged_ids(environment) == set()
+    assert project.tagged_ids("prod") == set()
+
+
+def test_plan_with_deps_before_anything_exists_shows_what_it_reads_known_after_apply(
+    project: Project,
+) -> None:
+    """staging is placed in network's subnets: neither was ever applied (the Terragrunt case)."""
+    found = project.run_json("plan", "staging", "--with-deps", "--detailed-exitcode", expect=2)
+    plans = {entry["environment"]: entry["plan"] for entry in found["environments"]}
+    assert list(plans) == ["network", "staging"]
+    assert {c["action"] for c in plans["network"]["changes"]} == {"create"}
+    assert {"network", "subnet"} == {c["kind"] for c in plans["network"]["changes"]}
+    changes = {c["address"]: c for c in plans["staging"]["changes"]}
+    assert {c["action"] for c in changes.values()} == {"create"}
+    assert sum(1 for c in changes.values() if c["kind"] == "vm") == 3
+    later = "(known after apply of network)"
+    for address in ("vm.web[0]", "vm.web[2]"):
+        assert after(changes[address], "subnet_id") == later
+    assert after(changes["lb.web"], "subnet_ids") == [later, later]
+    assert after(changes["db.main/subnet-group"], "subnet_ids") == [later, later]
+    assert after(changes["sg.web"], "vpc_id") == later
+    assert project.tagged_ids("network") == project.tagged_ids("staging") == set()
+
+
+def after(change: dict[str, Any], name: str) -> Any:
+    """The value a planned change gives property `name`."""
+    [found] = [p["after"] for p in change["diff"] if p["path"] == name]
+    return found
 
 
 def test_two_environments_come_up_together_on_one_local_cloud_that_both_start(
@@ -124,4 +147,4 @@ def test_runs_leave_no_working_folders_behind(project: Project) -> None:
     assert sorted(p.name for p in scratch.iterdir()) == []
     # One working folder per stack, reused by every run.
     work = project.state / "pulumi-home" / "work"
-    assert {p.name for p in work.iterdir()} == {"left", "right", "staging", "prod"}
+    assert {p.name for p in work.iterdir()} == {"left", "right", "network", "staging", "prod"}

@@ -80,7 +80,7 @@ def test_up_refuses_while_what_it_uses_was_never_applied(project: Project) -> No
     refused = project.run("up", "app", "--yes", expect=1)
     assert refused.stderr.strip().splitlines()[-1] == (
         "error: app uses network, which was never applied; nothing was changed "
-        "(apply `provision up network` first)"
+        "(`provision up app --with-deps` applies network first, then app)"
     )
     assert "Traceback" not in refused.stderr
     assert not (project.state / "local").exists() or project.tagged_ids("app") == set()
@@ -117,7 +117,9 @@ def test_down_refuses_while_an_environment_that_uses_it_has_resources(
         "error: refusing to take network down while environments that use it have "
         "resources, nothing was deleted: app ("
     )
-    assert message.endswith("(take `provision down app` down first)")
+    assert message.endswith(
+        "(`provision down network --with-dependents` takes app down first, then network)"
+    )
     assert project.tagged_ids("network") == before
 
 

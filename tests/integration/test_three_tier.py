@@ -1,15 +1,18 @@
-"""The repository's own three-tier `dev`, brought up from environments/ as `make up` does.
+"""The repository's own three-tier `dev`, brought up from environments/ with what it uses.
 
 A load balancer (HAProxy) in two public subnets in front of two web VMs, a managed
 PostgreSQL in two private subnets, and `app.dev.internal` aliasing the load balancer in
-the VPC's resolver. One environment lives through the whole module, in order: served
-pages; a second environment (`edge`, one VM running the nginx role) whose first `up`
+the VPC's resolver; the VPC and its subnets are the `network` environment's, which
+`staging` (one web VM here) uses too. `up --all` brings the three up from nothing; dev
+lives through the whole module, in order: served pages, in network's subnets, and
+staging's beside them; a second environment (`edge`, one VM running the nginx role) whose first `up`
 downloads no package again; a web VM leaving the pool and coming back; the load
 balancer's and the database's parts as the cloud describes them; drift of both made out
 of band; a plan that scales the web group, upgrades the database's minor version,
 protects it and changes the template holding its password (masked in the diff); a major
 version refused at plan time and by the local cloud; `up` applying it; `down` refused by
-the protection; scaling back; and `down`, which leaves nothing. Every check looks from
+the protection; scaling back; `down network` refused while dev and staging use it; and
+`down --all`, which leaves nothing of any of them. Every check looks from
 outside: requests from a host over SSH, the cloud with boto3, processes and namespaces
 on the machine. The password is read for the test only from the recorded state (secrets
 shown), then looked for everywhere it must not be.
@@ -35,9 +38,11 @@ import yaml
 from provisioner.hosts.ansible import MASK
 from provisioner.local.aptcache import read_transfers
 from provisioner.local.control import LocalCloud
-from tests.integration.projects import NOTHING_LEFT, ROOT, Project
+from tests.integration.projects import NOTHING_LEFT, ROOT, Project, tag
 
 ENV = "dev"
+NETWORK = "network"
+STAGING = "staging"
 # A change to the nginx role's variables (it is part of the web playbook): its site
 # template changes on every web VM.
 NGINX_NAMED = {"web": {"vars": {"nginx_server_name": "app.dev.internal"}}}
@@ -85,12 +90,17 @@ START_APP = (
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("three-tier"))
     shutil.copytree(ROOT / "environments", project.root / "environments", dirs_exist_ok=True)
+    (project.root / "environments" / "prod.yaml").unlink()  # on AWS: not one of `--all` here
+    staging = project.spec(STAGING)
+    staging["vms"]["web"]["count"] = 1
+    project.write_spec(STAGING, staging)
     yield project
     with contextlib.suppress(Exception):  # a failed test may have left it protected
         project.client("rds").modify_db_instance(
             DBInstanceIdentifier=DATABASE, DeletionProtection=False, ApplyImmediately=True
         )
-    project.teardown(ENV, EDGE)
+    project.run("down", "--all", "--yes", expect=None)
+    project.teardown()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +111,7 @@ def machine_packages() -> str:
 
 @pytest.fixture(scope="module")
 def applied(project: Project, said: list[str], machine_packages: str) -> dict[str, Any]:
-    result = project.run_json("up", ENV, "--yes")
+    result = project.run_json("up", "--all", "--yes")
     said.append(json.dumps(result))
     return result
 
@@ -221,6 +231,58 @@ def test_the_app_name_answers_with_the_environment_the_host_and_a_database_row(
     [page] = fetch(project)
     assert "environment: dev" in page
     assert re.search(r"row 1 from PostgreSQL: hello from the dev database", page), page
+
+
+def test_up_all_applies_network_first_and_places_dev_and_staging_in_its_subnets(
+    project: Project, applied: dict[str, Any]
+) -> None:
+    runs = {entry["environment"]: entry for entry in applied["environments"]}
+    assert {name: run["outcome"] for name, run in runs.items()} == {
+        NETWORK: "done",
+        ENV: "done",
+        STAGING: "done",
+    }
+    assert next(iter(runs)) == NETWORK  # it started first: the others use it
+    ec2 = project.ec2()
+    network = {
+        tag(found, "provision:address"): found
+        for found in ec2.describe_subnets(
+            Filters=[{"Name": "tag:provision:env", "Values": [NETWORK]}]
+        )["Subnets"]
+    }
+    [vpc] = {subnet["VpcId"] for subnet in network.values()}
+    names = ("public-a", "public-b", "private-a", "private-b")
+    assert set(network) == {f"subnet.{name}" for name in names}
+    for name in (ENV, STAGING):  # no network of their own: network's
+        owned = [{"Name": "tag:provision:env", "Values": [name]}]
+        assert ec2.describe_vpcs(Filters=owned)["Vpcs"] == []
+        assert ec2.describe_subnets(Filters=owned)["Subnets"] == []
+        vms = project.instances(name)
+        assert vms and {vm["SubnetId"] for vm in vms.values()} == {
+            network["subnet.public-a"]["SubnetId"]
+        }
+        groups = ec2.describe_security_groups(Filters=owned)["SecurityGroups"]
+        assert {group["VpcId"] for group in groups} == {vpc}
+    balancer = the_load_balancer(project)
+    assert {zone["SubnetId"] for zone in balancer["AvailabilityZones"]} == {
+        network["subnet.public-a"]["SubnetId"],
+        network["subnet.public-b"]["SubnetId"],
+    }
+    [group] = project.client("rds").describe_db_subnet_groups(
+        DBSubnetGroupName=the_database(project)["DBSubnetGroup"]["DBSubnetGroupName"]
+    )["DBSubnetGroups"]
+    assert {s["SubnetIdentifier"] for s in group["Subnets"]} == {
+        network["subnet.private-a"]["SubnetId"],
+        network["subnet.private-b"]["SubnetId"],
+    }
+
+
+def test_staging_serves_its_own_page_beside_dev_in_the_shared_network(
+    project: Project, applied: dict[str, Any]
+) -> None:
+    page = project.ssh(STAGING, "web-0", "curl", "-s", "-m", "5", "http://app.staging.internal/")
+    assert "environment: staging" in page
+    assert "hello from the staging database" in page
 
 
 def test_nginx_from_the_standard_role_fronts_the_app_and_the_machine_has_none(
@@ -475,13 +537,26 @@ def test_the_database_password_is_in_no_file_or_output_of_the_project(
     scan_for(password, project, outputs)
 
 
-def test_down_leaves_no_cloud_resource_namespace_process_or_database_data(
+def test_down_network_is_refused_while_dev_and_staging_use_it(
+    project: Project, applied: dict[str, Any], said: list[str]
+) -> None:
+    before = project.tagged_ids(NETWORK)
+    refused = run(project, said, "down", NETWORK, "--yes", expect=1)
+    assert "refusing to take network down while environments that use it have resources" in (
+        refused
+    )
+    assert "dev (" in refused and "staging (" in refused
+    assert project.tagged_ids(NETWORK) == before != set()
+
+
+def test_down_all_leaves_no_cloud_resource_namespace_process_or_database_data(
     project: Project, applied: dict[str, Any]
 ) -> None:
     running = {process.split()[1] for process in project.data_plane()["processes"]}
     assert running == {"haproxy", "postgres", "dnsmasq"}
-    project.run("down", ENV, "--yes")
-    assert project.leftovers(ENV) == NOTHING_LEFT
+    project.run("down", "--all", "--yes")
+    for name in (ENV, STAGING, NETWORK):
+        assert project.leftovers(name) == NOTHING_LEFT
     assert project.data_plane() == {"processes": [], "folders": []}
     rds = project.client("rds")
     assert rds.describe_db_subnet_groups()["DBSubnetGroups"] == []

@@ -1,4 +1,5 @@
-"""The three-tier `dev` when its run fails or is killed: nothing of it stays behind.
+"""The three-tier `dev` (with a network of its own) when its run fails or is killed:
+nothing of it stays behind.
 
 Neither in the cloud (load balancer, target group, database, DB subnet group, ...)
 nor on the machine (HAProxy, PostgreSQL, the VPC's resolver, namespaces, data).
@@ -21,6 +22,11 @@ ENV = "dev"
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("three-tier-failures"))
     shutil.copytree(ROOT / "environments", project.root / "environments", dirs_exist_ok=True)
+    # dev as one environment with its own network (base's): what a failed run leaves is
+    # dev's alone, and "nothing left" includes the VPC's namespace.
+    dev = project.root / "environments" / f"{ENV}.yaml"
+    text = dev.read_text().replace("extends: on-network", "extends: base")
+    dev.write_text(text.replace("${env.network.network.main.id}", "main"))
     yield project
     project.teardown(ENV)
 

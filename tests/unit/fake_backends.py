@@ -17,6 +17,7 @@ from provisioner.engine.ports import (
     HostTarget,
     OnReady,
     ReadyResource,
+    UpstreamPlans,
     UpstreamValues,
     VmOutput,
 )
@@ -74,7 +75,7 @@ class FakeCloud:
         self.deleted: list[str] = []
         self.calls: list[str] = []  # the operations asked of it, in order
 
-    def preview(self, sink: EventSink) -> Plan:
+    def preview(self, sink: EventSink, upstreams: UpstreamPlans | None = None) -> Plan:
         self.calls.append("preview")
         return Plan(ENVIRONMENT, tuple(self._change(a) for a in self.order))
 

@@ -74,8 +74,8 @@ def test_exit_codes_for_help_version_and_usage_errors(
             "Error: No such command 'foo'.",
         ),
         (
-            ["plan"],
-            ["Usage: provision plan [OPTIONS] {ENV}", "Try 'provision plan --help' for help."],
+            ["output"],
+            ["Usage: provision output [OPTIONS] {ENV}", "Try 'provision output --help' for help."],
             "Error: Missing argument 'ENV'.",
         ),
         (

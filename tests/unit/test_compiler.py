@@ -88,7 +88,7 @@ def test_a_reference_to_the_db_address_is_an_edge_from_the_db_vm(
 
 
 def test_every_environment_file_compiles() -> None:
-    for name in ("base", "dev", "staging", "prod"):
+    for name in ("base", "network", "dev", "staging", "prod"):
         compiled = compile_source(resolve_environment(name, ENVIRONMENTS))
         assert len(compiled.graph) > 0
 

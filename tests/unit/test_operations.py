@@ -200,7 +200,7 @@ def test_up_refuses_an_upstream_never_applied_and_starts_nothing(
     with pytest.raises(ConfigurationError) as refused:
         up(setup, refuse)
     assert refused.value.message == "dev uses network, which was never applied; nothing was changed"
-    assert refused.value.hint == "apply `provision up network` first"
+    assert refused.value.hint == "`provision up dev --with-deps` applies network first, then dev"
     assert setup.runs == [] and setup.cloud.calls == []
     setup.elsewhere["network"] = 3
     assert up(setup, Answers()).result is not None
@@ -217,7 +217,9 @@ def test_down_refuses_while_an_environment_that_uses_it_has_resources(
         operations.down(setup, RecordingView(setup), refuse, parallelism=4)
     assert "nothing was deleted: app (4 resources)" in str(refused.value)
     assert "web" not in str(refused.value)
-    assert refused.value.hint == "take `provision down app` down first"
+    assert refused.value.hint == (
+        "`provision down dev --with-dependents` takes app down first, then dev"
+    )
     assert setup.cloud.recorded == before
     setup.elsewhere["app"] = 0
     operations.down(setup, RecordingView(setup), Answers(), parallelism=4)

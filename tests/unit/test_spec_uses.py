@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from provisioner.graph import compile_source
+from provisioner.graph.kinds.vm import VmNode
+from provisioner.spec.addresses import Address
 from provisioner.spec.diagnostics import Diagnostic
+from provisioner.spec.kinds.vm import VM
 from provisioner.spec.loader import EnvironmentSource, check_source
 from provisioner.spec.references import parse_environment_reference
 from provisioner.spec.uses import EnvironmentGraph
@@ -152,3 +156,77 @@ def test_hosts_vars_may_read_another_environment_and_its_secrets(tmp_path: Path)
     [problem] = problems(app)
     assert problem.path == ("roles", "web", "vars", "cidr")
     assert "environment 'network' has no subnet 'nope'" in problem.message
+
+
+PLACED = """\
+security_groups:
+  web: {network: "${env.network.network.main.id}", description: web}
+  elsewhere: {network: main, description: in this environment's own network}
+networks:
+  main: {cidr: 10.30.0.0/16}
+key_pairs:
+  deploy: {type: ed25519}
+vms:
+  web:
+    instance_type: t3.micro
+    image: ami-12c6146b
+    subnet: "${env.network.subnet.private-a.id}"
+    security_groups: [web]
+"""
+
+
+def test_resources_placed_in_a_used_environments_subnet_and_network_validate_and_compile(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "network", NETWORK)
+    app = write(tmp_path, "app", APP_HEAD + PLACED)
+    assert problems(app) == []
+    graph = compile_source(EnvironmentSource(app, tmp_path / "playbooks")).graph
+    vm = graph.node(Address(VM, "web", 0))
+    assert isinstance(vm, VmNode)
+    assert vm.subnet == parse_environment_reference("env.network.subnet.private-a.id")
+    # Another environment's resource is no node here: nothing waits for it in this graph.
+    assert {str(a) for a in graph.dependencies(vm.address)} == {"sg.web"}
+    assert "subnet.private-a" not in {str(node.address) for node in graph.nodes()}
+
+
+def test_a_wrong_placement_is_reported_at_its_line_with_what_a_link_takes(tmp_path: Path) -> None:
+    write(tmp_path, "network", NETWORK)
+    wrong = (
+        PLACED.replace(
+            'subnet: "${env.network.subnet.private-a.id}"',
+            'subnet: "${env.network.subnet.private-a.cidr}"',  # line 16: not its identity
+        )
+        .replace(
+            "security_groups: [web]\n",
+            "security_groups: [web]\n"
+            '    key_pair: "${env.network.key.deploy.name}"\n',  # line 18: not placeable
+        )
+        .replace(
+            '{network: "${env.network.network.main.id}"',
+            '{network: "${env.network.network.nope.id}"',  # line 6: no such network
+        )
+    )
+    found = problems(write(tmp_path, "app", APP_HEAD + wrong))
+    assert where(found) == [
+        (6, ("security_groups", "web", "network")),
+        (16, ("vms", "web", "subnet")),
+        (18, ("vms", "web", "key_pair")),
+    ]
+    messages = [d.message for d in found]
+    assert "environment 'network' has no network 'nope'" in messages[0]
+    assert messages[1] == "a subnet in another environment is given as ${env.NAME.subnet.ITEM.id}"
+    assert messages[2] == "a key pair here is one of this environment's, by name"
+
+
+def test_a_vms_group_in_another_network_than_its_placed_subnet_is_reported(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "network", NETWORK)
+    wrong = PLACED.replace("security_groups: [web]\n", "security_groups: [elsewhere]\n")
+    [found] = problems(write(tmp_path, "app", APP_HEAD + wrong))
+    assert found.path == ("vms", "web", "security_groups", 0)
+    assert found.message == (
+        "security group 'elsewhere' is in network 'main', but subnet "
+        "'${env.network.subnet.private-a.id}' is in '${env.network.network.main.id}'"
+    )

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.graph.kind import GraphKind, addressed, tags
+from provisioner.graph.kind import GraphKind, Target, addressed, edge_from, link_target, tags
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
-from provisioner.spec.addresses import Address
 from provisioner.spec.kinds.database import DATABASES
 from provisioner.spec.kinds.security_group import SECURITY_GROUP
 from provisioner.spec.kinds.subnet import SUBNET
@@ -22,8 +21,8 @@ class DatabaseNode(Node):
     engine_version: str = ""
     instance_class: str = ""
     allocated_storage: int = 0
-    subnets: tuple[Address, ...] = ()
-    security_groups: tuple[Address, ...] = ()
+    subnets: tuple[Target, ...] = ()
+    security_groups: tuple[Target, ...] = ()
     database_name: str = ""
     username: str = ""
     deletion_protection: bool = False
@@ -47,8 +46,8 @@ class DatabaseNode(Node):
 def _build(env: Environment) -> Iterator[DatabaseNode | Edge]:
     for address, spec in addressed(DATABASES, env):
         # A name listed twice is reported by the spec checks; the graph takes it once.
-        subnets = tuple(Address(SUBNET, s) for s in dict.fromkeys(spec.subnets))
-        groups = tuple(Address(SECURITY_GROUP, g) for g in dict.fromkeys(spec.security_groups))
+        subnets = tuple(link_target(SUBNET, s) for s in dict.fromkeys(spec.subnets))
+        groups = tuple(link_target(SECURITY_GROUP, g) for g in dict.fromkeys(spec.security_groups))
         yield DatabaseNode(
             address,
             tags(env, spec.tags),
@@ -65,9 +64,10 @@ def _build(env: Environment) -> Iterator[DatabaseNode | Edge]:
         )
         origin = ("databases", address.name)
         for index, subnet in enumerate(subnets):
-            yield Edge(subnet, address, EdgeReason.USES, (*origin, "subnets", index))
+            yield from edge_from(subnet, address, EdgeReason.USES, (*origin, "subnets", index))
         for index, group in enumerate(groups):
-            yield Edge(group, address, EdgeReason.USES, (*origin, "security_groups", index))
+            at = (*origin, "security_groups", index)
+            yield from edge_from(group, address, EdgeReason.USES, at)
 
 
 DATABASE_GRAPH = GraphKind(DATABASES, _build, colour="#e15759")

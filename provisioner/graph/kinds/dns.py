@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.graph.kind import GraphKind, addressed, reference_edges
+from provisioner.graph.kind import (
+    GraphKind,
+    Target,
+    addressed,
+    edge_from,
+    link_target,
+    reference_edges,
+)
 from provisioner.graph.kinds.vm import vm_address
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
@@ -39,7 +46,7 @@ class Record:
 @dataclass(frozen=True, eq=False)
 class DnsZoneNode(Node):
     domain: str = ""
-    network: Address = field(default_factory=lambda: Address(NETWORK, "?"))
+    network: Target = field(default_factory=lambda: Address(NETWORK, "?"))
     records: tuple[Record, ...] = ()
 
     def fqdn(self, record: str) -> str:
@@ -65,9 +72,9 @@ def _build(env: Environment) -> Iterator[DnsZoneNode | Edge]:
             _generated(record, vm_address(group, index))
             for record, (group, index) in generated(spec, env).items()
         ]
-        network = Address(NETWORK, spec.network)
+        network = link_target(NETWORK, spec.network)
         yield DnsZoneNode(address, dict(env.tags), spec.domain, network, (*written, *made))
-        yield Edge(network, address, EdgeReason.CONTAINS, (*path, "network"))
+        yield from edge_from(network, address, EdgeReason.CONTAINS, (*path, "network"))
         position = {group: index for index, group in reversed(list(enumerate(spec.for_each_vm)))}
         for record in made:
             assert record.for_vm is not None

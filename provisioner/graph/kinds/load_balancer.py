@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.graph.kind import GraphKind, addressed, tags
+from provisioner.graph.kind import GraphKind, Target, addressed, edge_from, link_target, tags
+from provisioner.graph.kinds.subnet import network_of
 from provisioner.graph.kinds.vm import vm_address
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
@@ -25,7 +26,7 @@ from provisioner.spec.kinds.load_balancer import (
 )
 from provisioner.spec.kinds.network import NETWORK
 from provisioner.spec.kinds.security_group import SECURITY_GROUP
-from provisioner.spec.kinds.subnet import SUBNET, SUBNETS
+from provisioner.spec.kinds.subnet import SUBNET
 from provisioner.spec.kinds.vm import VMS
 from provisioner.spec.model import Environment
 
@@ -68,9 +69,9 @@ class TargetGroup:
 @dataclass(frozen=True, eq=False)
 class LoadBalancerNode(Node):
     lb_name: str = ""
-    network: Address = field(default_factory=lambda: Address(NETWORK, "?"))
-    subnets: tuple[Address, ...] = ()
-    security_groups: tuple[Address, ...] = ()
+    network: Target = field(default_factory=lambda: Address(NETWORK, "?"))
+    subnets: tuple[Target, ...] = ()
+    security_groups: tuple[Target, ...] = ()
     internal: bool = True
     listeners: tuple[Listener, ...] = ()
     target_group: TargetGroup = field(default_factory=lambda: TargetGroup("", 0, "", HealthCheck()))
@@ -94,7 +95,7 @@ class LoadBalancerNode(Node):
 
 
 def _build(env: Environment) -> Iterator[LoadBalancerNode | Edge]:
-    subnets, vm_groups = SUBNETS.items(env), VMS.items(env)
+    vm_groups = VMS.items(env)
     for address, spec in addressed(LOAD_BALANCERS, env):
         path = ("load_balancers", address.name)
         # Names listed twice are reported by the spec checks; the graph takes each once.
@@ -106,17 +107,17 @@ def _build(env: Environment) -> Iterator[LoadBalancerNode | Edge]:
             vm_address(given.targets, index)
             for index in range(vm_group.count if vm_group is not None else 0)
         )
-        network = next(
-            (Address(NETWORK, subnets[n].network) for n in subnet_names if n in subnets),
-            Address(NETWORK, "?"),
-        )
+        subnets = tuple(link_target(SUBNET, n) for n in subnet_names)
+        groups = tuple(link_target(SECURITY_GROUP, g) for g in group_names)
+        networks = (network_of(env, subnet) for subnet in subnets)
+        network = next((n for n in networks if n is not None), Address(NETWORK, "?"))
         yield LoadBalancerNode(
             address,
             tags(env, spec.tags),
             load_balancer_name(env.name, address.name),
             network,
-            tuple(Address(SUBNET, n) for n in subnet_names),
-            tuple(Address(SECURITY_GROUP, g) for g in group_names),
+            subnets,
+            groups,
             spec.internal,
             tuple(Listener(li.port, li.protocol) for li in spec.listeners),
             TargetGroup(
@@ -127,12 +128,12 @@ def _build(env: Environment) -> Iterator[LoadBalancerNode | Edge]:
                 targets,
             ),
         )
-        for name in subnet_names:
+        for name, subnet in zip(subnet_names, subnets, strict=True):
             origin = (*path, "subnets", spec.subnets.index(name))
-            yield Edge(Address(SUBNET, name), address, EdgeReason.USES, origin)
-        for name in group_names:
+            yield from edge_from(subnet, address, EdgeReason.USES, origin)
+        for name, group in zip(group_names, groups, strict=True):
             origin = (*path, "security_groups", spec.security_groups.index(name))
-            yield Edge(Address(SECURITY_GROUP, name), address, EdgeReason.USES, origin)
+            yield from edge_from(group, address, EdgeReason.USES, origin)
         for target in targets:
             yield Edge(target, address, EdgeReason.USES, (*path, "target_group", "targets"))
 

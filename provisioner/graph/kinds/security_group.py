@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.graph.kind import GraphKind, addressed
+from provisioner.graph.kind import GraphKind, Target, addressed, edge_from, link_target
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
 from provisioner.spec.addresses import Address
@@ -39,7 +39,7 @@ class Rule:
 
 @dataclass(frozen=True, eq=False)
 class SecurityGroupNode(Node):
-    network: Address = field(default_factory=lambda: Address(NETWORK, "?"))
+    network: Target = field(default_factory=lambda: Address(NETWORK, "?"))
     description: str = ""
     ingress: tuple[Rule, ...] = ()
     egress: tuple[Rule, ...] = ()
@@ -56,7 +56,7 @@ class SecurityGroupNode(Node):
 def _build(env: Environment) -> Iterator[SecurityGroupNode | Edge]:
     for address, spec in addressed(SECURITY_GROUPS, env):
         name = address.name
-        network = Address(NETWORK, spec.network)
+        network = link_target(NETWORK, spec.network)
         yield SecurityGroupNode(
             address,
             dict(env.tags),
@@ -65,7 +65,8 @@ def _build(env: Environment) -> Iterator[SecurityGroupNode | Edge]:
             tuple(_rule(rule) for rule in spec.ingress),
             tuple(_rule(rule) for rule in spec.egress),
         )
-        yield Edge(network, address, EdgeReason.CONTAINS, ("security_groups", name, "network"))
+        at_network = ("security_groups", name, "network")
+        yield from edge_from(network, address, EdgeReason.CONTAINS, at_network)
         for direction, index, rule in spec.rules():
             if rule.group is not None and rule.group != name:  # self-reference: no wait
                 peer = Address(SECURITY_GROUP, rule.group)

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.graph.kind import GraphKind, tags
+from provisioner.graph.kind import GraphKind, Target, edge_from, link_target, tags
 from provisioner.graph.nodes import Node
 from provisioner.graph.resource_graph import Edge, EdgeReason
 from provisioner.spec.addresses import Address
@@ -22,8 +22,8 @@ from provisioner.spec.model import Environment
 class VmNode(Node):
     instance_type: str = ""
     image: str = ""
-    subnet: Address = field(default_factory=lambda: Address(SUBNET, "?"))
-    security_groups: tuple[Address, ...] = ()
+    subnet: Target = field(default_factory=lambda: Address(SUBNET, "?"))
+    security_groups: tuple[Target, ...] = ()
     key_pair: Address | None = None
     roles: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=dict)
@@ -55,10 +55,10 @@ def _build(env: Environment) -> Iterator[VmNode | Edge]:
     groups, roles = VMS.items(env), ROLES.items(env)
     for name in sorted(groups):
         spec = groups[name]
-        subnet = Address(SUBNET, spec.subnet)
+        subnet = link_target(SUBNET, spec.subnet)
         # A name listed twice is reported by the spec checks; the graph takes it once.
         security_groups = tuple(
-            Address(SECURITY_GROUP, g) for g in dict.fromkeys(spec.security_groups)
+            link_target(SECURITY_GROUP, g) for g in dict.fromkeys(spec.security_groups)
         )
         key = Address(KEY_PAIR, spec.key_pair) if spec.key_pair else None
         on_each = tuple(role for role in dict.fromkeys(spec.roles) if role in roles)
@@ -76,9 +76,10 @@ def _build(env: Environment) -> Iterator[VmNode | Edge]:
                 on_each,
                 dict(spec.vars),
             )
-            yield Edge(subnet, address, EdgeReason.USES, (*origin, "subnet"))
+            yield from edge_from(subnet, address, EdgeReason.USES, (*origin, "subnet"))
             for position, group in enumerate(security_groups):
-                yield Edge(group, address, EdgeReason.USES, (*origin, "security_groups", position))
+                at = (*origin, "security_groups", position)
+                yield from edge_from(group, address, EdgeReason.USES, at)
             if key is not None:
                 yield Edge(key, address, EdgeReason.USES, (*origin, "key_pair"))
 

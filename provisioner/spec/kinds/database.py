@@ -69,7 +69,7 @@ class DatabaseSpec(SpecModel):
 
 
 def _check(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
-    subnets, groups = SUBNETS.items(env), SECURITY_GROUPS.items(env)
+    subnets, groups = SUBNETS.in_reach(env, ctx), SECURITY_GROUPS.in_reach(env, ctx)
     for name, database in DATABASES.items(env).items():
         path = ("databases", name)
         yield from duplicates(ctx, (*path, "subnets"), database.subnets)
@@ -113,8 +113,8 @@ DATABASES = SpecKind(
     attributes=frozenset({"address", "port", "name", "username", "password"}),
     secrets=frozenset({"password"}),
     links=(
-        Link("subnets", "subnets", "subnet"),
-        Link("security_groups", "security_groups", "security group"),
+        Link("subnets", "subnets", "subnet", external=True),
+        Link("security_groups", "security_groups", "security group", external=True),
     ),
     check=_check,
 )

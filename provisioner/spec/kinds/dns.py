@@ -188,7 +188,7 @@ DNS_ZONES = SpecKind(
     keyed=frozenset({"fqdn"}),
     keys=record_names,
     links=(
-        Link("network", "networks", "network"),
+        Link("network", "networks", "network", external=True),
         Link("for_each_vm", "vms", "VM group"),
     ),
     references_in=("records",),

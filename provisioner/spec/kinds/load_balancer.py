@@ -108,7 +108,7 @@ def target_group_name(environment: str, name: str, group: TargetGroupSpec) -> st
 
 
 def _check(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
-    subnets, groups = SUBNETS.items(env), SECURITY_GROUPS.items(env)
+    subnets, groups = SUBNETS.in_reach(env, ctx), SECURITY_GROUPS.in_reach(env, ctx)
     for name, balancer in LOAD_BALANCERS.items(env).items():
         path = ("load_balancers", name)
         known = [subnets[s] for s in dict.fromkeys(balancer.subnets) if s in subnets]
@@ -180,8 +180,8 @@ LOAD_BALANCERS = SpecKind(
     LoadBalancerSpec,
     attributes=frozenset({"dns_name", "arn"}),
     links=(
-        Link("subnets", "subnets", "subnet"),
-        Link("security_groups", "security_groups", "security group"),
+        Link("subnets", "subnets", "subnet", external=True),
+        Link("security_groups", "security_groups", "security group", external=True),
     ),
     check=_check,
     shares=_shares,

@@ -18,4 +18,6 @@ class NetworkSpec(SpecModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-NETWORKS = SpecKind(NETWORK, "networks", NetworkSpec, attributes=frozenset({"id", "cidr"}))
+NETWORKS = SpecKind(
+    NETWORK, "networks", NetworkSpec, attributes=frozenset({"id", "cidr"}), identity="id"
+)

@@ -77,6 +77,7 @@ SECURITY_GROUPS = SpecKind(
     "security_groups",
     SecurityGroupSpec,
     attributes=frozenset({"id"}),
-    links=(Link("network", "networks", "network"),),
+    identity="id",
+    links=(Link("network", "networks", "network", external=True),),
     check=_check,
 )

@@ -82,6 +82,7 @@ SUBNETS = SpecKind(
     "subnets",
     SubnetSpec,
     attributes=frozenset({"id", "cidr", "availability_zone"}),
+    identity="id",
     links=(Link("network", "networks", "network"),),
     check=_check,
 )

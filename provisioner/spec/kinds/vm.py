@@ -35,7 +35,7 @@ class VmGroupSpec(SpecModel):
 
 
 def _check(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
-    subnets, groups = SUBNETS.items(env), SECURITY_GROUPS.items(env)
+    subnets, groups = SUBNETS.in_reach(env, ctx), SECURITY_GROUPS.in_reach(env, ctx)
     for name, vm in VMS.items(env).items():
         path = ("vms", name)
         subnet = subnets.get(vm.subnet)
@@ -84,8 +84,8 @@ VMS = SpecKind(
     VmGroupSpec,
     attributes=frozenset({"id", "private_ip", "public_ip", "hostname"}),
     links=(
-        Link("subnet", "subnets", "subnet"),
-        Link("security_groups", "security_groups", "security group"),
+        Link("subnet", "subnets", "subnet", external=True),
+        Link("security_groups", "security_groups", "security group", external=True),
         Link("key_pair", "key_pairs", "key pair"),
         Link("roles", "roles", "role"),
     ),

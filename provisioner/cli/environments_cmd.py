@@ -12,24 +12,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from provisioner.cli.errors import EXIT_CHANGES, EXIT_ERROR
+from provisioner.cli.errors import EXIT_ERROR
 from provisioner.cli.output import print_json, stdout
-from provisioner.cli.plan_view import render_plan
 from provisioner.cli.specs import environments_dir
 from provisioner.cli.wiring import ProjectSetup
 from provisioner.dag.walk import Outcome
 from provisioner.engine import operations
-from provisioner.engine.environment_runs import EnvironmentRun, plan_environments, run_environments
+from provisioner.engine.environment_runs import (
+    EnvironmentRun,
+    record_parts,
+    recorded_runs,
+    run_environments,
+)
 from provisioner.engine.events import EventSink, NullSink
-from provisioner.engine.ports import UpstreamPlans
 from provisioner.engine.run_setup import Confirm
+from provisioner.engine.saved_plan import SavedPlan, StalePlanError, load_plans
 from provisioner.errors import ConfigurationError, ConfirmationError
+from provisioner.paths import StatePaths
 from provisioner.plan import Plan
 from provisioner.spec.model import Cloud
 from provisioner.spec.uses import EnvironmentGraph
@@ -37,7 +43,7 @@ from provisioner.spec.uses import EnvironmentGraph
 _print_lock = threading.Lock()
 
 
-class _LineView:
+class LineView:
     """One environment's view in a run of several: no live display, notes prefixed."""
 
     def __init__(self, name: str, quiet: bool) -> None:
@@ -48,7 +54,7 @@ class _LineView:
         return nullcontext()
 
     def recovered(self, addresses: list[str]) -> None:
-        _say(f"{self.name}: cleared operations an interrupted run left pending", self.quiet)
+        say(f"{self.name}: cleared operations an interrupted run left pending", self.quiet)
 
     def planned(self, plan: Plan) -> None:
         return None
@@ -57,7 +63,7 @@ class _LineView:
         return nullcontext(NullSink())
 
 
-def _say(line: str, quiet: bool) -> None:
+def say(line: str, quiet: bool) -> None:
     if not quiet:
         with _print_lock:
             stdout.print(escape(line), soft_wrap=True, highlight=False)
@@ -85,38 +91,48 @@ def selected(environment: str | None, *, every: bool, downstream: bool) -> dict[
 
 def run_many(
     uses: dict[str, list[str]],
-    run_one: Callable[[str, _LineView], str | None],
+    run_one: Callable[[str, LineView], str | None],
     *,
     question: str,
     confirm: Confirm,
     reverse: bool,
     as_json: bool,
+    command: Sequence[str],
 ) -> None:
-    """Ask once, run each environment in order, and report each one's end."""
+    """Ask once, run each environment in order, and report each one's end; one record."""
     if not confirm(question):
         raise ConfirmationError("declined; nothing was changed")
     runs: dict[str, str | None] = {}
 
     def one(name: str) -> None:
-        _say(f"{name}: started", as_json)
+        say(f"{name}: started", as_json)
         began = time.monotonic()
         try:
-            runs[name] = run_one(name, _LineView(name, as_json))
+            runs[name] = run_one(name, LineView(name, as_json))
         except Exception as error:
-            _say(f"{name}: failed ({time.monotonic() - began:.1f}s): {error}", as_json)
+            say(f"{name}: failed ({time.monotonic() - began:.1f}s): {error}", as_json)
             raise
-        _say(f"{name}: done ({time.monotonic() - began:.1f}s)", as_json)
+        say(f"{name}: done ({time.monotonic() - began:.1f}s)", as_json)
 
-    results = run_environments(uses, one, reverse=reverse, workers=len(uses))
-    _report(results, runs, as_json)
+    with recorded_runs(runs_root(), command, list(uses)) as record:
+        results = run_environments(uses, one, reverse=reverse, workers=len(uses))
+        record_parts(record, results, runs)
+    _report(results, runs, as_json, record.info.id)
     if any(result.outcome is not Outcome.DONE for result in results):
         raise typer.Exit(EXIT_ERROR)
 
 
-def _report(results: list[EnvironmentRun], runs: dict[str, str | None], as_json: bool) -> None:
+def runs_root() -> Path:
+    return StatePaths.discover().root / "runs"
+
+
+def _report(
+    results: list[EnvironmentRun], runs: dict[str, str | None], as_json: bool, run_id: str
+) -> None:
     if as_json:
         print_json(
             {
+                "run": run_id,
                 "environments": [
                     {
                         "environment": r.environment,
@@ -126,18 +142,18 @@ def _report(results: list[EnvironmentRun], runs: dict[str, str | None], as_json:
                         "run": runs.get(r.environment),
                     }
                     for r in results
-                ]
+                ],
             }
         )
         return
     for result in results:
         if result.outcome is Outcome.SKIPPED:
-            _say(f"{result.environment}: {result.detail}", as_json)
+            say(f"{result.environment}: {result.detail}", as_json)
     done = sum(r.outcome is Outcome.DONE for r in results)
-    _say(f"{done} of {len(results)} environments done.", as_json)
+    say(f"{done} of {len(results)} environments done (run {run_id}).", as_json)
 
 
-def _waves(uses: dict[str, list[str]]) -> list[list[str]]:
+def waves(uses: dict[str, list[str]]) -> list[list[str]]:
     return EnvironmentGraph(uses={name: tuple(used) for name, used in uses.items()}).waves()
 
 
@@ -149,6 +165,7 @@ def listing(names: Iterator[str] | list[str]) -> str:
 def up_many(
     environment: str | None,
     *,
+    saved: Path | None,
     every: bool,
     downstream: bool,
     confirm: Confirm,
@@ -159,14 +176,15 @@ def up_many(
 ) -> None:
     uses = selected(environment, every=every, downstream=downstream)
     setups = {name: ProjectSetup.of(name, cloud) for name in uses}  # every spec, before any run
-    order = [n for wave in _waves(uses) for n in wave]
+    order = [n for wave in waves(uses) for n in wave]
+    plans = _saved_plans(saved, setups) if saved is not None else {}
 
-    def run_one(name: str, view: _LineView) -> str:
+    def run_one(name: str, view: LineView) -> str:
         return operations.up(
             setups[name],
             view,
             lambda _question: True,  # the run's one question covered it
-            saved=None,
+            saved=plans.get(name),
             rollback=rollback,
             parallelism=parallelism,
         ).run_id
@@ -175,69 +193,25 @@ def up_many(
         uses,
         run_one,
         question=f"Apply {listing(order)}, each after what it uses?",
-        confirm=confirm,
+        confirm=confirm if saved is None else lambda _question: True,  # the plans approved it
         reverse=False,
         as_json=as_json,
+        command=setups[order[0]].command,
     )
 
 
-def plan_many(
-    environment: str | None,
-    *,
-    every: bool,
-    downstream: bool,
-    cloud: Cloud | None,
-    hosts: bool,
-    parallelism: int,
-    as_json: bool,
-    detailed_exitcode: bool,
-) -> None:
-    """Plan each environment after those it uses, with their plans; one report, one exit code."""
-    uses = selected(environment, every=every, downstream=downstream)
-    setups = {name: ProjectSetup.of(name, cloud) for name in uses}
-    order = [n for wave in _waves(uses) for n in wave]
-    runs: dict[str, str] = {}
-
-    def plan_one(name: str, upstreams: UpstreamPlans) -> Plan:
-        found = operations.plan(
-            setups[name],
-            _LineView(name, quiet=True),
-            hosts=hosts,
-            parallelism=parallelism,
-            out=None,
-            upstreams=upstreams,
+def _saved_plans(path: Path, setups: dict[str, ProjectSetup]) -> dict[str, SavedPlan]:
+    """The saved plans of the run's environments, each checked against its spec now,
+    before anything runs (each one's state is checked when its turn comes)."""
+    plans = load_plans(path)
+    if set(plans) != set(setups):
+        raise StalePlanError(
+            f"{path} holds plans for {listing(sorted(plans))}, not for {listing(sorted(setups))}",
+            hint="save the plans with the same options: `plan ... --out`",
         )
-        runs[name] = found.run_id
-        return found.plan
-
-    plans, results = plan_environments(uses, plan_one)
-    failed = [r for r in results if r.outcome is not Outcome.DONE]
-    if as_json:
-        print_json(
-            {
-                "environments": [
-                    {
-                        "environment": name,
-                        "plan": plans[name].to_json() if name in plans else None,
-                        "run": runs.get(name),
-                        "error": next((r.detail for r in failed if r.environment == name), None),
-                    }
-                    for name in order
-                ],
-                "has_changes": any(plan.has_changes for plan in plans.values()),
-            }
-        )
-    else:
-        for name in order:
-            if name in plans:
-                stdout.rule(f"{escape(name)}", align="left")
-                render_plan(plans[name], stdout)
-        for result in failed:
-            _say(f"{result.environment}: {result.detail}", False)
-    if failed:
-        raise typer.Exit(EXIT_ERROR)
-    if detailed_exitcode and any(plan.has_changes for plan in plans.values()):
-        raise typer.Exit(EXIT_CHANGES)
+    for name, plan in plans.items():
+        plan.check_spec(setups[name].compiled)
+    return plans
 
 
 def down_many(
@@ -251,9 +225,9 @@ def down_many(
 ) -> None:
     uses = selected(environment, every=every, downstream=True)
     setups = {name: ProjectSetup.of(name, cloud) for name in uses}
-    order = [n for wave in _waves(uses) for n in wave][::-1]
+    order = [n for wave in waves(uses) for n in wave][::-1]
 
-    def run_one(name: str, view: _LineView) -> str | None:
+    def run_one(name: str, view: LineView) -> str | None:
         return operations.down(
             setups[name], view, lambda _question: True, parallelism=parallelism
         ).run_id
@@ -265,4 +239,5 @@ def down_many(
         confirm=confirm,
         reverse=True,
         as_json=as_json,
+        command=setups[order[0]].command,
     )

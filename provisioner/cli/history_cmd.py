@@ -11,22 +11,33 @@ from rich.table import Table
 from provisioner.cli.options import CloudOption, EnvArgument, JsonFlag
 from provisioner.cli.output import print_json, stdout
 from provisioner.cli.wiring import ProjectSetup
-from provisioner.engine.run_record import EVENTS_FILE, find_run, list_runs
+from provisioner.engine.run_record import EVENTS_FILE, SEVERAL, find_run, list_runs
 from provisioner.paths import StatePaths
 
 
 def history(
-    environment: Annotated[str, typer.Argument(metavar="ENV", help="An environment's name.")],
+    environment: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[ENV]",
+            help="An environment's name; without it, the runs over several environments.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many runs.")] = 20,
 ) -> None:
-    """List an environment's recorded runs (plan, up, down, drift), newest first."""
-    runs = list_runs(StatePaths.discover().root / "runs", environment)[:limit]
+    """List an environment's recorded runs (plan, up, down, drift), newest first.
+
+    Without ENV, the runs over several environments (`up --all`, `plan dev --with-deps`,
+    ...): one record each, whose `show` lists each environment's own run.
+    """
+    runs = list_runs(StatePaths.discover().root / "runs", environment or SEVERAL)[:limit]
     if as_json:
         print_json([run.summary_json() for run in runs])
         return
     if not runs:
-        stdout.print(f"No runs recorded for {escape(environment)}.")
+        what = escape(environment) if environment else "several environments"
+        stdout.print(f"No runs recorded for {what}.")
         return
     for run in runs:
         seconds = "" if run.seconds is None else f"{run.seconds:.1f}s"
@@ -56,6 +67,19 @@ def show(
         f" at {escape(info.started_at)}, commit {escape(str(info.git_commit))}"
         f"\n  events: {escape(str(record.folder / EVENTS_FILE))}"
     )
+    if record.environments:
+        parts = Table(box=None, header_style="bold")
+        for column in ("environment", "outcome", "run", "seconds", "detail"):
+            parts.add_column(column)
+        for part in record.environments:
+            parts.add_row(
+                escape(part.environment),
+                escape(part.outcome),
+                escape(part.run or ""),
+                f"{part.seconds:.1f}",
+                escape(part.detail),
+            )
+        stdout.print(parts)
     if record.nodes:
         table = Table(box=None, header_style="bold")
         for column in ("node", "action", "result", "started", "seconds"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from provisioner.cli import environments_cmd
+from provisioner.cli import environments_cmd, environments_report
 from provisioner.cli.errors import EXIT_CHANGES
 from provisioner.cli.options import (
     AllFlag,
@@ -36,6 +36,7 @@ from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
 from provisioner.engine import operations
 from provisioner.engine.ports import EnvironmentOutputs
 from provisioner.engine.run_record import new_run_id
+from provisioner.engine.saved_plan import SavedPlan
 from provisioner.errors import ConfigurationError
 from provisioner.plan import Plan
 
@@ -65,10 +66,9 @@ def plan(
     (so a replaced subnet shows the VMs it replaces downstream).
     """
     if with_deps or with_dependents or every:
-        if out is not None:
-            raise ConfigurationError("--out saves one environment's plan")
-        environments_cmd.plan_many(
+        environments_report.plan_many(
             environment,
+            out=out,
             every=every,
             downstream=with_dependents,
             cloud=cloud,
@@ -118,10 +118,9 @@ def up(
     its own lock, record and rollback; what uses a failed one is skipped and named.
     """
     if with_deps or with_dependents or every:
-        if saved is not None:
-            raise ConfigurationError("--plan applies one environment's saved plan")
         environments_cmd.up_many(
             environment,
+            saved=saved,
             every=every,
             downstream=with_dependents,
             confirm=confirmation(yes),
@@ -139,7 +138,7 @@ def up(
         ProjectSetup.of(environment, cloud),
         view,
         confirmation(yes),
-        saved=saved,
+        saved=SavedPlan.load(saved) if saved is not None else None,
         rollback=not no_rollback,
         parallelism=parallelism,
     )
@@ -215,10 +214,11 @@ def _teardown(planned: Plan) -> None:
 
 
 def drift(
-    environment: EnvArgument,
+    environment: OptionalEnvArgument = None,
     as_json: JsonFlag = False,
     cloud: CloudOption = None,
     no_hosts: NoHostsFlag = False,
+    every: AllFlag = False,
 ) -> None:
     """Report out-of-band changes: managed cloud properties, and files on the hosts.
 
@@ -226,7 +226,17 @@ def drift(
     property (only what the spec manages); the hosts are compared with their
     playbooks in Ansible's check mode. Exit 0 for no drift, 2 for drift, 1 on
     error. `provision up` puts everything back.
+
+    With --all, every environment in environments/ that has resources, at once:
+    one report, exit 2 if any drifted, 1 if any could not be read.
     """
+    if every:
+        if environment is not None:
+            raise ConfigurationError("give an environment, or --all (not both)")
+        environments_report.drift_many(cloud=cloud, hosts=not no_hosts, as_json=as_json)
+        return
+    if environment is None:
+        raise ConfigurationError("give an environment, or --all")
     found = operations.drift(
         ProjectSetup.of(environment, cloud),
         ConsoleView(stdout, quiet=as_json),

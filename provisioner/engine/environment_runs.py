@@ -10,11 +10,15 @@ failed or was skipped is skipped and named. The walk is the generic one of
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from provisioner.dag.walk import Outcome, Walker
+from provisioner.engine.history import RunRecorder
 from provisioner.engine.ports import UpstreamPlan, UpstreamPlans
+from provisioner.engine.run_record import SEVERAL, EnvironmentRunRecord, RunInfo, new_run_id
 from provisioner.plan import Plan
 
 
@@ -94,6 +98,34 @@ def plan_environments(
 
     results = run_environments(uses, one, workers=len(uses))
     return plans, results
+
+
+@contextmanager
+def recorded_runs(
+    runs_root: Path, command: Sequence[str], names: Sequence[str]
+) -> Iterator[RunRecorder]:
+    """One record for a run over several environments (`runs/_several/RUN_ID/run.json`),
+    which lists each environment's part and its own run (see `record_parts`)."""
+    run_id = new_run_id()
+    info = RunInfo.current(run_id, ", ".join(names), command, Path.cwd())
+    recorder = RunRecorder(runs_root / SEVERAL / run_id, info)
+    with recorder.recording():
+        yield recorder
+
+
+def record_parts(
+    recorder: RunRecorder, results: Sequence[EnvironmentRun], runs: Mapping[str, str | None]
+) -> None:
+    """Each environment's outcome and run id in the record; it failed unless all are done."""
+    recorder.environments = tuple(
+        EnvironmentRunRecord(
+            r.environment, r.outcome.value, runs.get(r.environment), round(r.seconds, 1), r.detail
+        )
+        for r in results
+    )
+    unfinished = [r.environment for r in results if r.outcome is not Outcome.DONE]
+    if unfinished:
+        recorder.failure = f"{', '.join(unfinished)} did not finish"
 
 
 def _detail(

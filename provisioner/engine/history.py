@@ -29,6 +29,7 @@ from provisioner.engine.run_record import (
     EVENTS_FILE,
     LOG_FILE,
     RUN_FILE,
+    EnvironmentRunRecord,
     NodeRecord,
     RunInfo,
     RunOutcome,
@@ -52,6 +53,10 @@ class RunRecorder:
     folder: Path
     info: RunInfo
     plan: Plan | None = None
+    # A run over several environments: each one's part, and why the run failed (if it did
+    # without an exception: some environment did not finish).
+    environments: tuple[EnvironmentRunRecord, ...] = ()
+    failure: str | None = None
     _nodes: dict[str, NodeRecord] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -80,7 +85,10 @@ class RunRecorder:
         except BaseException as error:
             self._write(RunOutcome.FAILED, f"{type(error).__name__}: {error}")
             raise
-        self._write(RunOutcome.SUCCEEDED, None)
+        if self.failure is not None:
+            self._write(RunOutcome.FAILED, self.failure)
+        else:
+            self._write(RunOutcome.SUCCEEDED, None)
 
     def _time(self, event: Event) -> None:
         if isinstance(event, ResourceStarted | ConfigureStarted):
@@ -108,6 +116,7 @@ class RunRecorder:
             error=redact(error) if error else None,
             plan=self.plan,
             nodes=nodes,
+            environments=self.environments,
         )
         atomic_write_json(self.folder / RUN_FILE, record.to_json())
 

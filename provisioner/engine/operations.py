@@ -30,10 +30,12 @@ from provisioner.plan import Plan
 
 @dataclass(frozen=True)
 class Planned:
-    """The plan (or the drift) a run found, and the id of its record."""
+    """The plan (or the drift) a run found, and the id of its record; `saved` when it was
+    kept to be applied by `up --plan`."""
 
     plan: Plan
     run_id: str
+    saved: SavedPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,10 @@ def plan(
     parallelism: int,
     out: Path | None,
     upstreams: UpstreamPlans | None = None,
+    save: bool = False,
 ) -> Planned:
-    """What `up` would change; with `out`, saved there for `up --plan` (under the lock).
+    """What `up` would change; with `out` (or `save`), kept for `up --plan` (under the
+    lock), and written to `out`.
 
     What it reads of the environments it uses is read from them, unless one was never
     applied or `upstreams` (their plans, made just before) create or replace it: then
@@ -71,14 +75,17 @@ def plan(
     """
     name = setup.compiled.environment.name
     pending = {**_never_applied(setup), **(upstreams or {})}
-    with _recorded(setup, lock=out is not None, parallelism=parallelism) as run:
+    keep = save or out is not None
+    saved = None
+    with _recorded(setup, lock=keep, parallelism=parallelism) as run:
         with view.busy(f"planning {name}"):
             found = run.orchestrator.plan(hosts=hosts, upstreams=pending)
         run.recorder.plan = found
-        if out is not None:
-            state = run.backends.cloud.fingerprint()
-            SavedPlan.of(setup.compiled, state, found).write(out)
-    return Planned(found, run.id)
+        if keep:
+            saved = SavedPlan.of(setup.compiled, run.backends.cloud.fingerprint(), found)
+        if out is not None and saved is not None:
+            saved.write(out)
+    return Planned(found, run.id, saved)
 
 
 def up(
@@ -86,7 +93,7 @@ def up(
     view: RunView,
     confirm: Confirm,
     *,
-    saved: Path | None,
+    saved: SavedPlan | None,
     rollback: bool,
     parallelism: int,
 ) -> Applied:
@@ -94,7 +101,7 @@ def up(
     compiled = setup.compiled
     name = compiled.environment.name
     _refuse_unapplied_upstreams(setup)
-    plan_file = SavedPlan.load(saved) if saved is not None else None
+    plan_file = saved
     if plan_file is not None:
         plan_file.check_spec(compiled)
     with _recorded(setup, lock=True, parallelism=parallelism) as run:

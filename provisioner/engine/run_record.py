@@ -26,6 +26,9 @@ from provisioner.plan import Plan
 from provisioner.procs import is_running, start_ticks
 
 RUN_FILE = "run.json"
+# The records of runs over several environments (`up --all`, ...): `runs/_several/RUN_ID/`.
+# No environment is named so (names start with a letter or digit).
+SEVERAL = "_several"
 EVENTS_FILE = "events.jsonl"
 LOG_FILE = "run.log"
 
@@ -88,6 +91,17 @@ class NodeRecord(Jsonable):
 
 
 @dataclass(frozen=True)
+class EnvironmentRunRecord(Jsonable):
+    """One environment's part of a run over several: how it ended, and its own run's id."""
+
+    environment: str
+    outcome: str  # done, failed or skipped
+    run: str | None = None
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """A run as `run.json` records it; `folder` holds it, its events and its log."""
 
@@ -98,9 +112,13 @@ class RunRecord:
     error: str | None = None
     plan: Plan | None = None
     nodes: Mapping[str, NodeRecord] = field(default_factory=dict)
+    # For a run over several environments: each one's part, in the order they started.
+    environments: tuple[EnvironmentRunRecord, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        several = {"environments": [e.to_json() for e in self.environments]}
         return {
+            **(several if self.environments else {}),
             **self.info.to_json(),
             "ended_at": self.ended_at,
             "outcome": self.outcome.value,
@@ -117,6 +135,7 @@ class RunRecord:
         try:
             plan = data.get("plan")
             nodes = data.get("nodes") or {}
+            parts = data.get("environments") or []
             return cls(
                 info=RunInfo.from_json(data),
                 folder=folder,
@@ -125,6 +144,7 @@ class RunRecord:
                 error=data.get("error"),
                 plan=Plan.from_json(plan) if plan is not None else None,
                 nodes={str(a): NodeRecord.from_json(node) for a, node in nodes.items()},
+                environments=tuple(EnvironmentRunRecord.from_json(part) for part in parts),
             )
         except (KeyError, TypeError, ValueError, AttributeError, ProvisionError):
             return None

@@ -1,4 +1,6 @@
 """Saved plans: `plan --out FILE` writes one, `up --plan FILE` applies exactly it or refuses.
+`plan --all --out FILE` writes one per environment in one file; `up --all --plan FILE`
+checks and applies each.
 
 A saved plan carries digests of the spec (with its playbooks) and of the state
 it was made against. Applying it is refused if either changed since, or if a
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from provisioner.plan import Action, Plan
 from provisioner.spec.addresses import ResourceAddress
 
 FORMAT = "provision-plan/1"
+# Several environments' plans in one file (`plan --all --out`), each checked on its own.
+SET_FORMAT = "provision-plans/1"
 
 
 class StalePlanError(ProvisionError):
@@ -52,6 +57,11 @@ class SavedPlan:
     @classmethod
     def load(cls, path: Path) -> SavedPlan:
         data = read_json(path)
+        if isinstance(data, dict) and data.get("format") == SET_FORMAT:
+            raise ProvisionError(
+                f"{path} holds the plans of several environments",
+                hint="apply them with the options they were made with (`up --all --plan`, ...)",
+            )
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ProvisionError(f"{path} is not a plan saved by `provision plan --out`")
         try:
@@ -89,6 +99,32 @@ class SavedPlan:
                 "differ",
                 hint="make a new plan with `provision plan --out`",
             )
+
+
+def write_plans(path: Path, plans: Sequence[SavedPlan]) -> None:
+    """Several environments' saved plans in one file, in the order they apply."""
+    atomic_write_json(
+        path,
+        {
+            "format": SET_FORMAT,
+            "plans": [{**plan.__dict__, "plan": plan.plan.to_json()} for plan in plans],
+        },
+    )
+
+
+def load_plans(path: Path) -> dict[str, SavedPlan]:
+    """The saved plans of a file written by `write_plans` (a single plan's file is one too)."""
+    data = read_json(path)
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        single = SavedPlan.load(path)
+        return {single.environment: single}
+    if not isinstance(data, dict) or data.get("format") != SET_FORMAT:
+        raise ProvisionError(f"{path} is not a plan saved by `provision plan --out`")
+    try:
+        plans = [load(SavedPlan, plan) for plan in data.get("plans") or []]
+    except ValueError as error:
+        raise ProvisionError(f"{path} holds no valid plans ({error}); save them again") from None
+    return {plan.environment: plan for plan in plans}
 
 
 def spec_digest(compiled: CompiledEnvironment) -> str:

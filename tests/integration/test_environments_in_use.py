@@ -1,18 +1,22 @@
 """Environments that use each other, on the local cloud: what is used is applied first and
 taken down last.
 
-`network` holds a VPC and a subnet; `app` uses it, holds a VM of its own, and reads the
-VPC (an output of `network`) and the subnet's id (an attribute of one of its resources)
-through a Pulumi stack reference, and its VM's role reads the VPC's id in its vars. `up
-app` before `network` exists refuses and creates nothing, and `up app --with-deps`
-applies `network` first; `down network` while `app` has resources refuses and deletes
-nothing, and `down network --with-dependents` takes `app` down first. Each outcome is
-checked in the cloud with boto3, not in our own output.
+`network` holds a VPC and a subnet; `app` uses it: its security group and VM sit in
+them, it reads the VPC (an output of `network`) and the subnet's id (an attribute of one
+of its resources) through a Pulumi stack reference, and its VM's role reads the VPC's id
+in its vars. `up app` before `network` exists refuses and creates nothing, and `up app
+--with-deps` applies `network` first; `drift --all` is one report and one exit code;
+plans saved for both apply each, or are refused before anything runs once a spec
+changed; a run over both is one record listing each one's run; `down network` while
+`app` has resources refuses and deletes nothing, and `down network --with-dependents`
+takes `app` down first. Each outcome is checked in the cloud with boto3, not in our
+own output.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -40,15 +44,11 @@ region: us-east-1
 uses: [network]
 key_pairs:
   deploy: {type: ed25519}
-networks:
-  own: {cidr: 10.62.0.0/16}
-subnets:
-  a: {network: own, cidr: 10.62.1.0/24}
 security_groups:
   ssh:
-    network: own
+    network: ${env.network.network.main.id}
     description: ssh from the VPC
-    ingress: [{protocol: tcp, ports: 22, cidr: 10.62.0.0/16}]
+    ingress: [{protocol: tcp, ports: 22, cidr: 10.61.0.0/16}]
 roles:
   mark: {playbook: mark.yml, vars: {mark: "${env.network.outputs.vpc_id}"}}
 vms:
@@ -56,7 +56,7 @@ vms:
     count: 1
     instance_type: t3.micro
     image: ami-12c6146b
-    subnet: a
+    subnet: ${env.network.subnet.a.id}
     security_groups: [ssh]
     key_pair: deploy
     roles: [mark]
@@ -94,7 +94,7 @@ def test_up_with_deps_applies_what_it_uses_first_and_reads_its_values(
     assert lines.index("network: started") < lines.index("app: started")
     first_done = next(line for line in lines if ": done (" in line)
     assert first_done.startswith("network: done")
-    assert lines[-1] == "2 of 2 environments done."
+    assert re.fullmatch(r"2 of 2 environments done \(run \S+\)\.", lines[-1]), lines[-1]
     assert project.tagged_ids("app")
     ec2 = project.ec2()
     owned = [{"Name": "tag:provision:env", "Values": ["network"]}]
@@ -105,6 +105,62 @@ def test_up_with_deps_applies_what_it_uses_first_and_reads_its_values(
     # The role's variable read network's output: the file is named after the VPC's id.
     mark = project.ssh("app", "app-0", "cat", f"/srv/mark-{vpc['VpcId']}")
     assert mark == f"{vpc['VpcId']} on app-0 in app\n"
+
+
+def test_drift_all_is_one_report_and_one_exit_code_and_up_with_dependents_clears_it(
+    project: Project,
+) -> None:
+    ec2 = project.ec2()
+    owned = [{"Name": "tag:provision:env", "Values": ["network"]}]
+    [vpc] = ec2.describe_vpcs(Filters=owned)["Vpcs"]
+    ec2.create_tags(Resources=[vpc["VpcId"]], Tags=[{"Key": "Name", "Value": "renamed by hand"}])
+    drifted = project.run_json("drift", "--all", "--no-hosts", expect=2)
+    found = {e["environment"]: e for e in drifted["environments"]}
+    assert {name: e["drift"] for name, e in found.items()} == {"app": False, "network": True}
+    changed = [c["address"] for c in found["network"]["plan"]["changes"] if c["action"] != "no-op"]
+    assert changed == ["network.main"]
+    report = project.run_json("up", "network", "--with-dependents", "--yes")
+    assert [(r["environment"], r["outcome"]) for r in report["environments"]] == [
+        ("network", "done"),
+        ("app", "done"),
+    ]
+    [vpc] = ec2.describe_vpcs(Filters=owned)["Vpcs"]
+    assert {t["Key"]: t["Value"] for t in vpc["Tags"]}["Name"] == "network-network.main"
+
+
+def test_plans_saved_for_both_apply_each_or_are_refused_before_anything_runs(
+    project: Project,
+) -> None:
+    saved = project.root / "both.plan"
+    with_bucket = APP + "buckets:\n  assets: {}\n"
+    project.write_spec("app", with_bucket)
+    planned = project.run_json("plan", "--all", "--out", str(saved), "--no-hosts")
+    actions = {
+        e["environment"]: {c["action"] for c in e["plan"]["changes"]}
+        for e in planned["environments"]
+    }
+    assert actions == {"network": {"no-op"}, "app": {"no-op", "create"}}
+    assert project.tagged_buckets("app") == []
+    applied = project.run_json("up", "--all", "--plan", str(saved))
+    assert [(r["environment"], r["outcome"]) for r in applied["environments"]] == [
+        ("network", "done"),
+        ("app", "done"),
+    ]
+    assert len(project.tagged_buckets("app")) == 1
+    # One record for the run, listing each environment's own run.
+    record = project.run_json("show", applied["run"])
+    parts = {part["environment"]: part for part in record["environments"]}
+    assert set(parts) == {"network", "app"} and record["outcome"] == "succeeded"
+    assert parts["app"]["run"] in {run["id"] for run in project.run_json("history", "app")}
+    assert applied["run"] in {run["id"] for run in project.run_json("history")}
+    # A spec changed since: refused before anything runs, in either environment.
+    project.run("plan", "--all", "--out", str(saved), "--no-hosts")
+    project.write_spec("app", APP)
+    before = {name: len(project.runs(name)) for name in ("network", "app")}
+    refused = project.run("up", "--all", "--plan", str(saved), expect=1)
+    assert "the spec or its playbooks changed since the plan was saved" in refused.stderr
+    assert {name: len(project.runs(name)) for name in before} == before
+    assert len(project.tagged_buckets("app")) == 1
 
 
 def test_down_refuses_while_an_environment_that_uses_it_has_resources(

@@ -17,7 +17,7 @@ from provisioner.engine import operations
 from provisioner.engine.events import EventSink, ListSink
 from provisioner.engine.locking import LockHolder
 from provisioner.engine.run_record import RunOutcome, find_run
-from provisioner.engine.saved_plan import StalePlanError
+from provisioner.engine.saved_plan import SavedPlan, StalePlanError
 from provisioner.errors import ConfigurationError, ConfirmationError, RunFailedError
 from provisioner.graph import CompiledEnvironment, compile_source
 from provisioner.plan import Plan
@@ -116,7 +116,7 @@ def test_a_declined_confirmation_changes_nothing_and_is_recorded(setup: FakeSetu
 def test_a_saved_plan_is_applied_without_asking(setup: FakeSetup, tmp_path: Path) -> None:
     saved = tmp_path / "dev.plan"
     planned = operations.plan(setup, RecordingView(setup), hosts=False, parallelism=4, out=saved)
-    applied = up(setup, refuse, saved=saved)
+    applied = up(setup, refuse, saved=SavedPlan.load(saved))
     assert applied.plan == planned.plan and setup.cloud.recorded_addresses()
 
 
@@ -125,7 +125,7 @@ def test_a_saved_plan_is_refused_once_the_state_changed(setup: FakeSetup, tmp_pa
     operations.plan(setup, RecordingView(setup), hosts=False, parallelism=4, out=saved)
     up(setup, Answers())  # another run applies first
     with pytest.raises(StalePlanError, match="the state changed since the plan was saved"):
-        up(setup, refuse, saved=saved)
+        up(setup, refuse, saved=SavedPlan.load(saved))
 
 
 def test_a_dead_runs_leftovers_are_stopped_before_anything_runs(

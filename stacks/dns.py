@@ -1,4 +1,5 @@
-"""dns.NAME: a private zone attached to its network's VPC, and one record set per record.
+"""dns.NAME: a private zone attached to its network's VPC, and one record set per record;
+or, for records in another environment's zone, the record sets alone.
 
 Each record is a part of the zone's node (`dns.NAME/record-web-0`), made after
 the zone and deleted before it; its value is resolved from the resources its
@@ -25,25 +26,34 @@ def record_part(record: str) -> str:
     return f"record-{record}"
 
 
-def declare(node: DnsZoneNode, ctx: ProgramContext) -> AwsResource:
+def declare(node: DnsZoneNode, ctx: ProgramContext) -> AwsResource | None:
     upstream = ctx.depends_on(node)
-    zone = ctx.declare(
-        node,
-        HostedZoneProvider(),
-        {
-            "domain": node.domain,
-            "vpc_id": ctx.output_of(node.network, "vpc_id"),
-        },
-        opts=upstream,
-    )
-    # The records wait for the zone, and for what it waits for (what their values read).
-    after_zone = pulumi.ResourceOptions.merge(upstream, pulumi.ResourceOptions(depends_on=[zone]))
+    if node.zone is not None:
+        # Records in another environment's zone: no zone of our own; the first record
+        # stands for the node (what `${dns.NAME.zone_id}` reads: that zone's id).
+        zone_id = ctx.upstream_value(node.zone)
+        after_zone, zone = upstream, None
+    else:
+        zone = ctx.declare(
+            node,
+            HostedZoneProvider(),
+            {
+                "domain": node.domain,
+                "vpc_id": ctx.output_of(node.network, "vpc_id"),
+            },
+            opts=upstream,
+        )
+        zone_id = zone.output("zone_id")
+        # The records wait for the zone, and for what it waits for (what their values read).
+        after_zone = pulumi.ResourceOptions.merge(
+            upstream, pulumi.ResourceOptions(depends_on=[zone])
+        )
     for record in node.records:
-        ctx.declare(
+        made = ctx.declare(
             node,
             RecordSetProvider(),
             {
-                "zone_id": zone.output("zone_id"),
+                "zone_id": zone_id,
                 "fqdn": node.fqdn(record.name),
                 "record_type": record.type,
                 "value": resolved(record.value, ctx),
@@ -52,6 +62,7 @@ def declare(node: DnsZoneNode, ctx: ProgramContext) -> AwsResource:
             part=record_part(record.name),
             opts=after_zone,
         )
+        ctx.resources.setdefault(node.address, made)
     return zone
 
 

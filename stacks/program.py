@@ -72,6 +72,7 @@ def build_program(
                 for address in ctx.resources
                 if (secrets := _secret_attributes(address, ctx))
             },
+            uses=tuple(env.uses),
         )
         for name, value in exports.encode(secret=pulumi.Output.secret).items():
             pulumi.export(name, value)

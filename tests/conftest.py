@@ -19,6 +19,7 @@ LONGEST_FIRST = (
     "tests/integration/test_three_tier.py",
     "tests/integration/test_live_changes.py",
     "tests/integration/test_three_tier_failures.py",
+    "tests/integration/test_environments_in_use.py",
     "tests/integration/test_cloud_lifecycle.py",
     "tests/integration/test_local_cloud_lifecycle.py",
     "tests/integration/test_cloud_faults.py",

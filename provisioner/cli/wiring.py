@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from provisioner.cli.specs import compile_ref
 from provisioner.cloud.aws.target import local_cloud_env
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
-from provisioner.cloud.pulumi.state import resources_in_files
+from provisioner.cloud.pulumi.state import recorded_uses, resources_in_files
 from provisioner.cloud.pulumi.workspace import interrupt_engines
 from provisioner.cloud.pulumi_cloud import PROJECT, CloudTarget, PulumiCloud
 from provisioner.cloud.s3_lock import S3Lock
@@ -82,8 +82,22 @@ class ProjectSetup:
         return resources_in_files(self.compiled.environment.state, self.paths, PROJECT, environment)
 
     def users(self) -> list[str]:
-        folder = self.compiled.source.file.parent
-        return EnvironmentGraph.of_folder(folder).downstream(self.compiled.environment.name)
+        """From the specs of the environments folder; and from the state, the environments
+        that have resources but no spec there any more, found by what they last said
+        they use (directly, or through another such environment)."""
+        env = self.compiled.environment
+        graph = EnvironmentGraph.of_folder(self.compiled.source.file.parent)
+        found = graph.downstream(env.name)
+        recorded = recorded_uses(env.state, self.paths, PROJECT)
+        reached = {env.name, *found}
+        while added := [
+            name
+            for name, uses in recorded.items()
+            if name not in graph.uses and name not in reached and reached & set(uses)
+        ]:
+            found += sorted(added)
+            reached.update(added)
+        return found
 
     def lock(self) -> EnvironmentLock:
         return environment_lock(self.compiled, self.paths)

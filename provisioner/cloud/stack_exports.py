@@ -1,9 +1,9 @@
 """What a stack exports, written by the program and read back by PulumiCloud, in one place.
 
-The program exports five outputs: each cloud node's readable attributes
-(those `${...}` reads), each VM's facts, the spec's outputs, and two Pulumi
-secrets: the key pairs' private keys, and the secret attributes (a database's
-password) that `${...}` reads too.
+The program exports six outputs: each cloud node's readable attributes
+(those `${...}` reads), each VM's facts, the spec's outputs, the environments it
+uses, and two Pulumi secrets: the key pairs' private keys, and the secret
+attributes (a database's password) that `${...}` reads too.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.cloud.pulumi.state import is_secret, is_unknown
+from provisioner.cloud.pulumi.state import USES_OUTPUT, is_secret, is_unknown
 from provisioner.engine.ports import EnvironmentOutputs, ReadyResource, VmOutput
 from provisioner.plan import PropertyChange
 from provisioner.spec.addresses import Address
@@ -23,6 +23,7 @@ VMS = "vms"
 SPEC_OUTPUTS = "outputs"
 PRIVATE_KEYS = "ssh_private_keys"
 SECRET_ATTRIBUTES = "secret_attributes"  # noqa: S105 - an output name, not a secret
+USES = USES_OUTPUT  # the environments it uses: found from state when its spec is gone
 # Per VM, the facts the spec gives (the rest of a VM's facts come from the cloud).
 VM_SPEC_FACTS = ("roles", "hostname", "subnet", "key_pair")
 
@@ -51,6 +52,7 @@ class StackExports:
     outputs: Any = field(default_factory=dict)
     private_keys: Mapping[str, Any] = field(default_factory=dict, repr=False)
     secrets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+    uses: tuple[str, ...] = ()
 
     def encode(self, secret: Callable[[Any], Any] = _as_is) -> dict[str, Any]:
         """The outputs to export, by name; `secret` wraps the private keys and the secret
@@ -61,6 +63,7 @@ class StackExports:
             SPEC_OUTPUTS: self.outputs,
             PRIVATE_KEYS: secret(self.private_keys),
             SECRET_ATTRIBUTES: secret(self.secrets),
+            USES: list(self.uses),
         }
 
     @classmethod
@@ -73,6 +76,7 @@ class StackExports:
             outputs=exported.get(SPEC_OUTPUTS) or {},
             private_keys=_mapping(exported.get(PRIVATE_KEYS)),
             secrets=_mapping(exported.get(SECRET_ATTRIBUTES)),
+            uses=tuple(str(used) for used in exported.get(USES) or () if isinstance(used, str)),
         )
 
     def environment_outputs(self, environment: str) -> EnvironmentOutputs:

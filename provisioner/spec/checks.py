@@ -46,6 +46,14 @@ def _links(spec: SpecKind[Any], env: Environment, ctx: CheckContext) -> Iterator
                 path: FieldPath = (spec.section, name, *below)
                 if _is_placement(value):
                     yield from _external_link(env, ctx, path, link, value)
+                elif not link.local:
+                    identity = SECTIONS[link.section].identity
+                    kind = SECTIONS[link.section].kind.value
+                    yield ctx.problem(
+                        path,
+                        f"a {link.what} here is another environment's, as "
+                        f"${{env.NAME.{kind}.ITEM.{identity}}}",
+                    )
                 else:
                     yield from dangling(ctx, path, link.section, link.what, value)
 

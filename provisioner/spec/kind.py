@@ -45,12 +45,14 @@ class Link:
     With `external`, a value may instead name a resource of an environment this one
     uses, by the attribute that identifies it (the kind's `identity`):
     `${env.network.subnet.public-a.id}` places a VM in another environment's subnet.
+    Without `local`, only such a reference (a zone to add records to).
     """
 
     field: str
     section: str
     what: str  # "subnet", "security group": how the message names the target
     external: bool = False
+    local: bool = True
 
     def values(self, item: SpecModel) -> list[tuple[FieldPath, str]]:
         """The names the field gives, each with its path below the item."""

@@ -98,7 +98,7 @@ def test_plan_with_deps_before_anything_exists_shows_what_it_reads_known_after_a
     plans = {entry["environment"]: entry["plan"] for entry in found["environments"]}
     assert list(plans) == ["network", "staging"]
     assert {c["action"] for c in plans["network"]["changes"]} == {"create"}
-    assert {"network", "subnet"} == {c["kind"] for c in plans["network"]["changes"]}
+    assert {"network", "subnet", "dns"} == {c["kind"] for c in plans["network"]["changes"]}
     changes = {c["address"]: c for c in plans["staging"]["changes"]}
     assert {c["action"] for c in changes.values()} == {"create"}
     assert sum(1 for c in changes.values() if c["kind"] == "vm") == 3

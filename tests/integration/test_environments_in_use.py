@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -128,6 +129,40 @@ def test_drift_all_is_one_report_and_one_exit_code_and_up_with_dependents_clears
     assert {t["Key"]: t["Value"] for t in vpc["Tags"]}["Name"] == "network-network.main"
 
 
+def pending(report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each planned environment's changes (address -> action), no-ops left out."""
+    return {
+        entry["environment"]: {
+            c["address"]: c["action"] for c in entry["plan"]["changes"] if c["action"] != "no-op"
+        }
+        for entry in report["environments"]
+    }
+
+
+def test_a_subnet_update_plans_in_network_alone_and_a_replacement_replaces_the_vm_in_it(
+    project: Project,
+) -> None:
+    subnet = "a: {network: main, cidr: 10.61.1.0/24}"
+    project.write_spec("network", NETWORK.replace(subnet, subnet[:-1] + ", tags: {tier: app}}"))
+    args = ("plan", "network", "--with-dependents", "--no-hosts", "--detailed-exitcode")
+    tagged = project.run_json(*args, expect=2)
+    assert pending(tagged) == {"network": {"subnet.a": "update"}, "app": {}}
+    project.write_spec("network", NETWORK.replace("10.61.1.0/24", "10.61.2.0/24"))
+    moved = project.run_json(*args, expect=2)
+    project.write_spec("network", NETWORK)
+    assert pending(moved)["network"] == {"subnet.a": "replace"}
+    assert pending(moved)["app"]["vm.app[0]"] == "replace"
+    [vm] = [
+        c
+        for entry in moved["environments"]
+        for c in entry["plan"]["changes"]
+        if c["address"] == "vm.app[0]"
+    ]
+    [subnet_id] = [p for p in vm["diff"] if p["path"] == "subnet_id"]
+    assert subnet_id["after"] == "(known after apply of network)"
+    assert subnet_id["forces_replacement"] is True
+
+
 def test_plans_saved_for_both_apply_each_or_are_refused_before_anything_runs(
     project: Project,
 ) -> None:
@@ -176,6 +211,15 @@ def test_down_refuses_while_an_environment_that_uses_it_has_resources(
     assert message.endswith(
         "(`provision down network --with-dependents` takes app down first, then network)"
     )
+    assert project.tagged_ids("network") == before
+    # app's spec is gone, its resources are not: the state still says it uses network.
+    spec = project.root / "environments" / "app.yaml"
+    spec.rename(project.root / "app.yaml.away")
+    try:
+        refused = project.run("down", "network", "--yes", expect=1)
+    finally:
+        (project.root / "app.yaml.away").rename(spec)
+    assert "nothing was deleted: app (" in refused.stderr
     assert project.tagged_ids("network") == before
 
 

@@ -356,8 +356,15 @@ def test_the_load_balancer_has_a_target_group_a_listener_and_a_target_per_web_vm
     assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
     assert listener["DefaultActions"][0]["TargetGroupArn"] == group["TargetGroupArn"]
     assert set(balancer["targets"]) == web_instances(project) and len(balancer["targets"]) == 2
-    [zone] = project.zones(ENV).values()
+    # dev's records are in network's zone dev.internal: dev has no zone of its own.
+    assert project.zones(ENV) == {}
+    [zone] = project.zones(NETWORK).values()
+    assert zone["name"] == "dev.internal."
     assert zone["records"]["app.dev.internal. CNAME"] == balancer["DNSName"]
+    vms = project.instances(ENV)
+    for index in (0, 1):
+        address = vms[f"vm.web[{index}]"]["PrivateIpAddress"]
+        assert zone["records"][f"web-{index}.dev.internal. A"] == address
 
 
 def test_the_database_is_in_its_subnet_group_and_the_web_role_reads_its_password(

@@ -22,11 +22,12 @@ ENV = "dev"
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("three-tier-failures"))
     shutil.copytree(ROOT / "environments", project.root / "environments", dirs_exist_ok=True)
-    # dev as one environment with its own network (base's): what a failed run leaves is
-    # dev's alone, and "nothing left" includes the VPC's namespace.
+    # dev as one environment with its own network (base's) and zone: what a failed run
+    # leaves is dev's alone, and "nothing left" includes the VPC's namespace.
     dev = project.root / "environments" / f"{ENV}.yaml"
     text = dev.read_text().replace("extends: on-network", "extends: base")
-    dev.write_text(text.replace("${env.network.network.main.id}", "main"))
+    own_zone = "domain: dev.internal\n    network: main"
+    dev.write_text(text.replace("zone: ${env.network.dns.internal.zone_id}", own_zone))
     yield project
     project.teardown(ENV)
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from provisioner.graph import compile_source
+from provisioner.graph.kinds.dns import DnsZoneNode
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.spec.addresses import Address
 from provisioner.spec.diagnostics import Diagnostic
+from provisioner.spec.kinds.dns import DNS
 from provisioner.spec.kinds.vm import VM
 from provisioner.spec.loader import EnvironmentSource, check_source
 from provisioner.spec.references import parse_environment_reference
@@ -229,4 +231,62 @@ def test_a_vms_group_in_another_network_than_its_placed_subnet_is_reported(
     assert found.message == (
         "security group 'elsewhere' is in network 'main', but subnet "
         "'${env.network.subnet.private-a.id}' is in '${env.network.network.main.id}'"
+    )
+
+
+ZONED_NETWORK = NETWORK.replace(
+    "outputs:",
+    "dns_zones:\n  internal: {domain: dev.internal, network: main}\noutputs:",
+)
+
+
+def test_records_in_a_used_environments_zone_take_its_domain_and_no_zone_of_their_own(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "network", ZONED_NETWORK)
+    app = write(
+        tmp_path,
+        "app",
+        APP_HEAD + PLACED + "dns_zones:\n"
+        "  internal:\n"
+        '    zone: "${env.network.dns.internal.zone_id}"\n'
+        "    for_each_vm: [web]\n"
+        "    records: {app: {type: CNAME, value: web-0.dev.internal}}\n",
+    )
+    assert problems(app) == []
+    graph = compile_source(EnvironmentSource(app, tmp_path / "playbooks")).graph
+    zone = graph.node(Address(DNS, "internal"))
+    assert isinstance(zone, DnsZoneNode)
+    assert zone.zone == parse_environment_reference("env.network.dns.internal.zone_id")
+    assert zone.domain == "dev.internal"
+    assert [zone.fqdn(r.name) for r in zone.records] == ["app.dev.internal", "web-0.dev.internal"]
+    assert {str(a) for a in graph.dependencies(zone.address)} == {"vm.web[0]"}
+
+
+def test_a_zone_is_its_own_or_another_environments_never_both(tmp_path: Path) -> None:
+    write(tmp_path, "network", ZONED_NETWORK)
+    app = write(
+        tmp_path,
+        "app",
+        APP_HEAD + "networks:\n  main: {cidr: 10.30.0.0/16}\n"
+        "dns_zones:\n"
+        '  both: {zone: "${env.network.dns.internal.zone_id}", domain: a.internal}\n'  # 8
+        "  neither: {records: {}}\n"  # 9
+        "  named: {zone: internal}\n"  # 10: not another environment's
+        '  other: {zone: "${env.network.dns.internal.domain}"}\n',  # 11: not its identity
+    )
+    found = problems(app)
+    assert where(found) == [
+        (8, ("dns_zones", "both")),
+        (9, ("dns_zones", "neither")),
+        (10, ("dns_zones", "named", "zone")),
+        (11, ("dns_zones", "other", "zone")),
+    ]
+    assert "leave out `domain` and `network`" in found[0].message
+    assert "a zone needs `domain` and `network`" in found[1].message
+    assert found[2].message == (
+        "a zone here is another environment's, as ${env.NAME.dns.ITEM.zone_id}"
+    )
+    assert (
+        found[3].message == "a zone in another environment is given as ${env.NAME.dns.ITEM.zone_id}"
     )

@@ -26,6 +26,8 @@ Deployment = dict[str, Any]  # the `deployment` of an exported stack
 
 # A Pulumi resource name is the node's address, then a part for a node's extra resources.
 STACK_TYPE = "pulumi:pulumi:Stack"
+# The stack output that lists the environments a stack's environment uses.
+USES_OUTPUT = "uses"
 # Types of the resources Pulumi itself records: the stack, and the providers.
 PULUMI_TYPES = (STACK_TYPE, "pulumi:providers:")
 SENSITIVE_KEYS = frozenset({"private_key", "passphrase", "password"})
@@ -126,6 +128,34 @@ def resources_in_files(
     checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
     if checkpoint is None:
         return None
+    latest = _latest(checkpoint)
+    return None if latest is None else len(latest.get("resources") or [])
+
+
+def recorded_uses(spec_state: str | None, paths: StatePaths, project: str) -> dict[str, list[str]]:
+    """Every stack that state in files records resources for, with the environments its last
+    apply said it uses (its `uses` output); none for state in S3."""
+    folder = _folder(spec_state or paths.pulumi_state.as_uri())
+    stacks = folder / ".pulumi" / "stacks" / project if folder is not None else None
+    if stacks is None or not stacks.is_dir():
+        return {}
+    found: dict[str, list[str]] = {}
+    names = {p.name.removesuffix(".gz").removesuffix(".json") for p in stacks.glob("*.json*")}
+    for name in sorted(names):
+        latest = _latest(stacks / f"{name}.json")
+        if not latest or not latest.get("resources"):
+            continue
+        root: dict[str, Any] = next(
+            (r for r in latest["resources"] if r.get("type") == STACK_TYPE), {}
+        )
+        uses = (root.get("outputs") or {}).get(USES_OUTPUT) or []
+        found[name] = [str(used) for used in uses if isinstance(used, str)]
+    return found
+
+
+def _latest(checkpoint: Path) -> dict[str, Any] | None:
+    """The latest deployment a checkpoint (or its gzipped form) holds: empty if there is no
+    checkpoint, None if there is one that cannot be read."""
     zipped = checkpoint.with_name(f"{checkpoint.name}.gz")
     for path, opener in ((checkpoint, open), (zipped, gzip.open)):
         if not path.is_file():
@@ -136,8 +166,8 @@ def resources_in_files(
         except (OSError, ValueError):
             return None  # there is a stack we cannot read here: let Pulumi say
         latest = (state.get("checkpoint") or {}).get("latest") or {}
-        return len(latest.get("resources") or [])
-    return 0
+        return dict(latest)
+    return {}
 
 
 def repair_interrupted_writes(state_url: str, project: str, stack: str) -> list[Path]:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from provisioner.spec.addresses import ResourceKind
 from provisioner.spec.diagnostics import Diagnostic
@@ -79,12 +79,29 @@ class RecordSpec(SpecModel):
 
 
 class DnsZoneSpec(SpecModel):
-    """A private zone attached to a network, with its records."""
+    """A private zone attached to a network, with its records; or, with `zone`, this
+    environment's records in a zone of an environment it uses
+    (`zone: ${env.network.dns.internal.zone_id}`), whose domain and network are that zone's."""
 
-    domain: DnsName
-    network: str
+    domain: DnsName | None = None
+    network: str | None = None
+    zone: str | None = None
     records: dict[str, RecordSpec] = Field(default_factory=dict)
     for_each_vm: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _own_zone_or_another(self) -> DnsZoneSpec:
+        if self.zone is not None and (self.domain is not None or self.network is not None):
+            raise ValueError(
+                "`zone` adds records to another environment's zone, whose domain and network "
+                "are its own: leave out `domain` and `network`"
+            )
+        if self.zone is None and (self.domain is None or self.network is None):
+            raise ValueError(
+                "a zone needs `domain` and `network` (or `zone: ${env.NAME.dns.ZONE.zone_id}` "
+                "to add records to another environment's zone)"
+            )
+        return self
 
 
 def generated(zone: DnsZoneSpec, env: Environment) -> dict[str, tuple[str, int]]:
@@ -106,9 +123,20 @@ def record_names(zone: DnsZoneSpec, env: Environment) -> list[str] | None:
     return [*zone.records, *generated(zone, env)]
 
 
+def domain_of(zone: DnsZoneSpec, zones: Mapping[str, DnsZoneSpec]) -> str | None:
+    """The zone's domain: its own, or (`zone`) that of the zone it adds records to, among
+    `zones` (those in reach, by name or reference); None while that one is unknown."""
+    if zone.zone is None:
+        return zone.domain
+    other = zones.get(zone.zone)
+    return other.domain if other is not None else None
+
+
 def _check(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
+    in_reach = DNS_ZONES.in_reach(env, ctx)
     for name, zone in DNS_ZONES.items(env).items():
         path = ("dns_zones", name)
+        domain = domain_of(zone, in_reach) or ""
         made = generated(zone, env)
         for record, spec in zone.records.items():
             at = (*path, "records", record)
@@ -127,9 +155,9 @@ def _check(env: Environment, ctx: CheckContext) -> Iterator[Diagnostic]:
                 )
             yield from _readable_kinds(ctx, spec.value, (*at, "value"))
         for record in made:
-            if len(f"{record}.{zone.domain}") > _LONGEST_NAME or not is_label(record):
+            if len(f"{record}.{domain}") > _LONGEST_NAME or not is_label(record):
                 yield ctx.problem(
-                    (*path, "for_each_vm"), f"generated name '{record}.{zone.domain}' is too long"
+                    (*path, "for_each_vm"), f"generated name '{record}.{domain}' is too long"
                 )
         yield from duplicates(ctx, (*path, "for_each_vm"), zone.for_each_vm)
 
@@ -185,10 +213,12 @@ DNS_ZONES = SpecKind(
     "dns_zones",
     DnsZoneSpec,
     attributes=frozenset({"zone_id", "domain", "fqdn"}),
+    identity="zone_id",
     keyed=frozenset({"fqdn"}),
     keys=record_names,
     links=(
         Link("network", "networks", "network", external=True),
+        Link("zone", "dns_zones", "zone", external=True, local=False),
         Link("for_each_vm", "vms", "VM group"),
     ),
     references_in=("records",),

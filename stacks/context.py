@@ -15,7 +15,7 @@ from provisioner.graph import Node, ResourceGraph
 from provisioner.graph.kind import Target
 from provisioner.plan.model import known_after_apply_of
 from provisioner.spec.addresses import Address, ResourceAddress
-from provisioner.spec.model import TimeoutsSpec
+from provisioner.spec.model import Environment, TimeoutsSpec
 from provisioner.spec.references import EnvironmentReference
 
 
@@ -31,6 +31,7 @@ class ProgramContext:
     parts: dict[str, Any] = field(default_factory=dict)
     upstreams: dict[str, pulumi.StackReference] = field(default_factory=dict)  # per used env
     pending: dict[str, UpstreamPlan] = field(default_factory=dict)  # used envs not applied yet
+    used: dict[str, Environment] = field(default_factory=dict)  # their specs
 
     def tags(self, node: Node, part: str | None = None) -> dict[str, str]:
         """Every resource carries these: what we manage, and where it sits in the graph."""

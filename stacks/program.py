@@ -15,6 +15,7 @@ from provisioner.cloud.aws.kind import cloud_kind
 from provisioner.cloud.stack_exports import StackExports
 from provisioner.engine.ports import OnReady, ReadyResource, UpstreamPlans
 from provisioner.graph import CompiledEnvironment
+from provisioner.graph.compiler import build_graph
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.spec.addresses import Address
 from provisioner.spec.kinds import spec_kind
@@ -46,7 +47,12 @@ def build_program(
     def program() -> None:
         env = compiled.environment
         ctx = ProgramContext(
-            env.name, env.region, compiled.graph, env.timeouts, pending=dict(upstreams or {})
+            env.name,
+            env.region,
+            compiled.graph,
+            env.timeouts,
+            pending=dict(upstreams or {}),
+            used=dict(env.used),
         )
         declared_by = stack_kinds()
         for wave in compiled.graph.waves():
@@ -136,7 +142,7 @@ def resolved(value: Any, ctx: ProgramContext) -> pulumi.Output[Any]:
         for reference in [parse_any(expression)]
     }
     values = {
-        text: ctx.upstream_value(reference)
+        text: _upstream_value(reference, ctx)
         if isinstance(reference, EnvironmentReference)
         else _attribute(reference, ctx)
         for text, reference in references.items()
@@ -158,6 +164,31 @@ def _attribute(reference: Reference, ctx: ProgramContext) -> Any:
         output = ctx.resources[target].output(cloud_kind(target.kind).attributes[attribute])
         value = output.apply(_whole)
     return value if reference.key is None else value[reference.key]
+
+
+def _upstream_value(reference: EnvironmentReference, ctx: ProgramContext) -> Any:
+    """What `${env.NAME....}` reads. In a preview of an environment whose upstream is not
+    applied yet, a value its spec gives (a subnet's zone, a zone's domain, a literal
+    output) is known already, and used as such; the rest is known after its apply."""
+    name = reference.environment
+    pending = ctx.pending.get(name)
+    upstream = ctx.used.get(name)
+    if pending is None or upstream is None or not pending.unknown(reference):
+        return ctx.upstream_value(reference)
+    if not pulumi.runtime.is_dry_run():
+        return ctx.upstream_value(reference)
+    if reference.output is not None:
+        given = upstream.outputs.get(reference.output)
+        literal = given is not None and not list(find_expressions(given, ()))
+        return given if literal else ctx.upstream_value(reference)
+    assert reference.resource is not None
+    target, attribute = reference.resource.target, reference.resource.attribute
+    declared = stack_kinds().get(target.kind)
+    graph = build_graph(upstream)
+    if declared is None or attribute not in declared.from_node or target not in graph:
+        return ctx.upstream_value(reference)
+    value = declared.attribute_of_node(graph.node(target), attribute)
+    return value if reference.resource.key is None else value[reference.resource.key]
 
 
 def _whole(value: Any) -> Any:

@@ -1,8 +1,9 @@
 """What users run against the local cloud besides the happy path.
 
 `down` of an environment that was never up, `up` that may not ask, the README's
-`plan ENV --cloud local` for the AWS environments, and two environments brought
-up at the same time on one local cloud that neither had started.
+`plan ENV --cloud local` for the AWS environment, `plan dev --with-deps` before
+anything exists, and two environments brought up at the same time on one local
+cloud that neither had started.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ vms:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(tmp_path_factory.mktemp("cli"))
-    for name in ("network", "on-network", "staging", "prod", "base"):
+    for name in ("network", "on-network", "dev", "prod", "base"):
         shutil.copy(ROOT / "environments" / f"{name}.yaml", project.root / "environments")
     project.write_spec("left", spec("left", 68))
     project.write_spec("right", spec("right", 69))
@@ -93,22 +94,23 @@ def test_the_aws_environment_plans_on_the_local_cloud(project: Project) -> None:
 def test_plan_with_deps_before_anything_exists_shows_what_it_reads_known_after_apply(
     project: Project,
 ) -> None:
-    """staging is placed in network's subnets: neither was ever applied (the Terragrunt case)."""
-    found = project.run_json("plan", "staging", "--with-deps", "--detailed-exitcode", expect=2)
+    """dev is placed in network's subnets: neither was ever applied (the Terragrunt case)."""
+    found = project.run_json("plan", "dev", "--with-deps", "--detailed-exitcode", expect=2)
     plans = {entry["environment"]: entry["plan"] for entry in found["environments"]}
-    assert list(plans) == ["network", "staging"]
+    assert list(plans) == ["network", "dev"]
     assert {c["action"] for c in plans["network"]["changes"]} == {"create"}
     assert {"network", "subnet", "dns"} == {c["kind"] for c in plans["network"]["changes"]}
-    changes = {c["address"]: c for c in plans["staging"]["changes"]}
+    changes = {c["address"]: c for c in plans["dev"]["changes"]}
     assert {c["action"] for c in changes.values()} == {"create"}
-    assert sum(1 for c in changes.values() if c["kind"] == "vm") == 3
+    assert sum(1 for c in changes.values() if c["kind"] == "vm") == 2
     later = "(known after apply of network)"
-    for address in ("vm.web[0]", "vm.web[2]"):
+    assert after(changes["dns.internal/record-app"], "zone_id") == later  # network's zone
+    for address in ("vm.web[0]", "vm.web[1]"):
         assert after(changes[address], "subnet_id") == later
     assert after(changes["lb.web"], "subnet_ids") == [later, later]
     assert after(changes["db.main/subnet-group"], "subnet_ids") == [later, later]
     assert after(changes["sg.web"], "vpc_id") == later
-    assert project.tagged_ids("network") == project.tagged_ids("staging") == set()
+    assert project.tagged_ids("network") == project.tagged_ids("dev") == set()
 
 
 def after(change: dict[str, Any], name: str) -> Any:
@@ -147,4 +149,4 @@ def test_runs_leave_no_working_folders_behind(project: Project) -> None:
     assert sorted(p.name for p in scratch.iterdir()) == []
     # One working folder per stack, reused by every run.
     work = project.state / "pulumi-home" / "work"
-    assert {p.name for p in work.iterdir()} == {"left", "right", "network", "staging", "prod"}
+    assert {p.name for p in work.iterdir()} == {"left", "right", "network", "dev", "prod"}

@@ -28,8 +28,9 @@ def test_what_is_used_runs_first_and_independent_environments_at_once() -> None:
         ran.append(name)
 
     results = run_environments(USES, run)
-    assert ran[0] == "network" and ran[-1] == "dev"
-    assert set(ran[1:3]) == {"dns", "staging"}
+    # dns and staging met at the barrier; dev may end before staging does.
+    assert ran[0] == "network" and sorted(ran) == sorted(USES)
+    assert ran.index("dns") < ran.index("dev")
     assert all(r.outcome is Outcome.DONE for r in results)
 
 

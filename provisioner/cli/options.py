@@ -34,7 +34,7 @@ CloudOption = Annotated[
     Cloud | None,
     typer.Option(
         "--cloud",
-        help="Run on this cloud instead of the spec's (`local` tries staging or prod here).",
+        help="Run on this cloud instead of the spec's (`local` tries prod here).",
     ),
 ]
 YesFlag = Annotated[

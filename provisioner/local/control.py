@@ -48,7 +48,9 @@ class LocalCloud:
     """The local cloud's daemon, as recorded under `state_dir`."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.paths = LocalPaths(state_dir)
+        # The daemon is known by the absolute folder it was started with: a relative one
+        # would take a running daemon for a stale record (and forget it, still running).
+        self.paths = LocalPaths(state_dir.resolve())
 
     def status(self) -> LocalCloudStatus:
         """Report whether our daemon runs; a record left by a dead daemon is removed."""

@@ -12,6 +12,7 @@ from provisioner.cloud.pulumi_cloud import PROJECT
 from provisioner.cloud.stack_exports import RESOURCES, SPEC_OUTPUTS
 from provisioner.engine.ports import UpstreamPlan
 from provisioner.graph import Node, ResourceGraph
+from provisioner.graph.compiler import build_graph
 from provisioner.graph.kind import Target
 from provisioner.plan.model import known_after_apply_of
 from provisioner.spec.addresses import Address, ResourceAddress
@@ -32,6 +33,7 @@ class ProgramContext:
     upstreams: dict[str, pulumi.StackReference] = field(default_factory=dict)  # per used env
     pending: dict[str, UpstreamPlan] = field(default_factory=dict)  # used envs not applied yet
     used: dict[str, Environment] = field(default_factory=dict)  # their specs
+    _upstream_graphs: dict[str, ResourceGraph] = field(default_factory=dict, repr=False)
 
     def tags(self, node: Node, part: str | None = None) -> dict[str, str]:
         """Every resource carries these: what we manage, and where it sits in the graph."""
@@ -75,12 +77,24 @@ class ProgramContext:
             return self.resources[target].output(output)
         return self.upstream_value(target)
 
+    def not_applied_yet(self, reference: EnvironmentReference) -> bool:
+        """True in a preview when what `reference` reads is known only after its
+        environment's apply (never applied, or created or replaced by its plan)."""
+        pending = self.pending.get(reference.environment)
+        return pending is not None and pending.unknown(reference) and pulumi.runtime.is_dry_run()
+
+    def upstream_graph(self, name: str) -> ResourceGraph:
+        """A used environment's graph, from its spec (built once per program)."""
+        if name not in self._upstream_graphs:
+            self._upstream_graphs[name] = build_graph(self.used[name])
+        return self._upstream_graphs[name]
+
     def upstream_value(self, reference: EnvironmentReference) -> pulumi.Output[Any]:
         """What `${env.NAME....}` reads, from that environment's stack (a stack reference to
-        the same state backend): one of its spec's outputs, or a resource's attribute."""
+        the same state backend): one of its spec's outputs, or a resource's attribute; in a
+        preview, `known after apply of NAME` if it is not applied yet."""
         name = reference.environment
-        pending = self.pending.get(name)
-        if pending is not None and pending.unknown(reference) and pulumi.runtime.is_dry_run():
+        if self.not_applied_yet(reference):
             return pulumi.Output.from_input(known_after_apply_of(name))
         if name not in self.upstreams:
             self.upstreams[name] = pulumi.StackReference(

@@ -15,7 +15,6 @@ from provisioner.cloud.aws.kind import cloud_kind
 from provisioner.cloud.stack_exports import StackExports
 from provisioner.engine.ports import OnReady, ReadyResource, UpstreamPlans
 from provisioner.graph import CompiledEnvironment
-from provisioner.graph.compiler import build_graph
 from provisioner.graph.kinds.vm import VmNode
 from provisioner.spec.addresses import Address
 from provisioner.spec.kinds import spec_kind
@@ -170,23 +169,31 @@ def _upstream_value(reference: EnvironmentReference, ctx: ProgramContext) -> Any
     """What `${env.NAME....}` reads. In a preview of an environment whose upstream is not
     applied yet, a value its spec gives (a subnet's zone, a zone's domain, a literal
     output) is known already, and used as such; the rest is known after its apply."""
-    name = reference.environment
-    pending = ctx.pending.get(name)
-    upstream = ctx.used.get(name)
-    if pending is None or upstream is None or not pending.unknown(reference):
-        return ctx.upstream_value(reference)
-    if not pulumi.runtime.is_dry_run():
-        return ctx.upstream_value(reference)
+    if ctx.not_applied_yet(reference):
+        given = _given_by_spec(reference, ctx)
+        if given is not _NOT_GIVEN:
+            return given
+    return ctx.upstream_value(reference)
+
+
+_NOT_GIVEN = object()
+
+
+def _given_by_spec(reference: EnvironmentReference, ctx: ProgramContext) -> Any:
+    """The value the upstream's spec gives for `reference`, or _NOT_GIVEN."""
+    upstream = ctx.used.get(reference.environment)
+    if upstream is None:
+        return _NOT_GIVEN
     if reference.output is not None:
         given = upstream.outputs.get(reference.output)
         literal = given is not None and not list(find_expressions(given, ()))
-        return given if literal else ctx.upstream_value(reference)
+        return given if literal else _NOT_GIVEN
     assert reference.resource is not None
     target, attribute = reference.resource.target, reference.resource.attribute
     declared = stack_kinds().get(target.kind)
-    graph = build_graph(upstream)
+    graph = ctx.upstream_graph(reference.environment)
     if declared is None or attribute not in declared.from_node or target not in graph:
-        return ctx.upstream_value(reference)
+        return _NOT_GIVEN
     value = declared.attribute_of_node(graph.node(target), attribute)
     return value if reference.resource.key is None else value[reference.resource.key]
 

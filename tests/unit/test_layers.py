@@ -1,6 +1,6 @@
 """The layers import in one direction.
 
-spec → graph → plan → engine → backends (cloud, hosts, local) → stacks → cli.
+spec → graph → plan → engine → backends (cloud, hosts, local) → stacks → web → cli.
 A module may import its own package, any lower layer, and the base modules.
 Backends share a rank, so none imports another. `stacks` (the Pulumi programs,
 a top-level package) sits above the backends: its programs use the cloud's
@@ -27,7 +27,8 @@ RANK = {
     "hosts": 5,
     "local": 5,
     "stacks": 6,
-    "cli": 7,
+    "web": 7,
+    "cli": 8,
 }
 
 

@@ -132,6 +132,19 @@ def resources_in_files(
     return None if latest is None else len(latest.get("resources") or [])
 
 
+def recorded_resource_addresses(
+    spec_state: str | None, paths: StatePaths, project: str, stack: str
+) -> list[str] | None:
+    """The addresses of the cloud resources state in files records for the stack (parts
+    included: `lb.web/listener-80`); None if the state is in S3 or cannot be read."""
+    checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
+    latest = _latest(checkpoint) if checkpoint is not None else None
+    if latest is None:
+        return None
+    resources = latest.get("resources") or []
+    return sorted(address_of(r["urn"]) for r in resources if is_cloud_resource(r))
+
+
 def recorded_uses(spec_state: str | None, paths: StatePaths, project: str) -> dict[str, list[str]]:
     """Every stack that state in files records resources for, with the environments its last
     apply said it uses (its `uses` output); none for state in S3."""

@@ -1,0 +1,1 @@
+"""`provision serve`: a read-only web view of the project's environments and runs."""

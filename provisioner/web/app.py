@@ -1,0 +1,86 @@
+"""The web view: pages (Jinja2 templates) and a JSON API under `/api/`, on FastAPI.
+
+It only reads the project (`overview.Project`); the JSON has the shapes of the
+CLI's `--json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+
+from provisioner.engine.run_record import find_run
+from provisioner.errors import ProvisionError
+from provisioner.web.access import Access
+from provisioner.web.overview import Project, RunFilter, command_of
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+
+
+def create_app(project: Project, access: Access) -> FastAPI:
+    app = FastAPI(title="provision", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def token_required(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if not access.allows(
+            request.headers.get("authorization"), request.query_params.get("token")
+        ):
+            return JSONResponse({"error": "a valid token is required"}, status_code=401)
+        return await call_next(request)
+
+    def runs_json(chosen: RunFilter) -> list[dict[str, Any]]:
+        return [
+            {**run.summary_json(), "environment": run.info.environment, "kind": command_of(run)}
+            for run in project.runs(chosen)
+        ]
+
+    @app.get("/api/environments")
+    def environments_api() -> list[dict[str, Any]]:
+        return [summary.to_json() for summary in project.summaries()]
+
+    @app.get("/api/runs")
+    def runs_api(
+        environment: str | None = None, command: str | None = None, outcome: str | None = None
+    ) -> list[dict[str, Any]]:
+        return runs_json(RunFilter(environment, command, outcome))
+
+    @app.get("/api/runs/{run_id}")
+    def run_api(run_id: str) -> dict[str, Any]:
+        try:
+            record = find_run(project.paths.root / "runs", run_id)
+        except ProvisionError as error:
+            raise HTTPException(status_code=404, detail=error.message) from None
+        return record.to_json()
+
+    @app.get("/", response_class=HTMLResponse)
+    def environments_page(request: Request) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(
+            request, "environments.html", {"environments": project.summaries()}
+        )
+
+    @app.get("/runs", response_class=HTMLResponse)
+    def runs_page(
+        request: Request,
+        environment: str | None = None,
+        command: str | None = None,
+        outcome: str | None = None,
+    ) -> HTMLResponse:
+        chosen = RunFilter(environment or None, command or None, outcome or None)
+        return TEMPLATES.TemplateResponse(
+            request,
+            "runs.html",
+            {
+                "runs": runs_json(chosen),
+                "chosen": chosen,
+                "environments": project.environment_names(),
+            },
+        )
+
+    return app

@@ -1,0 +1,114 @@
+"""The web view, in-process: what its JSON API and pages say of a project's environments and
+runs (from records written the way runs write them), and who may read them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from provisioner.engine.history import RunRecorder
+from provisioner.engine.locking import FileLock, LockHolder, locked
+from provisioner.engine.run_record import RunInfo
+from provisioner.errors import ConfigurationError
+from provisioner.paths import StatePaths
+from provisioner.plan import Action, Plan, ResourceChange
+from provisioner.spec.addresses import ResourceAddress
+from provisioner.web.access import Access
+from provisioner.web.app import create_app
+from provisioner.web.overview import Project
+
+SPEC = "name: {name}\ncloud: local\nregion: us-east-1\n"
+
+
+def record(
+    paths: StatePaths,
+    environment: str,
+    run_id: str,
+    *words: str,
+    plan: Plan | None = None,
+    fail: bool = False,
+) -> None:
+    """A run's record, written as a run writes it."""
+    info = RunInfo.current(run_id, environment, ("provision", *words), Path.cwd())
+    recorder = RunRecorder(paths.root / "runs" / environment / run_id, info, plan=plan)
+    with (
+        pytest.raises(ConfigurationError) if fail else contextlib.nullcontext(),
+        recorder.recording(),
+    ):
+        if fail:
+            raise ConfigurationError("it failed")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    for name in ("dev", "network"):
+        (environments / f"{name}.yaml").write_text(SPEC.format(name=name))
+    paths = StatePaths(tmp_path / ".provision")
+    drifted = Plan("dev", (ResourceChange(ResourceAddress.parse("vm.web[0]"), Action.UPDATE),))
+    record(paths, "dev", "20261130T100000Z-aaaaaa", "up", "dev", "--yes")
+    record(paths, "dev", "20261130T110000Z-bbbbbb", "drift", "dev", plan=drifted)
+    record(paths, "dev", "20261130T120000Z-cccccc", "up", "dev", "--yes", fail=True)
+    return Project(environments, paths)
+
+
+def test_the_environments_api_gives_each_ones_last_run_drift_and_lock(project: Project) -> None:
+    holder = LockHolder("here", os.getpid(), "2026-11-30T12:00:00", "provision up dev", "r1")
+    client = TestClient(create_app(project, Access("127.0.0.1")))
+    with locked(FileLock(project.paths.locks / "dev.lock", "dev"), holder):
+        found = {e["environment"]: e for e in client.get("/api/environments").json()}
+    assert list(found) == ["dev", "network"]
+    dev = found["dev"]
+    assert dev["last_run"]["id"] == "20261130T120000Z-cccccc"
+    assert dev["last_run"]["outcome"] == "failed"
+    assert dev["drift"]["drifted"] is True and dev["drift"]["run"] == "20261130T110000Z-bbbbbb"
+    assert dev["locked_by"]["command"] == "provision up dev"
+    assert dev["resources"] == 0 and dev["hosts"] == 0  # no state recorded
+    assert found["network"] == {
+        "environment": "network",
+        "last_run": None,
+        "drift": None,
+        "resources": 0,
+        "hosts": 0,
+        "locked_by": None,
+    }
+
+
+def test_runs_are_listed_newest_first_and_filtered(project: Project) -> None:
+    client = TestClient(create_app(project, Access("127.0.0.1")))
+    every = [run["id"][-6:] for run in client.get("/api/runs").json()]
+    assert every == ["cccccc", "bbbbbb", "aaaaaa"]
+    ups = client.get("/api/runs", params={"command": "up", "outcome": "succeeded"}).json()
+    assert [run["id"][-6:] for run in ups] == ["aaaaaa"]
+    assert client.get("/api/runs", params={"environment": "network"}).json() == []
+    assert client.get("/api/runs/20261130T110000Z").json()["plan"]["environment"] == "dev"
+    assert client.get("/api/runs/nope").status_code == 404
+    page = client.get("/runs", params={"command": "drift"}).text
+    assert "bbbbbb" in page and "aaaaaa" not in page
+
+
+def test_the_environments_page_shows_each_environment(project: Project) -> None:
+    page = TestClient(create_app(project, Access("127.0.0.1"))).get("/").text
+    assert 'data-environment="dev"' in page and 'data-environment="network"' in page
+    assert "drifted" in page and "never run" in page
+
+
+def test_another_address_than_loopback_needs_a_token_and_every_request_carries_it(
+    project: Project,
+) -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"refusing to serve on 0\.0\.0\.0 without a token"
+    ):
+        Access.checked("0.0.0.0", None)  # noqa: S104 - what is refused
+    assert Access.checked("127.0.0.1", None).token is None
+    client = TestClient(create_app(project, Access.checked("0.0.0.0", "s3cret")))  # noqa: S104
+    assert client.get("/api/environments").status_code == 401
+    assert client.get("/", params={"token": "wrong"}).status_code == 401
+    assert client.get("/", params={"token": "s3cret"}).status_code == 200
+    headers = {"Authorization": "Bearer s3cret"}
+    assert client.get("/api/runs", headers=headers).status_code == 200

@@ -136,6 +136,14 @@ class ConfigureFinished(Event):
 
 
 @dataclass(frozen=True)
+class NodeReady(Event):
+    """Every node a node of this run depends on is done: from now on it only waits for a
+    free worker (a parallelism limit, a batch window) until it starts."""
+
+    address: str
+
+
+@dataclass(frozen=True)
 class LogMessage(Event):
     """A message from a backend worth showing (warnings, errors)."""
 

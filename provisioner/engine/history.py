@@ -22,6 +22,7 @@ from provisioner.engine.events import (
     ConfigureStarted,
     Event,
     EventSink,
+    NodeReady,
     ResourceFinished,
     ResourceStarted,
 )
@@ -58,6 +59,7 @@ class RunRecorder:
     environments: tuple[EnvironmentRunRecord, ...] = ()
     failure: str | None = None
     _nodes: dict[str, NodeRecord] = field(default_factory=dict)
+    _ready: dict[str, str] = field(default_factory=dict)  # node address -> when it was ready
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, event: Event) -> None:
@@ -91,9 +93,15 @@ class RunRecorder:
             self._write(RunOutcome.SUCCEEDED, None)
 
     def _time(self, event: Event) -> None:
-        if isinstance(event, ResourceStarted | ConfigureStarted):
+        if isinstance(event, NodeReady):
+            self._ready[event.address] = iso(event.at)
+        elif isinstance(event, ResourceStarted | ConfigureStarted):
             action = event.action.value if isinstance(event, ResourceStarted) else "configure"
-            self._nodes[str(event.address)] = NodeRecord(iso(event.at), action)
+            # Pulumi may start a resource before its node is ready by our count (it waits
+            # only on the resources it reads): then it was ready when it started.
+            started = iso(event.at)
+            ready = self._ready.get(_node_of(event), started)
+            self._nodes[str(event.address)] = NodeRecord(started, action, ready_at=ready)
         elif isinstance(event, ResourceFinished | ConfigureFinished):
             action = event.action.value if isinstance(event, ResourceFinished) else "configure"
             started = self._nodes.get(str(event.address)) or NodeRecord(iso(event.at), action)
@@ -119,6 +127,13 @@ class RunRecorder:
             environments=self.environments,
         )
         atomic_write_json(self.folder / RUN_FILE, record.to_json())
+
+
+def _node_of(event: ResourceStarted | ConfigureStarted) -> str:
+    """The node a started event is of (`lb.web` for `lb.web/listener-80`)."""
+    if isinstance(event, ResourceStarted):
+        return str(event.address.node)
+    return event.address
 
 
 class TeeSink:

@@ -27,11 +27,12 @@ from provisioner.engine.ports import (
     UpstreamPlans,
     UpstreamValues,
 )
+from provisioner.engine.readiness import ReadinessSink
 from provisioner.engine.variables import environments_read
 from provisioner.errors import HostError, ProvisionError, RunFailedError
 from provisioner.graph import ResourceGraph
 from provisioner.plan import Action, Plan, SoftwareChange
-from provisioner.spec.addresses import ResourceAddress
+from provisioner.spec.addresses import Address, ResourceAddress
 from provisioner.spec.kinds.software import SOFTWARE
 from provisioner.spec.kinds.vm import VM
 
@@ -104,7 +105,12 @@ class Orchestrator:
         created is deleted again, dependents first, unless `rollback` is False.
         Resources that existed before are left as they are.
         """
-        tracker = _ChangeTracker(self.sink)
+        # Every node this run changes: its cloud resources, and each role on each VM.
+        changing: list[ResourceAddress | Address] = [c.address for c in planned.pending()]
+        changing += [node.address for node in self.graph.of_kind(SOFTWARE)]
+        readiness = ReadinessSink(self.graph, changing, self.sink)
+        tracker = _ChangeTracker(readiness)
+        readiness.start()
         configurator: Configurator | None = None
         # What the state held before this run: everything the plan does not create.
         existed = (

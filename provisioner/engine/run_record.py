@@ -80,7 +80,8 @@ class RunInfo(Jsonable):
 
 @dataclass(frozen=True)
 class NodeRecord(Jsonable):
-    """One node's work in a run: its action, when it started and ended, and how."""
+    """One node's work in a run: its action, when it could start (its dependencies done),
+    when it started and ended, and how."""
 
     started_at: str
     action: str  # the resource's action, or "configure" for a software node
@@ -88,6 +89,7 @@ class NodeRecord(Jsonable):
     elapsed: float | None = None
     result: Status = Status.RUNNING
     error: str | None = None
+    ready_at: str | None = None
 
 
 @dataclass(frozen=True)

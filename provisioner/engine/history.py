@@ -99,9 +99,9 @@ class RunRecorder:
             action = event.action.value if isinstance(event, ResourceStarted) else "configure"
             # Pulumi may start a resource before its node is ready by our count (it waits
             # only on the resources it reads): then it was ready when it started.
-            started = iso(event.at)
-            ready = self._ready.get(_node_of(event), started)
-            self._nodes[str(event.address)] = NodeRecord(started, action, ready_at=ready)
+            began = iso(event.at)
+            ready = self._ready.get(_node_of(event), began)
+            self._nodes[str(event.address)] = NodeRecord(began, action, ready_at=ready)
         elif isinstance(event, ResourceFinished | ConfigureFinished):
             action = event.action.value if isinstance(event, ResourceFinished) else "configure"
             started = self._nodes.get(str(event.address)) or NodeRecord(iso(event.at), action)

@@ -14,10 +14,10 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 
-from provisioner.engine.run_record import find_run
+from provisioner.engine.run_record import EVENTS_FILE, find_run
 from provisioner.errors import ProvisionError
 from provisioner.web.access import Access
-from provisioner.web.overview import Project, RunFilter, command_of
+from provisioner.web.overview import Project, RunFilter, command_of, event_lines, timeline
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 
@@ -58,6 +58,25 @@ def create_app(project: Project, access: Access) -> FastAPI:
         except ProvisionError as error:
             raise HTTPException(status_code=404, detail=error.message) from None
         return record.to_json()
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run_page(request: Request, run_id: str, failures: bool = False) -> HTMLResponse:
+        try:
+            record = find_run(project.paths.root / "runs", run_id)
+        except ProvisionError as error:
+            raise HTTPException(status_code=404, detail=error.message) from None
+        bars = timeline(record, project.graph(record.info.environment))
+        return TEMPLATES.TemplateResponse(
+            request,
+            "run.html",
+            {
+                "run": record,
+                "bars": bars,
+                "length": max((bar.end for bar in bars), default=0.0) or 1.0,
+                "log": event_lines(record.folder / EVENTS_FILE, failures_only=failures),
+                "failures": failures,
+            },
+        )
 
     @app.get("/", response_class=HTMLResponse)
     def environments_page(request: Request) -> HTMLResponse:

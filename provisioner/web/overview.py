@@ -4,6 +4,8 @@ environments/), their recorded runs, state and locks. Nothing here changes anyth
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,10 @@ from provisioner.cloud.pulumi.state import recorded_resource_addresses
 from provisioner.cloud.pulumi_cloud import PROJECT
 from provisioner.engine.locking import FileLock, LockHolder
 from provisioner.engine.run_record import SEVERAL, RunRecord, list_runs
+from provisioner.errors import ProvisionError
+from provisioner.graph import ResourceGraph, compile_source
 from provisioner.paths import StatePaths
+from provisioner.spec import resolve_environment
 from provisioner.spec.overlay import scan_folder
 
 DRIFT = "drift"
@@ -68,6 +73,57 @@ class EnvironmentSummary:
         }
 
 
+@dataclass(frozen=True)
+class Bar:
+    """One node's row in a run's timeline, in seconds from the run's start: waiting from
+    `ready` (its dependencies done) to `start`, then working until `end`."""
+
+    address: str
+    action: str
+    result: str
+    ready: float
+    start: float
+    end: float
+    critical: bool
+    error: str | None
+
+
+def timeline(run: RunRecord, graph: ResourceGraph | None) -> list[Bar]:
+    """The run's nodes in the order they started; with the environment's graph, the chain
+    of dependencies that took longest in this run is marked critical."""
+    origin = _moment(run.info.started_at)
+    spent: dict[str, float] = {}
+    for address, node in run.nodes.items():
+        key = address.split("/", 1)[0]
+        spent[key] = spent.get(key, 0.0) + (node.elapsed or 0.0)
+    critical: set[str] = set()
+    if graph is not None:
+        path, _ = graph.critical_path(lambda node: spent.get(str(node.address), 0.0))
+        critical = {str(address) for address in path if spent.get(str(address))}
+    bars = []
+    for address, node in run.nodes.items():
+        start = _moment(node.started_at) - origin
+        end = _moment(node.ended_at) - origin if node.ended_at else start + (node.elapsed or 0)
+        ready = _moment(node.ready_at) - origin if node.ready_at else start
+        bars.append(
+            Bar(
+                address,
+                node.action,
+                node.result.value,
+                min(ready, start),
+                start,
+                end,
+                address.split("/", 1)[0] in critical,
+                node.error,
+            )
+        )
+    return sorted(bars, key=lambda bar: (bar.start, bar.address))
+
+
+def _moment(text: str) -> float:
+    return dt.datetime.fromisoformat(text).timestamp()
+
+
 def command_of(run: RunRecord) -> str:
     """`up` for `provision up dev --yes`."""
     words = run.info.command
@@ -108,5 +164,34 @@ class Project:
             lock=lock.holder(),
         )
 
+    def graph(self, name: str) -> ResourceGraph | None:
+        """The environment's graph as its spec is now; None if it does not compile."""
+        try:
+            return compile_source(resolve_environment(name, self.environments)).graph
+        except ProvisionError:
+            return None
+
     def summaries(self) -> list[EnvironmentSummary]:
         return [self.summary(name) for name in self.environment_names()]
+
+
+_FAILED = {"failed", "unreachable", "error"}
+
+
+def event_lines(path: Path, *, failures_only: bool) -> list[dict[str, Any]]:
+    """A run's events as recorded (secrets already redacted); with `failures_only`, those
+    that say something failed."""
+    if not path.is_file():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        failed = str(event.get("status", "")) in _FAILED or event.get("level") == "error"
+        if failed or not failures_only:
+            at = event.get("at")
+            clock = dt.datetime.fromtimestamp(at, dt.UTC) if isinstance(at, int | float) else None
+            found.append({**event, "clock": f"{clock:%H:%M:%S.%f}"[:12] if clock else ""})
+    return found

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from provisioner.engine.events import NodeReady, ResourceFinished, ResourceStarted, Status
 from provisioner.engine.history import RunRecorder
 from provisioner.engine.locking import FileLock, LockHolder, locked
 from provisioner.engine.run_record import RunInfo
@@ -112,3 +115,49 @@ def test_another_address_than_loopback_needs_a_token_and_every_request_carries_i
     assert client.get("/", params={"token": "s3cret"}).status_code == 200
     headers = {"Authorization": "Bearer s3cret"}
     assert client.get("/api/runs", headers=headers).status_code == 200
+
+
+def test_a_run_page_has_a_bar_per_node_in_start_order_and_filters_its_log_to_failures(
+    tmp_path: Path,
+) -> None:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    (environments / "dev.yaml").write_text(
+        SPEC.format(name="dev")
+        + "networks:\n  main: {cidr: 10.0.0.0/16}\n"
+        + "subnets:\n  a: {network: main, cidr: 10.0.1.0/24}\n"
+    )
+    paths = StatePaths(tmp_path / ".provision")
+    run_id = "20261201T000000Z-dddddd"
+    info = RunInfo.current(run_id, "dev", ("provision", "up", "dev"), tmp_path)
+    recorder = RunRecorder(paths.root / "runs" / "dev" / run_id, info)
+    start = time.time()
+    with recorder.recording():
+        for offset, address, status in (
+            (0, "network.main", Status.DONE),
+            (2, "subnet.a", Status.FAILED),
+        ):
+            where = ResourceAddress.parse(address)
+            recorder.emit(NodeReady(address=address, at=start + offset))
+            recorder.emit(
+                ResourceStarted(address=where, action=Action.CREATE, at=start + offset + 0.5)
+            )
+            recorder.emit(
+                ResourceFinished(
+                    address=where,
+                    action=Action.CREATE,
+                    status=status,
+                    elapsed=1.0,
+                    error="refused" if status is Status.FAILED else None,
+                    at=start + offset + 1.5,
+                )
+            )
+    client = TestClient(create_app(Project(environments, paths), Access("127.0.0.1")))
+    page = client.get(f"/runs/{run_id}").text
+    nodes = re.findall(r'class="bar ([a-z ]+)" data-node="([^"]+)"', page)
+    assert [node for _, node in nodes] == ["network.main", "subnet.a"]
+    assert nodes[0][0] == "done critical" and nodes[1][0] == "failed critical"
+    failures = client.get(f"/runs/{run_id}", params={"failures": "true"}).text
+    logged = re.findall(r'<tr class="([a-z]*)">', failures)
+    assert logged == ["failed"]
+    assert "refused" in failures

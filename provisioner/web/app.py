@@ -16,8 +16,19 @@ from fastapi.templating import Jinja2Templates
 
 from provisioner.engine.run_record import EVENTS_FILE, find_run
 from provisioner.errors import ProvisionError
+from provisioner.graph.render import EDGE_MEANINGS, dot_to_svg, to_dot
+from provisioner.spec.addresses import Address
 from provisioner.web.access import Access
-from provisioner.web.overview import Project, RunFilter, command_of, event_lines, timeline
+from provisioner.web.overview import (
+    STATE_COLOURS,
+    NodeState,
+    Project,
+    RunFilter,
+    command_of,
+    event_lines,
+    node_states,
+    timeline,
+)
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 
@@ -75,6 +86,50 @@ def create_app(project: Project, access: Access) -> FastAPI:
                 "length": max((bar.end for bar in bars), default=0.0) or 1.0,
                 "log": event_lines(record.folder / EVENTS_FILE, failures_only=failures),
                 "failures": failures,
+            },
+        )
+
+    @app.get("/environments/{name}", response_class=HTMLResponse)
+    def environment_page(request: Request, name: str) -> HTMLResponse:
+        graph = project.graph(name)
+        if graph is None:
+            raise HTTPException(status_code=404, detail=f"no environment '{name}' compiles")
+        last = project.last_up(name)
+        states = node_states(last)
+        fill = {
+            node.address: STATE_COLOURS[states.get(str(node.address), NodeState.UNCHANGED)]
+            for node in graph.nodes()
+        }
+        drawn = to_dot(
+            graph, fill=fill, link=lambda a: f"/environments/{name}/nodes/{a}", keys=False
+        )
+        return TEMPLATES.TemplateResponse(
+            request,
+            "environment.html",
+            {
+                "name": name,
+                "svg": dot_to_svg(drawn),
+                "last": last,
+                "colours": {state.value: colour for state, colour in STATE_COLOURS.items()},
+                "edges": EDGE_MEANINGS,
+            },
+        )
+
+    @app.get("/environments/{name}/nodes/{address}", response_class=HTMLResponse)
+    def node_page(request: Request, name: str, address: str) -> HTMLResponse:
+        graph = project.graph(name)
+        node = Address.parse(address) if graph is not None else None
+        if graph is None or node is None or node not in graph:
+            raise HTTPException(status_code=404, detail=f"no node '{address}' in '{name}'")
+        return TEMPLATES.TemplateResponse(
+            request,
+            "node.html",
+            {
+                "name": name,
+                "address": address,
+                "properties": graph.node(node).attributes(),
+                "outputs": project.node_outputs(name, address),
+                "history": project.node_history(name, address),
             },
         )
 

@@ -8,13 +8,16 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from provisioner.cloud.pulumi.state import recorded_resource_addresses
+from provisioner.cloud.pulumi.state import recorded_output, recorded_resource_addresses
 from provisioner.cloud.pulumi_cloud import PROJECT
+from provisioner.cloud.stack_exports import RESOURCES
+from provisioner.engine.events import Status
 from provisioner.engine.locking import FileLock, LockHolder
-from provisioner.engine.run_record import SEVERAL, RunRecord, list_runs
+from provisioner.engine.run_record import SEVERAL, NodeRecord, RunRecord, list_runs
 from provisioner.errors import ProvisionError
 from provisioner.graph import ResourceGraph, compile_source
 from provisioner.paths import StatePaths
@@ -89,9 +92,11 @@ class Bar:
 
 
 def timeline(run: RunRecord, graph: ResourceGraph | None) -> list[Bar]:
-    """The run's nodes in the order they started; with the environment's graph, the chain
-    of dependencies that took longest in this run is marked critical."""
-    origin = _moment(run.info.started_at)
+    """The run's nodes in the order they started, in seconds from the first node being
+    ready; with the environment's graph, the chain of dependencies that took longest in
+    this run is marked critical."""
+    moments = [_moment(n.ready_at or n.started_at) for n in run.nodes.values()]
+    origin = min(moments) if moments else _moment(run.info.started_at)  # the first node's
     spent: dict[str, float] = {}
     for address, node in run.nodes.items():
         key = address.split("/", 1)[0]
@@ -122,6 +127,54 @@ def timeline(run: RunRecord, graph: ResourceGraph | None) -> list[Bar]:
 
 def _moment(text: str) -> float:
     return dt.datetime.fromisoformat(text).timestamp()
+
+
+class NodeState(StrEnum):
+    """A node's state after an environment's last `up`."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ROLLED_BACK = "rolled back"
+
+
+STATE_COLOURS: dict[NodeState, str] = {
+    NodeState.CREATED: "#8cd17d",
+    NodeState.UPDATED: "#a0cbe8",
+    NodeState.UNCHANGED: "#eeeeee",
+    NodeState.FAILED: "#ff9d9a",
+    NodeState.SKIPPED: "#d4a6c8",
+    NodeState.ROLLED_BACK: "#f1ce63",
+}
+# When a node's resources ended differently, the node shows the first of these it has.
+_PRECEDENCE = (
+    NodeState.FAILED,
+    NodeState.ROLLED_BACK,
+    NodeState.SKIPPED,
+    NodeState.CREATED,
+    NodeState.UPDATED,
+)
+
+
+def node_states(run: RunRecord | None) -> dict[str, NodeState]:
+    """Each node's state after `run` (an `up`), by node address; nodes it did not touch
+    are unchanged (and absent here)."""
+    seen: dict[str, set[NodeState]] = {}
+    for address, node in (run.nodes if run is not None else {}).items():
+        if node.result is Status.FAILED:
+            state = NodeState.FAILED
+        elif node.result is Status.SKIPPED:
+            state = NodeState.SKIPPED
+        elif node.action == "delete":
+            state = NodeState.ROLLED_BACK  # an up deletes only what its rollback undoes
+        elif node.action == "create":
+            state = NodeState.CREATED
+        else:
+            state = NodeState.UPDATED
+        seen.setdefault(address.split("/", 1)[0], set()).add(state)
+    return {node: next(s for s in _PRECEDENCE if s in states) for node, states in seen.items()}
 
 
 def command_of(run: RunRecord) -> str:
@@ -170,6 +223,26 @@ class Project:
             return compile_source(resolve_environment(name, self.environments)).graph
         except ProvisionError:
             return None
+
+    def last_up(self, name: str) -> RunRecord | None:
+        runs = list_runs(self.paths.root / "runs", name)
+        return next((run for run in runs if command_of(run) == "up"), None)
+
+    def node_history(self, name: str, node: str) -> list[tuple[RunRecord, str, NodeRecord]]:
+        """Each recorded run's work on the node's resources, newest run first."""
+        return [
+            (run, address, record)
+            for run in list_runs(self.paths.root / "runs", name)
+            for address, record in sorted(run.nodes.items())
+            if address.split("/", 1)[0] == node
+        ]
+
+    def node_outputs(self, name: str, node: str) -> dict[str, Any]:
+        """The node's readable attributes as its last apply exported them (never a secret:
+        those are exported apart, encrypted)."""
+        exported = recorded_output(None, self.paths, PROJECT, name, RESOURCES)
+        found = exported.get(node) if isinstance(exported, dict) else None
+        return dict(found) if isinstance(found, dict) else {}
 
     def summaries(self) -> list[EnvironmentSummary]:
         return [self.summary(name) for name in self.environment_names()]

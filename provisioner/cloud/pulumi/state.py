@@ -145,6 +145,18 @@ def recorded_resource_addresses(
     return sorted(address_of(r["urn"]) for r in resources if is_cloud_resource(r))
 
 
+def recorded_output(
+    spec_state: str | None, paths: StatePaths, project: str, stack: str, name: str
+) -> Any:
+    """One output of the stack as its last apply recorded it (None if none); state in
+    files only. A secret output is recorded encrypted, never in clear."""
+    checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
+    latest = _latest(checkpoint) if checkpoint is not None else None
+    resources = (latest or {}).get("resources") or []
+    root: dict[str, Any] = next((r for r in resources if r.get("type") == STACK_TYPE), {})
+    return (root.get("outputs") or {}).get(name)
+
+
 def recorded_uses(spec_state: str | None, paths: StatePaths, project: str) -> dict[str, list[str]]:
     """Every stack that state in files records resources for, with the environments its last
     apply said it uses (its `uses` output); none for state in S3."""

@@ -15,14 +15,14 @@ from fastapi.testclient import TestClient
 from provisioner.engine.events import NodeReady, ResourceFinished, ResourceStarted, Status
 from provisioner.engine.history import RunRecorder
 from provisioner.engine.locking import FileLock, LockHolder, locked
-from provisioner.engine.run_record import RunInfo
+from provisioner.engine.run_record import RunInfo, read_run
 from provisioner.errors import ConfigurationError
 from provisioner.paths import StatePaths
 from provisioner.plan import Action, Plan, ResourceChange
 from provisioner.spec.addresses import ResourceAddress
 from provisioner.web.access import Access
 from provisioner.web.app import create_app
-from provisioner.web.overview import Project
+from provisioner.web.overview import NodeState, Project, node_states
 
 SPEC = "name: {name}\ncloud: local\nregion: us-east-1\n"
 
@@ -161,3 +161,30 @@ def test_a_run_page_has_a_bar_per_node_in_start_order_and_filters_its_log_to_fai
     logged = re.findall(r'<tr class="([a-z]*)">', failures)
     assert logged == ["failed"]
     assert "refused" in failures
+
+
+def test_a_nodes_state_after_an_up_is_the_worst_of_its_resources(tmp_path: Path) -> None:
+    run_id = "20261201T000000Z-eeeeee"
+    info = RunInfo.current(run_id, "dev", ("provision", "up", "dev"), tmp_path)
+    recorder = RunRecorder(tmp_path / run_id, info)
+    outcomes = [
+        ("network.main", Action.CREATE, Status.DONE),
+        ("network.main/internet-gateway", Action.CREATE, Status.DONE),
+        ("lb.web", Action.UPDATE, Status.DONE),
+        ("lb.web/listener-80", Action.CREATE, Status.FAILED),
+        ("vm.web[0]", Action.DELETE, Status.DONE),  # created, then rolled back
+        ("db.main", Action.CREATE, Status.SKIPPED),
+    ]
+    with recorder.recording():
+        for address, action, status in outcomes:
+            where = ResourceAddress.parse(address)
+            recorder.emit(ResourceStarted(address=where, action=action))
+            recorder.emit(ResourceFinished(address=where, action=action, status=status, elapsed=1))
+    states = node_states(read_run(tmp_path / run_id))
+    assert states == {
+        "network.main": NodeState.CREATED,
+        "lb.web": NodeState.FAILED,
+        "vm.web[0]": NodeState.ROLLED_BACK,
+        "db.main": NodeState.SKIPPED,
+    }
+    assert node_states(None) == {}

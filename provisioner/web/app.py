@@ -6,12 +6,12 @@ CLI's `--json`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from provisioner.engine.run_record import EVENTS_FILE, find_run
@@ -26,6 +26,8 @@ from provisioner.web.overview import (
     RunFilter,
     command_of,
     event_lines,
+    follow_events,
+    is_running,
     node_states,
     timeline,
 )
@@ -86,6 +88,8 @@ def create_app(project: Project, access: Access) -> FastAPI:
                 "length": max((bar.end for bar in bars), default=0.0) or 1.0,
                 "log": event_lines(record.folder / EVENTS_FILE, failures_only=failures),
                 "failures": failures,
+                "live": is_running(record.folder),
+                "token": request.query_params.get("token", ""),
             },
         )
 
@@ -132,6 +136,21 @@ def create_app(project: Project, access: Access) -> FastAPI:
                 "history": project.node_history(name, address),
             },
         )
+
+    @app.get("/api/runs/{run_id}/events")
+    def run_events(run_id: str) -> StreamingResponse:
+        """Server-sent events: each of the run's events as it is recorded, then `end`."""
+        try:
+            folder = find_run(project.paths.root / "runs", run_id).folder
+        except ProvisionError as error:
+            raise HTTPException(status_code=404, detail=error.message) from None
+
+        async def stream() -> AsyncIterator[str]:
+            async for line in follow_events(folder, lambda: is_running(folder)):
+                yield f"data: {line}\n\n"
+            yield "event: end\ndata: {}\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
 
     @app.get("/", response_class=HTMLResponse)
     def environments_page(request: Request) -> HTMLResponse:

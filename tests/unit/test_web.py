@@ -188,3 +188,24 @@ def test_a_nodes_state_after_an_up_is_the_worst_of_its_resources(tmp_path: Path)
         "db.main": NodeState.SKIPPED,
     }
     assert node_states(None) == {}
+
+
+def test_a_running_runs_events_stream_as_they_are_recorded_then_end(tmp_path: Path) -> None:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    paths = StatePaths(tmp_path / ".provision")
+    run_id = "20261201T000000Z-ffffff"
+    info = RunInfo.current(run_id, "dev", ("provision", "up", "dev"), tmp_path)
+    recorder = RunRecorder(paths.root / "runs" / "dev" / run_id, info)
+    client = TestClient(create_app(Project(environments, paths), Access("127.0.0.1")))
+    url = f"/api/runs/{run_id}/events"
+    with recorder.recording():
+        recorder.emit(NodeReady(address="network.main"))
+        with client.stream("GET", url) as response:
+            data = (line for line in response.iter_lines() if line.startswith("data: "))
+            assert '"network.main"' in next(data)
+            recorder.emit(NodeReady(address="subnet.a"))  # written while the page listens
+            assert '"subnet.a"' in next(data)
+    ended = client.get(url).text  # the run is over: every event, then the end
+    assert ended.count('data: {"address"') == 2
+    assert ended.endswith("event: end\ndata: {}\n\n")

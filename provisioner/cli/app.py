@@ -9,7 +9,15 @@ from types import FrameType
 import typer
 
 from provisioner import __version__
-from provisioner.cli import graph_cmd, history_cmd, lifecycle_cmd, local_cmd, serve_cmd, ssh_cmd
+from provisioner.cli import (
+    graph_cmd,
+    history_cmd,
+    lifecycle_cmd,
+    local_cmd,
+    serve_cmd,
+    ssh_cmd,
+    watch_cmd,
+)
 from provisioner.cli.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -43,6 +51,7 @@ app.command()(history_cmd.history)
 app.command()(history_cmd.show)
 app.command()(history_cmd.unlock)
 app.command()(serve_cmd.serve)
+app.command()(watch_cmd.watch)
 app.add_typer(local_cmd.app, name="local")
 
 

@@ -58,6 +58,7 @@ class RunRecorder:
     # without an exception: some environment did not finish).
     environments: tuple[EnvironmentRunRecord, ...] = ()
     failure: str | None = None
+    spec_digest: str | None = None  # an up's: what it applied
     _nodes: dict[str, NodeRecord] = field(default_factory=dict)
     _ready: dict[str, str] = field(default_factory=dict)  # node address -> when it was ready
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -125,6 +126,7 @@ class RunRecorder:
             plan=self.plan,
             nodes=nodes,
             environments=self.environments,
+            spec_digest=self.spec_digest,
         )
         atomic_write_json(self.folder / RUN_FILE, record.to_json())
 

@@ -23,7 +23,7 @@ from provisioner.engine.orchestrator import Orchestrator
 from provisioner.engine.ports import ApplyResult, UpstreamPlan, UpstreamPlans
 from provisioner.engine.run_record import RunInfo, new_run_id
 from provisioner.engine.run_setup import Confirm, RunBackends, RunSetup, RunView
-from provisioner.engine.saved_plan import SavedPlan
+from provisioner.engine.saved_plan import SavedPlan, spec_digest
 from provisioner.errors import ConfigurationError, ConfirmationError
 from provisioner.plan import Plan
 
@@ -105,6 +105,7 @@ def up(
     if plan_file is not None:
         plan_file.check_spec(compiled)
     with _recorded(setup, lock=True, parallelism=parallelism) as run:
+        run.recorder.spec_digest = spec_digest(compiled)
         run.recover(view)
         if plan_file is not None:
             plan_file.check_state(run.backends.cloud.fingerprint())

@@ -116,11 +116,14 @@ class RunRecord:
     nodes: Mapping[str, NodeRecord] = field(default_factory=dict)
     # For a run over several environments: each one's part, in the order they started.
     environments: tuple[EnvironmentRunRecord, ...] = ()
+    # For an `up`: the digest of the spec and playbooks it applied (see saved_plan).
+    spec_digest: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         several = {"environments": [e.to_json() for e in self.environments]}
         return {
             **(several if self.environments else {}),
+            **({"spec_digest": self.spec_digest} if self.spec_digest else {}),
             **self.info.to_json(),
             "ended_at": self.ended_at,
             "outcome": self.outcome.value,
@@ -147,6 +150,7 @@ class RunRecord:
                 plan=Plan.from_json(plan) if plan is not None else None,
                 nodes={str(a): NodeRecord.from_json(node) for a, node in nodes.items()},
                 environments=tuple(EnvironmentRunRecord.from_json(part) for part in parts),
+                spec_digest=data.get("spec_digest"),
             )
         except (KeyError, TypeError, ValueError, AttributeError, ProvisionError):
             return None

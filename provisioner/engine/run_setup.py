@@ -62,6 +62,10 @@ class RunSetup(Protocol):
 
     def lock(self) -> EnvironmentLock: ...
 
+    def runs_root(self) -> Path:
+        """The folder of every environment's run records (`runs/ENV/RUN_ID/`)."""
+        ...
+
     def open(self, run_id: str, *, parallelism: int) -> RunBackends:
         """The backends of run `run_id` (this starts the local cloud if the run needs it).
 

@@ -98,7 +98,7 @@ class SpecModel(BaseModel):
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
-def _parse_duration(value: Any) -> int:
+def parse_duration(value: Any) -> int:
     """Seconds, from a number of seconds or a text like `90s`, `10m`, `1h`."""
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a text like 10m")
@@ -115,7 +115,7 @@ def _parse_duration(value: Any) -> int:
     return seconds
 
 
-Duration = Annotated[int, BeforeValidator(_parse_duration)]
+Duration = Annotated[int, BeforeValidator(parse_duration)]
 
 
 class TimeoutsSpec(SpecModel):

@@ -247,6 +247,9 @@ class FakeSetup:
     def lock(self) -> EnvironmentLock:
         return FileLock(self.root / "locks" / "dev.lock", "dev")
 
+    def runs_root(self) -> Path:
+        return self.root / "runs"
+
     def open(self, run_id: str, *, parallelism: int) -> FakeRun:
         run = FakeRun(self.cloud, self.hosts, self.root / "runs" / "dev" / run_id)
         self.runs.append(run)

@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test unit integration bench up plan down down-all output local-start local-stop clean
+.PHONY: help setup lint format test unit integration bench up plan down down-all output serve local-start local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,7 +57,10 @@ down-all: setup ## Delete every environment's resources, each after those that u
 output: setup ## Print ENV's outputs
 	$(BIN)/provision output $(ENV)
 
-bench: setup ## Run the benchmarks PF1-PF7 on the local cloud; table + bench/results.json (~20 min)
+serve: setup ## Serve the web view of environments and runs on http://127.0.0.1:8080/
+	$(BIN)/provision serve
+
+bench: setup ## Run the benchmarks PF1-PF8 on the local cloud; table + bench/results.json (~20 min)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 local-start: setup ## Start the local cloud (moto on 127.0.0.1)

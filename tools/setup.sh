@@ -11,8 +11,10 @@ PYTHON="${PYTHON:-python3}"
 # dnsmasq-base, haproxy, postgresql: the local cloud's resolvers, load balancers and
 # databases (it starts its own, in namespaces). mmdebstrap: the hosts' base image.
 # apt-cacher-ng and socat: the package cache and the relays that reach it from a VPC.
+# chromium and fonts-liberation: the browser the web view's tests drive (headless).
 APT_PACKAGES=(openssh-server openssh-client iproute2 graphviz netcat-openbsd procps nftables
-    dnsmasq-base haproxy postgresql postgresql-client mmdebstrap apt-cacher-ng socat)
+    dnsmasq-base haproxy postgresql postgresql-client mmdebstrap apt-cacher-ng socat
+    chromium fonts-liberation)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31msetup:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -16,3 +16,9 @@ def print_json(data: Any) -> None:
     """Write `data` as one JSON document on stdout."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
+
+
+def print_json_line(data: Any) -> None:
+    """Write `data` as one line of JSON on stdout (a stream of them: JSON Lines)."""
+    sys.stdout.write(json.dumps(data, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()

@@ -10,6 +10,14 @@ import uvicorn
 
 from provisioner.cli.output import stdout
 from provisioner.cli.specs import environments_dir
+from provisioner.cli.watch_cmd import (
+    CronOption,
+    EveryOption,
+    NotifyOption,
+    RemediateOption,
+    WatchJobs,
+    in_background,
+)
 from provisioner.paths import StatePaths
 from provisioner.web.access import TOKEN_ENV, Access
 from provisioner.web.app import create_app
@@ -27,13 +35,39 @@ def serve(
             f"(or set {TOKEN_ENV}).",
         ),
     ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Also check every environment for drift on a schedule, as `provision watch` "
+            "does (with --every or --cron, --remediate, --notify).",
+        ),
+    ] = False,
+    every: EveryOption = "1h",
+    cron: CronOption = None,
+    remediate: RemediateOption = False,
+    notify: NotifyOption = None,
 ) -> None:
     """Serve a read-only web view: environments (last run, drift, resources, hosts, lock),
-    runs (filterable), and the same as JSON under /api/.
+    their graphs, hosts and drift; runs (filterable, live while they run); and the same
+    as JSON under /api/.
 
-    It binds 127.0.0.1 unless told otherwise; any other address needs a token.
+    It binds 127.0.0.1 unless told otherwise; any other address needs a token. With
+    --watch, the same process runs the drift schedule.
     """
     access = Access.checked(host, token or os.environ.get(TOKEN_ENV))
     project = Project(environments_dir(), StatePaths.discover())
+    jobs = (
+        WatchJobs.of(None, every=every, cron=cron, remediate=remediate, notify=notify)
+        if watch
+        else None
+    )
     stdout.print(f"Serving the project on http://{host}:{port}/ (Ctrl-C stops it)")
-    uvicorn.run(create_app(project, access), host=host, port=port, log_level="warning")
+    scheduler = in_background(jobs) if jobs is not None else None
+    if jobs is not None:
+        stdout.print(f"Watching {', '.join(jobs.names)}")
+    try:
+        uvicorn.run(create_app(project, access), host=host, port=port, log_level="warning")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)

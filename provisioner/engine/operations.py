@@ -21,7 +21,7 @@ from provisioner.engine.history import RunRecorder, TeeSink
 from provisioner.engine.locking import LockHolder, locked
 from provisioner.engine.orchestrator import Orchestrator
 from provisioner.engine.ports import ApplyResult, UpstreamPlan, UpstreamPlans
-from provisioner.engine.run_record import RunInfo, new_run_id
+from provisioner.engine.run_record import Operation, RunInfo, new_run_id
 from provisioner.engine.run_setup import Confirm, RunBackends, RunSetup, RunView
 from provisioner.engine.saved_plan import SavedPlan, spec_digest
 from provisioner.errors import ConfigurationError, ConfirmationError
@@ -77,7 +77,7 @@ def plan(
     pending = {**_never_applied(setup), **(upstreams or {})}
     keep = save or out is not None
     saved = None
-    with _recorded(setup, lock=keep, parallelism=parallelism) as run:
+    with _recorded(setup, Operation.PLAN, lock=keep, parallelism=parallelism) as run:
         with view.busy(f"planning {name}"):
             found = run.orchestrator.plan(hosts=hosts, upstreams=pending)
         run.recorder.plan = found
@@ -104,7 +104,7 @@ def up(
     plan_file = saved
     if plan_file is not None:
         plan_file.check_spec(compiled)
-    with _recorded(setup, lock=True, parallelism=parallelism) as run:
+    with _recorded(setup, Operation.UP, lock=True, parallelism=parallelism) as run:
         run.recorder.spec_digest = spec_digest(compiled)
         run.recover(view)
         if plan_file is not None:
@@ -132,7 +132,7 @@ def down(setup: RunSetup, view: RunView, confirm: Confirm, *, parallelism: int) 
     if setup.nothing_recorded():
         return Destroyed(Plan(name), None)
     _refuse_while_used(setup)
-    with _recorded(setup, lock=True, parallelism=parallelism) as run:
+    with _recorded(setup, Operation.DOWN, lock=True, parallelism=parallelism) as run:
         run.recover(view)
         with view.busy(f"planning the teardown of {name}"):
             planned = run.orchestrator.plan_destroy()
@@ -151,7 +151,7 @@ def down(setup: RunSetup, view: RunView, confirm: Confirm, *, parallelism: int) 
 def drift(setup: RunSetup, view: RunView, *, hosts: bool, parallelism: int) -> Planned:
     """Out-of-band changes: managed cloud properties, and (if `hosts`) files on the hosts."""
     name = setup.compiled.environment.name
-    with _recorded(setup, lock=False, parallelism=parallelism) as run:
+    with _recorded(setup, Operation.DRIFT, lock=False, parallelism=parallelism) as run:
         with view.busy(f"checking {name} for drift"):
             found = run.orchestrator.drift(hosts=hosts)
         run.recorder.plan = found
@@ -230,12 +230,14 @@ class _Run:
 
 
 @contextmanager
-def _recorded(setup: RunSetup, *, lock: bool, parallelism: int) -> Iterator[_Run]:
+def _recorded(
+    setup: RunSetup, operation: Operation, *, lock: bool, parallelism: int
+) -> Iterator[_Run]:
     """Open the run's backends and record the run; hold the environment's lock if `lock`."""
     run_id = new_run_id()
     backends = setup.open(run_id, parallelism=parallelism)
     name = setup.compiled.environment.name
-    info = RunInfo.current(run_id, name, setup.command, Path.cwd())
+    info = RunInfo.current(run_id, name, setup.command, Path.cwd(), operation)
     recorder = RunRecorder(backends.run_dir, info)
     run = _Run(setup, backends, recorder, parallelism)
     try:

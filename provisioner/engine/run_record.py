@@ -48,9 +48,18 @@ def new_run_id() -> str:
     return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+class Operation(StrEnum):
+    """What a run did to its environment (`provision watch` runs drift and up too)."""
+
+    PLAN = "plan"
+    UP = "up"
+    DOWN = "down"
+    DRIFT = "drift"
+
+
 @dataclass(frozen=True)
 class RunInfo(Jsonable):
-    """Who started a run, where, and with what command."""
+    """Who started a run, where, with what command, and which operation it ran."""
 
     id: str
     environment: str
@@ -62,9 +71,24 @@ class RunInfo(Jsonable):
     git_commit: str | None
     # The process's start time (clock ticks since boot): with the pid, it names the process.
     pid_started: int | None = None
+    operation: Operation | None = None  # None in older records, and for several environments
+
+    @property
+    def operation_name(self) -> str:
+        """`up` for an up, even one `provision watch` ran; else the command's word."""
+        if self.operation is not None:
+            return self.operation.value
+        return self.command[1] if len(self.command) > 1 else ""
 
     @classmethod
-    def current(cls, run_id: str, environment: str, command: Sequence[str], cwd: Path) -> RunInfo:
+    def current(
+        cls,
+        run_id: str,
+        environment: str,
+        command: Sequence[str],
+        cwd: Path,
+        operation: Operation | None = None,
+    ) -> RunInfo:
         return cls(
             id=run_id,
             environment=environment,
@@ -75,6 +99,7 @@ class RunInfo(Jsonable):
             started_at=now(),
             git_commit=_git_commit(cwd),
             pid_started=start_ticks(os.getpid()),
+            operation=operation,
         )
 
 
@@ -209,7 +234,7 @@ def list_runs(runs_root: Path, environment: str) -> list[RunRecord]:
     folder = runs_root / environment
     if not folder.is_dir():
         return []
-    found = [read_run(run) for run in folder.iterdir()]
+    found = [read_run(run) for run in folder.iterdir() if run.is_dir()]
     return sorted((run for run in found if run is not None), key=lambda r: r.id, reverse=True)
 
 

@@ -10,13 +10,20 @@ Otherwise the tick is `needs review` and nothing changes. An environment whose l
 is held is skipped for the tick, naming the holder. The `up` runs under the lock,
 with exactly the plan that was checked (a saved plan, so a change in between is
 refused).
+
+Every tick is recorded, skipped and failed ones too, one JSON line each in the
+environment's watch journal (`runs/ENV/watch.jsonl`, beside its runs).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 from provisioner.engine import operations
 from provisioner.engine.run_record import RunOutcome, list_runs
@@ -56,6 +63,52 @@ class WatchTick:
             "detail": self.detail,
         }
 
+    @classmethod
+    def from_json(cls, data: Any) -> WatchTick | None:
+        """The tick `to_json` gave, or None if `data` is not one."""
+        try:
+            return cls(
+                environment=str(data["environment"]),
+                outcome=WatchOutcome(data["outcome"]),
+                at=str(data["at"]),
+                drift_run=data.get("drift_run"),
+                up_run=data.get("up_run"),
+                detail=str(data.get("detail") or ""),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+WATCH_JOURNAL = "watch.jsonl"
+
+
+def record_tick(runs_root: Path, tick: WatchTick) -> None:
+    """Append `tick` to its environment's watch journal (one line, one write)."""
+    folder = runs_root / tick.environment
+    folder.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(tick.to_json(), sort_keys=True) + "\n").encode()
+    handle = os.open(folder / WATCH_JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(handle, line)
+    finally:
+        os.close(handle)
+
+
+def read_ticks(runs_root: Path, environment: str) -> list[WatchTick]:
+    """The environment's recorded ticks, newest first (unreadable lines are passed over)."""
+    path = runs_root / environment / WATCH_JOURNAL
+    if not path.is_file():
+        return []
+    ticks = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            tick = WatchTick.from_json(json.loads(line))
+        except ValueError:
+            continue
+        if tick is not None:
+            ticks.append(tick)
+    return ticks[::-1]
+
 
 def why_not_remediate(plan: Plan, digest_now: str, digest_applied: str | None) -> str | None:
     """Why an `up` with `plan` would do more than put back what drifted (None: it would not)."""
@@ -73,10 +126,20 @@ def why_not_remediate(plan: Plan, digest_now: str, digest_applied: str | None) -
     return None
 
 
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
 def check(setup: RunSetup, view: RunView, *, remediate: bool, parallelism: int) -> WatchTick:
-    """One tick on `setup`'s environment (see the module's docstring)."""
+    """One tick on `setup`'s environment (see the module's docstring), recorded."""
+    tick = _check(setup, view, remediate=remediate, parallelism=parallelism)
+    record_tick(setup.runs_root(), tick)
+    return tick
+
+
+def _check(setup: RunSetup, view: RunView, *, remediate: bool, parallelism: int) -> WatchTick:
     name = setup.compiled.environment.name
-    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    at = now()
     holder = setup.lock().holder()
     if holder is not None:
         held = f"locked by `{holder.command}` (pid {holder.pid} on {holder.host})"

@@ -2,7 +2,8 @@
 
 `serve` binds 127.0.0.1 by default. Binding any other address needs a token, and
 then every request (pages, the API, event streams) must carry it: as
-`Authorization: Bearer TOKEN`, or `?token=TOKEN` for a browser's first visit.
+`Authorization: Bearer TOKEN`, or `?token=TOKEN` for a browser's first visit, whose
+answer sets it in a cookie (HttpOnly, SameSite=Strict) that the next pages send.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from provisioner.errors import ConfigurationError
 
 TOKEN_ENV = "PROVISION_SERVE_TOKEN"  # noqa: S105 - the variable's name, not a token
+COOKIE = "provision_token"
 
 
 def is_loopback(host: str) -> bool:
@@ -43,11 +45,15 @@ class Access:
             )
         return cls(host, token or None)
 
-    def allows(self, authorization: str | None, query_token: str | None) -> bool:
-        """True if a request carrying these may be answered."""
+    def allows(
+        self, authorization: str | None, query_token: str | None, cookie: str | None = None
+    ) -> bool:
+        """True if a request carrying these may be answered (any one of them right)."""
         if self.token is None:
             return True
-        given = query_token
-        if authorization and authorization.startswith("Bearer "):
-            given = authorization.removeprefix("Bearer ")
-        return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
+        bearer = authorization.removeprefix("Bearer ") if authorization else None
+        return any(
+            hmac.compare_digest(given.encode(), self.token.encode())
+            for given in (bearer if authorization != bearer else None, query_token, cookie)
+            if given is not None
+        )

@@ -6,6 +6,7 @@ CLI's `--json`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from provisioner.engine.run_record import EVENTS_FILE, find_run
 from provisioner.errors import ProvisionError
 from provisioner.graph.render import EDGE_MEANINGS, dot_to_svg, to_dot
 from provisioner.spec.addresses import Address
-from provisioner.web.access import Access
+from provisioner.web.access import COOKIE, Access
+from provisioner.web.drift import drift_json
+from provisioner.web.hosts import Host
 from provisioner.web.overview import (
     STATE_COLOURS,
     NodeState,
@@ -26,6 +29,7 @@ from provisioner.web.overview import (
     RunFilter,
     command_of,
     event_lines,
+    follow_changes,
     follow_events,
     is_running,
     node_states,
@@ -42,11 +46,15 @@ def create_app(project: Project, access: Access) -> FastAPI:
     async def token_required(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        query_token = request.query_params.get("token")
         if not access.allows(
-            request.headers.get("authorization"), request.query_params.get("token")
+            request.headers.get("authorization"), query_token, request.cookies.get(COOKIE)
         ):
             return JSONResponse({"error": "a valid token is required"}, status_code=401)
-        return await call_next(request)
+        response = await call_next(request)
+        if access.token is not None and query_token is not None:  # a browser's first visit
+            response.set_cookie(COOKIE, query_token, httponly=True, samesite="strict")
+        return response
 
     def runs_json(chosen: RunFilter) -> list[dict[str, Any]]:
         return [
@@ -63,6 +71,19 @@ def create_app(project: Project, access: Access) -> FastAPI:
         environment: str | None = None, command: str | None = None, outcome: str | None = None
     ) -> list[dict[str, Any]]:
         return runs_json(RunFilter(environment, command, outcome))
+
+    @app.get("/api/runs/changes")
+    def run_changes(
+        environment: str | None = None, command: str | None = None, outcome: str | None = None
+    ) -> StreamingResponse:
+        """Server-sent events: the run list (as /api/runs gives it) whenever it changes."""
+        chosen = RunFilter(environment, command, outcome)
+
+        async def stream() -> AsyncIterator[str]:
+            async for runs in follow_changes(lambda: runs_json(chosen)):
+                yield f"data: {json.dumps(runs)}\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
 
     @app.get("/api/runs/{run_id}")
     def run_api(run_id: str) -> dict[str, Any]:
@@ -151,6 +172,43 @@ def create_app(project: Project, access: Access) -> FastAPI:
             yield "event: end\ndata: {}\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream")
+
+    def hosts_of(name: str) -> list[Host]:
+        found = project.hosts(name)
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no environment '{name}' compiles")
+        return found
+
+    @app.get("/api/environments/{name}/hosts")
+    def hosts_api(name: str) -> list[dict[str, Any]]:
+        return [host.to_json() for host in hosts_of(name)]
+
+    @app.get("/environments/{name}/hosts", response_class=HTMLResponse)
+    def hosts_page(request: Request, name: str) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(
+            request, "hosts.html", {"name": name, "hosts": hosts_of(name)}
+        )
+
+    @app.get("/api/environments/{name}/drift")
+    def drift_api(name: str) -> dict[str, Any]:
+        """The latest report (as `drift --json` gives it) and the history of checks."""
+        history = project.drift_history(name)
+        latest = next((point.run for point in history if point.drifted is not None), None)
+        return {
+            "environment": name,
+            "latest": drift_json(latest) if latest is not None else None,
+            "history": [point.to_json() for point in history],
+        }
+
+    @app.get("/environments/{name}/drift", response_class=HTMLResponse)
+    def drift_page(request: Request, name: str) -> HTMLResponse:
+        history = project.drift_history(name)
+        latest = next((point.run for point in history if point.drifted is not None), None)
+        return TEMPLATES.TemplateResponse(
+            request,
+            "drift.html",
+            {"name": name, "latest": latest, "history": history},
+        )
 
     @app.get("/", response_class=HTMLResponse)
     def environments_page(request: Request) -> HTMLResponse:

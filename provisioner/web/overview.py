@@ -27,13 +27,14 @@ from provisioner.engine.run_record import (
     list_runs,
     read_run,
 )
+from provisioner.engine.watch import read_ticks
 from provisioner.errors import ProvisionError
 from provisioner.graph import ResourceGraph, compile_source
 from provisioner.paths import StatePaths
 from provisioner.spec import resolve_environment
 from provisioner.spec.overlay import scan_folder
-
-DRIFT = "drift"
+from provisioner.web.drift import DRIFT, DriftPoint, drift_history
+from provisioner.web.hosts import Host, hosts
 
 
 @dataclass(frozen=True)
@@ -171,14 +172,18 @@ def node_states(run: RunRecord | None) -> dict[str, NodeState]:
     """Each node's state after `run` (an `up`), by node address; nodes it did not touch
     are unchanged (and absent here)."""
     seen: dict[str, set[NodeState]] = {}
-    for address, node in (run.nodes if run is not None else {}).items():
+    nodes = run.nodes if run is not None else {}
+    # A role configured on a VM this run created was created with it.
+    created = {address for address, node in nodes.items() if node.action == "create"}
+    for address, node in nodes.items():
+        host = address.partition("@")[2]
         if node.result is Status.FAILED:
             state = NodeState.FAILED
         elif node.result is Status.SKIPPED:
             state = NodeState.SKIPPED
         elif node.action == "delete":
             state = NodeState.ROLLED_BACK  # an up deletes only what its rollback undoes
-        elif node.action == "create":
+        elif node.action == "create" or host in created:
             state = NodeState.CREATED
         else:
             state = NodeState.UPDATED
@@ -187,9 +192,8 @@ def node_states(run: RunRecord | None) -> dict[str, NodeState]:
 
 
 def command_of(run: RunRecord) -> str:
-    """`up` for `provision up dev --yes`."""
-    words = run.info.command
-    return words[1] if len(words) > 1 else ""
+    """`up` for `provision up dev --yes`, and for an up `provision watch` ran."""
+    return run.info.operation_name
 
 
 @dataclass(frozen=True)
@@ -253,6 +257,18 @@ class Project:
         found = exported.get(node) if isinstance(exported, dict) else None
         return dict(found) if isinstance(found, dict) else {}
 
+    def hosts(self, name: str) -> list[Host] | None:
+        """The environment's VMs, their roles' last results and history (None: no spec)."""
+        graph = self.graph(name)
+        if graph is None:
+            return None
+        return hosts(graph, list_runs(self.paths.root / "runs", name))
+
+    def drift_history(self, name: str) -> list[DriftPoint]:
+        """Every drift check and watch tick of the environment, newest first."""
+        root = self.paths.root / "runs"
+        return drift_history(list_runs(root, name), read_ticks(root, name))
+
     def summaries(self) -> list[EnvironmentSummary]:
         return [self.summary(name) for name in self.environment_names()]
 
@@ -299,6 +315,19 @@ async def follow_events(
                     yield line
         if not running:
             return
+        await asyncio.sleep(poll)
+
+
+async def follow_changes(
+    read: Callable[[], list[dict[str, Any]]], *, poll: float = 0.5
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """`read()` now, then again whenever its answer changes (until the client leaves)."""
+    last: list[dict[str, Any]] | None = None
+    while True:
+        found = await asyncio.to_thread(read)
+        if found != last:
+            last = found
+            yield found
         await asyncio.sleep(poll)
 
 

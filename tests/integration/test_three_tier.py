@@ -34,11 +34,24 @@ from typing import Any
 
 import pytest
 import yaml
+from playwright.sync_api import Browser
 
 from provisioner.hosts.ansible import MASK
 from provisioner.local.aptcache import read_transfers
 from provisioner.local.control import LocalCloud
 from tests.integration.projects import NOTHING_LEFT, ROOT, Project, tag
+from tests.integration.web_view import (
+    browser,
+    crawl,
+    graph_fills,
+    legend,
+    new_page,
+    record_figure,
+    run_watched,
+    screenshot,
+    serving,
+    timeline_bars,
+)
 
 ENV = "dev"
 NETWORK = "network"
@@ -277,6 +290,77 @@ def test_up_all_applies_network_first_and_places_dev_and_staging_in_its_subnets(
     }
 
 
+@pytest.fixture(scope="module")
+def served(project: Project, applied: dict[str, Any]) -> Iterator[str]:
+    """`provision serve` on the project, for the module's whole life."""
+    with serving(project) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with browser() as launched:
+        yield launched
+
+
+def test_the_web_view_lists_dev_colours_its_graph_and_draws_its_up_in_dependency_order(
+    project: Project, served: str, chromium: Browser
+) -> None:
+    graph = json.loads(project.run("graph", ENV, "--format", "json").stdout)
+    nodes = {node["address"] for node in graph["nodes"]}
+    with new_page(chromium) as page:
+        page.goto(served + "/")
+        assert "succeeded" in page.locator(f'tr[data-environment="{ENV}"]').inner_text()
+        screenshot(page, "environments")
+        page.click(f'tr[data-environment="{ENV}"] a >> text="{ENV}"')
+        page.wait_for_selector("#graph svg")
+        screenshot(page, "environment")
+        # up --all created every node of dev: each is drawn once, in the legend's colour.
+        assert graph_fills(page) == dict.fromkeys(nodes, legend(page)["created"])
+        page.click('#graph g.node:has(title:text-is("db.main")) a')  # a node's own page
+        page.wait_for_selector("#properties")
+        screenshot(page, "node")
+        page.go_back()
+
+        page.click("#last-up")
+        page.wait_for_selector("#timeline")
+        screenshot(page, "run")
+        bars = timeline_bars(page)
+    assert [start for _, _, start, _ in bars] == sorted(start for _, _, start, _ in bars)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for resource, _, start, end in bars:
+        spans.setdefault(resource.split("/", 1)[0], []).append((start, end))
+    assert set(spans) == nodes  # a bar for every node, cloud and software
+    for edge in graph["edges"]:  # each starts once everything it depends on has ended
+        done = max(end for _, end in spans[edge["from"]])
+        assert min(start for start, _ in spans[edge["to"]]) >= done, edge
+    assert all(ready <= start for _, ready, start, _ in bars)
+
+
+def test_the_hosts_page_shows_each_vms_roles_and_their_last_result(
+    project: Project, served: str, chromium: Browser
+) -> None:
+    graph = json.loads(project.run("graph", ENV, "--format", "json").stdout)
+    roles: dict[str, set[str]] = {}
+    for node in graph["nodes"]:
+        if node["kind"] == "software":
+            role, host = node["address"].removeprefix("software.").split("@")
+            roles.setdefault(host, set()).add(role)
+    with new_page(chromium) as page:
+        page.goto(f"{served}/environments/{ENV}/hosts")
+        screenshot(page, "hosts")
+        shown = {
+            host: dict(
+                page.locator(f'section[data-host="{host}"] tr[data-role]').evaluate_all(
+                    "rows => rows.map(r => [r.dataset.role, r.cells[1].textContent])"
+                )
+            )
+            for host in roles
+        }
+    assert len(project.instances(ENV)) == len(roles) == 2
+    assert shown == {host: dict.fromkeys(names, "done") for host, names in roles.items()}
+
+
 def test_staging_serves_its_own_page_beside_dev_in_the_shared_network(
     project: Project, applied: dict[str, Any]
 ) -> None:
@@ -388,7 +472,7 @@ def test_the_database_is_in_its_subnet_group_and_the_web_role_reads_its_password
 
 
 def test_a_database_class_and_a_listener_port_changed_out_of_band_are_drift(
-    project: Project, applied: dict[str, Any], said: list[str]
+    project: Project, applied: dict[str, Any], said: list[str], served: str, chromium: Browser
 ) -> None:
     project.client("rds").modify_db_instance(
         DBInstanceIdentifier=DATABASE, DBInstanceClass="db.t3.small", ApplyImmediately=True
@@ -405,6 +489,16 @@ def test_a_database_class_and_a_listener_port_changed_out_of_band_are_drift(
         "lb.web/listener-80": {("port", 80, 81)},
     }
     assert "db.t3.small" in run(project, said, "drift", ENV, "--no-hosts", expect=2)
+    with new_page(chromium) as page:  # the drift page shows the latest report, property by property
+        page.goto(f"{served}/environments/{ENV}/drift")
+        screenshot(page, "drift")
+        rows = page.locator("#properties tr[data-address]").evaluate_all(
+            "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+        )
+    assert {(row[0], row[2], row[3], row[4]) for row in rows} == {
+        ("db.main", "instance_class", "db.t3.micro", "db.t3.small"),
+        ("lb.web/listener-80", "port", "80", "81"),
+    }
 
 
 def test_a_plan_scales_the_group_upgrades_and_protects_the_database_and_masks_its_password(
@@ -463,7 +557,7 @@ def test_a_major_version_without_the_flag_is_refused_at_plan_time_at_its_line(
 
 
 def test_up_registers_the_new_vm_puts_the_listener_back_and_upgrades_the_database(
-    project: Project, applied: dict[str, Any], said: list[str]
+    project: Project, applied: dict[str, Any], said: list[str], served: str, chromium: Browser
 ) -> None:
     before = the_load_balancer(project)
     nginx_master = project.ssh(ENV, "web-0", "cat", "/run/nginx.pid")
@@ -473,7 +567,17 @@ def test_up_registers_the_new_vm_puts_the_listener_back_and_upgrades_the_databas
         databases={"main": {"engine_version": "15.5", "deletion_protection": True}},
         roles=NGINX_NAMED,
     )
-    output = run(project, said, "up", ENV, "--yes")
+    # Started from the CLI while the run list is open: the run appears there, running,
+    # and its page shows its events as they are recorded.
+    with new_page(chromium) as page:
+        watched = run_watched(page, served, project, "up", ENV, "--yes")
+    output = watched.output
+    said.append(output)
+    assert watched.returncode == 0, output
+    assert watched.first_outcome == "running"
+    assert len(watched.live) >= 10  # events shown as they arrived, not at the end
+    delays = sorted(shown - at for at, shown in watched.live.items())
+    record_figure("event_to_page_seconds", {"median": delays[len(delays) // 2], "max": delays[-1]})
     # The site's template changed on the running VMs: one reload each, the same nginx.
     assert output.count("web-0: Reload nginx changed") == 1
     assert output.count("web-1: Reload nginx changed") == 1
@@ -520,7 +624,7 @@ def test_scaling_back_deregisters_exactly_the_vm_that_goes_and_leaves_no_drift(
 
 
 def test_a_major_version_the_local_cloud_cannot_serve_is_refused_and_changes_nothing(
-    project: Project, applied: dict[str, Any], said: list[str]
+    project: Project, applied: dict[str, Any], said: list[str], served: str, chromium: Browser
 ) -> None:
     change_dev(
         project,
@@ -532,13 +636,35 @@ def test_a_major_version_the_local_cloud_cannot_serve_is_refused_and_changes_not
     assert "Traceback" not in output
     assert the_database(project)["EngineVersion"] == "15.5"
     assert "environment: dev" in fetch(project)[0]
+    [failed] = project.runs(ENV)[-1:]  # its page, filtered to failures, is the database's
+    with new_page(chromium) as page:
+        page.goto(f"{served}/runs/{failed.name}")
+        everything = page.locator("#log tr").count()
+        page.click("text=only failures")
+        page.wait_for_url("**failures=true")
+        screenshot(page, "run-failures")
+        rows = page.locator("#log tr").evaluate_all(
+            "rows => rows.map(r => [r.className, r.cells[2].textContent, r.cells[4].textContent])"
+        )
+    assert rows and len(rows) < everything
+    assert {kind for kind, _, _ in rows} <= {"failed", "error"}
+    assert ("failed", "db.main") in {(kind, address) for kind, address, _ in rows}
 
 
 def test_the_database_password_is_in_no_file_or_output_of_the_project(
-    project: Project, applied: dict[str, Any], said: list[str]
+    project: Project, applied: dict[str, Any], said: list[str], served: str
 ) -> None:
     password = recorded_password(project)
-    outputs = [*said, project.run("plan", ENV, "--no-hosts").stdout]
+    served_pages = crawl(served)  # every page and API answer of the web view
+    assert {f"/api/environments/{ENV}/hosts", f"/environments/{ENV}/nodes/db.main"} <= set(
+        served_pages
+    )
+    passphrases = [path.read_text().strip() for path in (project.state / "secrets").glob("*")]
+    assert passphrases
+    for body in served_pages.values():
+        assert "PRIVATE KEY" not in body
+        assert not any(passphrase in body for passphrase in passphrases)
+    outputs = [*said, *served_pages.values(), project.run("plan", ENV, "--no-hosts").stdout]
     outputs += [project.run("history", ENV).stdout]
     outputs += [project.run("show", run.name, "--json").stdout for run in project.runs(ENV)]
     scan_for(password, project, outputs)

@@ -11,7 +11,7 @@ import pytest
 from provisioner.engine import operations
 from provisioner.engine.events import EventSink
 from provisioner.engine.locking import LockHolder, locked
-from provisioner.engine.watch import WatchOutcome, check, why_not_remediate
+from provisioner.engine.watch import WatchOutcome, check, read_ticks, why_not_remediate
 from provisioner.graph import CompiledEnvironment, compile_source
 from provisioner.plan import Action, Plan, ResourceChange
 from provisioner.spec import resolve_environment
@@ -78,6 +78,13 @@ def test_drift_is_reported_and_put_back_only_with_remediate(
     assert check(setup, RecordingView(setup), remediate=True, parallelism=4).outcome is (
         WatchOutcome.NO_DRIFT
     )
+    recorded = read_ticks(setup.runs_root(), "dev")  # every tick, newest first
+    assert [t.outcome for t in recorded] == [
+        WatchOutcome.NO_DRIFT,
+        WatchOutcome.REMEDIATED,
+        WatchOutcome.DRIFTED,
+    ]
+    assert recorded[1] == fixed
 
 
 def test_a_held_lock_skips_the_tick_and_names_its_holder(
@@ -91,3 +98,4 @@ def test_a_held_lock_skips_the_tick_and_names_its_holder(
     assert tick.outcome is WatchOutcome.LOCKED
     assert tick.detail == f"locked by `provision up dev` (pid {os.getpid()} on here)"
     assert len(setup.cloud.calls) == calls  # nothing ran
+    assert read_ticks(setup.runs_root(), "dev") == [tick]  # recorded, with its holder

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from provisioner.engine.events import NodeReady, ResourceFinished, ResourceStarted, Status
+from provisioner.engine.events import (
+    ConfigureFinished,
+    ConfigureStarted,
+    NodeReady,
+    ResourceFinished,
+    ResourceStarted,
+    Status,
+)
 from provisioner.engine.history import RunRecorder
 from provisioner.engine.locking import FileLock, LockHolder, locked
 from provisioner.engine.run_record import RunInfo, read_run
@@ -174,18 +181,27 @@ def test_a_nodes_state_after_an_up_is_the_worst_of_its_resources(tmp_path: Path)
         ("lb.web/listener-80", Action.CREATE, Status.FAILED),
         ("vm.web[0]", Action.DELETE, Status.DONE),  # created, then rolled back
         ("db.main", Action.CREATE, Status.SKIPPED),
+        ("vm.web[1]", Action.CREATE, Status.DONE),
     ]
+    roles = ("software.web@vm.web[1]", "software.web@vm.web[2]")  # on a new VM; a running one
     with recorder.recording():
         for address, action, status in outcomes:
             where = ResourceAddress.parse(address)
             recorder.emit(ResourceStarted(address=where, action=action))
             recorder.emit(ResourceFinished(address=where, action=action, status=status, elapsed=1))
+        for role in roles:
+            host = role.split("@")[1]
+            recorder.emit(ConfigureStarted(address=role, host=host))
+            recorder.emit(ConfigureFinished(address=role, host=host, status=Status.DONE, elapsed=1))
     states = node_states(read_run(tmp_path / run_id))
     assert states == {
         "network.main": NodeState.CREATED,
         "lb.web": NodeState.FAILED,
         "vm.web[0]": NodeState.ROLLED_BACK,
         "db.main": NodeState.SKIPPED,
+        "vm.web[1]": NodeState.CREATED,
+        "software.web@vm.web[1]": NodeState.CREATED,
+        "software.web@vm.web[2]": NodeState.UPDATED,
     }
     assert node_states(None) == {}
 

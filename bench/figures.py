@@ -1,4 +1,4 @@
-"""PF1 to PF8: each benchmark, as paired runs that yield one ratio each."""
+"""PF1 to PF7, and PF10: each benchmark, as paired runs that yield one ratio each."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import specs
 from bench.harness import BenchError, BenchProject, Figure, Run, event_times
-from bench.web_view import pf8_web
+from bench.web_view import pf10_web
 from provisioner.cli.wiring import LOCAL_ENDPOINT_ENV
 from provisioner.graph import compile_source
 from provisioner.local.control import LocalCloud
@@ -341,5 +341,5 @@ ALL = {
     "PF5": pf5_drift,
     "PF6": pf6_plan,
     "PF7": pf7_compile,
-    "PF8": pf8_web,
+    "PF10": pf10_web,
 }

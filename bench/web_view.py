@@ -1,4 +1,4 @@
-"""PF8: the web view's pages for an environment with 50 recorded runs, side by side with
+"""PF10: the web view's pages for an environment with 50 recorded runs, side by side with
 the same pages for an environment with one, loaded in Debian's headless chromium."""
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ PAGES = (
 )
 
 
-def pf8_web(project: BenchProject, runs: int) -> list[Figure]:
+def pf10_web(project: BenchProject, runs: int) -> list[Figure]:
     """The web view's pages of an environment with 50 runs ÷ the same with 1 run."""
-    many, one = "pf8", "pf8one"
+    many, one = "pf10", "pf10one"
     project.write_spec(many, specs.overhead(many).replace("10.41.", "10.48."))
     project.write_spec(one, specs.overhead(one).replace("10.41.", "10.49."))
     ups = {env: str(project.provision("up", env, "--yes").result["run"]) for env in (many, one)}
@@ -38,7 +38,7 @@ def pf8_web(project: BenchProject, runs: int) -> list[Figure]:
         for index in range(RUNS - 1):  # 49 more: plans and drift checks, as a week would add
             project.provision("plan" if index % 2 else "drift", many, "--no-hosts")
         figure = Figure(
-            "PF8",
+            "PF10",
             f"web view, an environment with {RUNS} runs",
             f"page loads (5 pages, chromium) with {RUNS} runs ÷ with 1 run",
             "≤ 2.0",

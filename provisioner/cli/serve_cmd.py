@@ -6,22 +6,12 @@ import os
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from provisioner.cli.output import stdout
 from provisioner.cli.specs import environments_dir
-from provisioner.cli.watch_cmd import (
-    CronOption,
-    EveryOption,
-    NotifyOption,
-    RemediateOption,
-    WatchJobs,
-    in_background,
-)
+from provisioner.cli.watch_cmd import CronOption, EveryOption, NotifyOption, RemediateOption
 from provisioner.paths import StatePaths
 from provisioner.web.access import TOKEN_ENV, Access
-from provisioner.web.app import create_app
-from provisioner.web.overview import Project
 
 
 def serve(
@@ -56,6 +46,13 @@ def serve(
     --watch, the same process runs the drift schedule.
     """
     access = Access.checked(host, token or os.environ.get(TOKEN_ENV))
+    # The web framework, its server and the scheduler are imported here, not by every command.
+    import uvicorn
+
+    from provisioner.cli.watch_jobs import WatchJobs, in_background
+    from provisioner.web.app import create_app
+    from provisioner.web.overview import Project
+
     project = Project(environments_dir(), StatePaths.discover())
     jobs = (
         WatchJobs.of(None, every=every, cron=cron, remediate=remediate, notify=notify)

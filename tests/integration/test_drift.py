@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.integration.projects import Project
-from tests.integration.web_view import browser, get, new_page, screenshot, serving
+from tests.integration.web_view import browser, get, new_page, screenshot, serving, stop
 
 pytestmark = pytest.mark.integration
 
@@ -153,12 +153,7 @@ def ticks_of(watch: subprocess.Popen[str]) -> Iterator[Ticks]:
     try:
         yield Ticks(lines)
     finally:
-        watch.terminate()
-        try:
-            watch.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            watch.kill()
-            watch.wait()
+        stop(watch)
         reader.join(timeout=5)
 
 

@@ -66,12 +66,18 @@ def serving(project: Project, *args: str, token: str | None = None) -> Iterator[
             time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[str], grace: float = 30) -> None:
+    """Stop a `provision` process as Ctrl-C would (SIGTERM), killing it after `grace` seconds
+    (its tick or request in progress ends first)."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager

@@ -19,13 +19,13 @@ from bench import specs
 from bench.harness import PROVISION, BenchError, BenchProject, Figure
 
 RUNS = 50
-PAGES = (
-    "/runs?environment={env}",
-    "/environments/{env}",
-    "/environments/{env}/hosts",
-    "/environments/{env}/drift",
-    "/runs/{up}",
-)
+PAGES = {
+    "runs": "/runs?environment={env}",
+    "graph": "/environments/{env}",
+    "hosts": "/environments/{env}/hosts",
+    "drift": "/environments/{env}/drift",
+    "run": "/runs/{up}",
+}
 
 
 def pf10_web(project: BenchProject, runs: int) -> list[Figure]:
@@ -48,15 +48,13 @@ def pf10_web(project: BenchProject, runs: int) -> list[Figure]:
         with serving(project) as url, browser() as page:
             for _ in range(runs):
                 times = {
-                    env: {
-                        path.split("?")[0].split("/")[-1] or path: load(page, url, path, env, up)
-                        for path in PAGES
-                    }
+                    env: {name: load(page, url, path, env, up) for name, path in PAGES.items()}
                     for env, up in ((many, ups[many]), (one, ups[one]))
                 }
                 figure.add(
                     sum(times[many].values()) / sum(times[one].values()),
                     **{f"{name}_ms": 1000 * value for name, value in times[many].items()},
+                    **{f"{name}_1run_ms": 1000 * value for name, value in times[one].items()},
                 )
         return [figure]
     finally:

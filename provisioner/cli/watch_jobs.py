@@ -86,12 +86,12 @@ class WatchJobs:
         """One check of `name`, recorded in its watch journal, said, and posted if asked."""
         try:
             setup = ProjectSetup.of(name)
-        except ProvisionError as error:  # a spec that no longer compiles, say
-            found = WatchTick(name, WatchOutcome.FAILED, now(), detail=error.message)
-            record_tick(StatePaths.discover().root / "runs", found)
-        else:
             view = LineView(name, True)
             found = check(setup, view, remediate=self.remediate, parallelism=DEFAULT_PARALLELISM)
+        except Exception as error:  # a spec that no longer compiles, say: failed, not hidden
+            said = error.message if isinstance(error, ProvisionError) else f"{error!r}"
+            found = WatchTick(name, WatchOutcome.FAILED, now(), detail=said)
+            record_tick(StatePaths.discover().root / "runs", found)
         _report(found, self.as_json)
         if self.notify and found.outcome in _NOTIFIED:
             _post(self.notify, found)

@@ -20,7 +20,7 @@ from provisioner.errors import ProvisionError
 from provisioner.graph.render import EDGE_MEANINGS, dot_to_svg, to_dot
 from provisioner.spec.addresses import Address
 from provisioner.web.access import COOKIE, Access
-from provisioner.web.drift import drift_json
+from provisioner.web.drift import drift_json, latest_report
 from provisioner.web.hosts import Host
 from provisioner.web.overview import (
     STATE_COLOURS,
@@ -193,7 +193,7 @@ def create_app(project: Project, access: Access) -> FastAPI:
     def drift_api(name: str) -> dict[str, Any]:
         """The latest report (as `drift --json` gives it) and the history of checks."""
         history = project.drift_history(name)
-        latest = next((point.run for point in history if point.drifted is not None), None)
+        latest = latest_report(history)
         return {
             "environment": name,
             "latest": drift_json(latest) if latest is not None else None,
@@ -203,11 +203,10 @@ def create_app(project: Project, access: Access) -> FastAPI:
     @app.get("/environments/{name}/drift", response_class=HTMLResponse)
     def drift_page(request: Request, name: str) -> HTMLResponse:
         history = project.drift_history(name)
-        latest = next((point.run for point in history if point.drifted is not None), None)
         return TEMPLATES.TemplateResponse(
             request,
             "drift.html",
-            {"name": name, "latest": latest, "history": history},
+            {"name": name, "latest": latest_report(history), "history": history},
         )
 
     @app.get("/", response_class=HTMLResponse)

@@ -59,6 +59,11 @@ class DriftPoint:
         }
 
 
+def latest_report(history: Sequence[DriftPoint]) -> RunRecord | None:
+    """The newest drift check in `history` that reported (one still running has no report)."""
+    return next((point.run for point in history if point.drifted is not None), None)
+
+
 def drift_history(runs: Sequence[RunRecord], ticks: Sequence[WatchTick]) -> list[DriftPoint]:
     """Every drift check among `runs` and every watch tick, newest first; a tick is shown
     with the check it ran."""

@@ -6,6 +6,7 @@ to the machine's main network namespace, so it has no route to any VPC address.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,9 +93,22 @@ def has_link(namespace: str, name: str) -> bool:
     return bool(ip("link", "show", name, namespace=namespace, check=False).strip())
 
 
+def bridge_address(namespace: str, name: str) -> str:
+    """A fixed MAC address for a bridge: locally administered, unicast, from its names.
+
+    A bridge without one takes the lowest MAC of its ports, so a host plugged in or
+    unplugged could change the gateway's MAC under the other hosts: their ARP caches
+    then send what is meant for the gateway nowhere for half a minute (an SSH connection
+    through the VPC namespace timed out).
+    """
+    digest = hashlib.sha256(f"{namespace}/{name}".encode()).digest()
+    return ":".join(f"{byte:02x}" for byte in (0x02, *digest[:5]))
+
+
 def add_bridge(namespace: str, name: str, gateway_cidr: str) -> None:
     if not has_link(namespace, name):
-        ip("link", "add", name, "type", "bridge", namespace=namespace)
+        address = bridge_address(namespace, name)
+        ip("link", "add", name, "address", address, "type", "bridge", namespace=namespace)
         ip("addr", "add", gateway_cidr, "dev", name, namespace=namespace)
     ip("link", "set", name, "up", namespace=namespace)
 

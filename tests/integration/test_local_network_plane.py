@@ -8,6 +8,7 @@ host (over SSH through the VPC namespace), never from the main namespace.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -249,6 +250,28 @@ def test_a_changed_record_is_served_without_restarting_the_resolver(vpc: Vpc) ->
 
     assert eventually(served)
     assert resolver_pids(vpc) == [resolver]
+
+
+def test_the_gateway_keeps_its_mac_as_hosts_come_and_go(vpc: Vpc) -> None:
+    """A bridge without a MAC of its own takes its ports' lowest: a host that came or went
+    could change it under the others, whose replies then went nowhere (SSH timed out)."""
+    [bridge] = json.loads(netns.ip("-j", "link", "show", "type", "bridge", namespace=vpc.namespace))
+    name, before = bridge["ifname"], bridge["address"]
+    kind = netns.in_namespace(vpc.namespace, ["cat", f"/sys/class/net/{name}/addr_assign_type"])
+    assert kind.strip() == "3"  # set, not taken from a port
+    for _ in range(2):  # two hosts, each plugged in and then unplugged
+        [instance] = vpc.ec2.run_instances(
+            ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            SubnetId=vpc.subnet_id, SecurityGroupIds=[vpc.groups["other"]],
+        )["Instances"]  # fmt: skip
+        host = VpcNetworks(vpc.cloud.paths.hosts).namespace("host", instance["InstanceId"])
+        assert eventually(lambda h=host: h in netns.namespaces(), 60)
+        vpc.ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+        assert eventually(lambda h=host: h not in netns.namespaces(), 60)
+    [after] = json.loads(netns.ip("-j", "link", "show", name, namespace=vpc.namespace))
+    assert after["address"] == before
+    gateway = vpc.ssh("web-a", "ip -j neigh show dev eth0").stdout  # what web-a sends to
+    assert before in gateway and vpc.ssh("other", "true").returncode == 0
 
 
 def test_deleting_everything_leaves_no_resolver_and_no_namespace(vpc: Vpc) -> None:

@@ -33,7 +33,7 @@ def serve(
             "does (with --every or --cron, --remediate, --notify).",
         ),
     ] = False,
-    every: EveryOption = "1h",
+    every: EveryOption = None,
     cron: CronOption = None,
     remediate: RemediateOption = False,
     notify: NotifyOption = None,

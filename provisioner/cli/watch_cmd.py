@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 EveryOption = Annotated[
-    str, typer.Option("--every", help="How often: seconds, or a text like 90s, 10m, 1h.")
+    str | None,
+    typer.Option("--every", help="How often: seconds, or a text like 90s, 10m, 1h (default 1h)."),
 ]
 CronOption = Annotated[
     str | None, typer.Option("--cron", help="A crontab schedule instead of --every.")
@@ -34,7 +35,7 @@ def watch(
         list[str] | None,
         typer.Argument(metavar="[ENV]...", help="Environments to watch (default: every one)."),
     ] = None,
-    every: EveryOption = "1h",
+    every: EveryOption = None,
     cron: CronOption = None,
     remediate: RemediateOption = False,
     notify: NotifyOption = None,

@@ -10,9 +10,11 @@ and tried again at the next one.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import logging
 import threading
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
@@ -63,7 +65,7 @@ class WatchJobs:
         cls,
         environments: list[str] | None,
         *,
-        every: str,
+        every: str | None,
         cron: str | None,
         remediate: bool,
         notify: str | None,
@@ -79,7 +81,11 @@ class WatchJobs:
                 f"no environment named {', '.join(unknown)} in {environments_dir()}",
                 hint=f"the environments are: {', '.join(known)}",
             )
-        trigger = _cron(cron) if cron else IntervalTrigger(seconds=_seconds(every))
+        if cron and every:
+            raise ConfigurationError("give --every or --cron, not both")
+        if notify is not None:
+            _check_url(notify)
+        trigger = _cron(cron) if cron else IntervalTrigger(seconds=_seconds(every or "1h"))
         return cls(names, trigger, remediate, notify, as_json)
 
     def tick(self, name: str) -> WatchTick:
@@ -187,14 +193,24 @@ def _report(found: WatchTick, as_json: bool) -> None:
         )
 
 
+def _check_url(url: str) -> None:
+    """--notify takes an http(s) URL with a host: refused before anything runs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            "--notify: not an http or https URL with a host", hint="for example http://HOST/hook"
+        )
+
+
 def _post(url: str, found: WatchTick) -> None:
-    """Tell `url` (a JSON POST); a receiver that fails is said, not fatal."""
+    """Tell `url` (a JSON POST); a receiver that fails is said (without the URL, which may
+    hold a secret), not fatal."""
     body = json.dumps({"event": "drift", **found.to_json()}).encode()
     request = urllib.request.Request(  # noqa: S310 - the user's own URL
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
-    except OSError as error:
+    except (OSError, ValueError, http.client.HTTPException) as error:
         with _print_lock:
-            stderr.print(escape(f"could not notify {url}: {error}"), soft_wrap=True)
+            stderr.print(escape(f"could not notify the --notify URL: {error}"), soft_wrap=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -66,7 +67,7 @@ class ProjectSetup:
     @classmethod
     def of(cls, ref: str, cloud: Cloud | None = None) -> ProjectSetup:
         """ENV compiled (bad specs raise before anything is touched), on `cloud` if given."""
-        command = ("provision", *sys.argv[1:])
+        command = ("provision", *recorded_arguments(sys.argv[1:]))
         return cls(compile_for(ref, cloud), StatePaths.discover(), command)
 
     def nothing_recorded(self) -> bool:
@@ -148,6 +149,26 @@ def compile_for(ref: str, cloud_override: Cloud | None = None) -> CompiledEnviro
         environment = compiled.environment.model_copy(update={"cloud": cloud_override})
         compiled = replace(compiled, environment=environment)
     return compiled
+
+
+# Options whose values may be secrets (a token, a webhook URL that embeds one): run
+# records, lock files, history and the web view keep the command line without them.
+SECRET_OPTIONS = ("--token", "--notify")
+HIDDEN = "***"
+
+
+def recorded_arguments(arguments: Sequence[str]) -> list[str]:
+    """The command line's arguments as a run records them: secret options' values hidden."""
+    kept: list[str] = []
+    for argument in arguments:
+        option, equals, _ = argument.partition("=")
+        if kept and kept[-1] in SECRET_OPTIONS:
+            kept.append(HIDDEN)
+        elif equals and option in SECRET_OPTIONS:
+            kept.append(f"{option}={HIDDEN}")
+        else:
+            kept.append(argument)
+    return kept
 
 
 def environment_lock(compiled: CompiledEnvironment, paths: StatePaths) -> EnvironmentLock:

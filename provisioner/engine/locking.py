@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ from typing import IO, Any, Protocol
 
 from provisioner.errors import ProvisionError
 from provisioner.procs import is_running
+
+# How long `acquire` tries again a flock held with no holder recorded: another process's
+# `holder()` probe (microseconds), or a holder between taking the flock and writing itself.
+PROBE_GRACE = 0.5
 
 
 @dataclass(frozen=True)
@@ -105,12 +110,20 @@ class FileLock:
     def acquire(self, holder: LockHolder) -> LockHolder | None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            previous = self._read(handle)
-            handle.close()
-            raise EnvironmentLockedError(self.environment, previous) from None
+        # `holder()` (the web view, a watch) takes the flock for an instant to test it: a
+        # lock held without a holder recorded is tried again for a moment before refusing.
+        deadline = time.monotonic() + PROBE_GRACE
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                previous = self._read(handle)
+                if previous is None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                handle.close()
+                raise EnvironmentLockedError(self.environment, previous) from None
         previous = self._read(handle)
         handle.seek(0)
         handle.truncate()

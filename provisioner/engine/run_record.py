@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import glob
 import os
 import secrets
 import socket
@@ -240,7 +241,8 @@ def list_runs(runs_root: Path, environment: str) -> list[RunRecord]:
 
 def find_run(runs_root: Path, run_id: str) -> RunRecord:
     """A run's record, by id (or a unique prefix of it), across environments."""
-    matches = sorted(runs_root.glob(f"*/{run_id}*/{RUN_FILE}")) if runs_root.is_dir() else []
+    pattern = f"*/{glob.escape(run_id)}*/{RUN_FILE}"  # an id, or its start: never a pattern
+    matches = sorted(runs_root.glob(pattern)) if runs_root.is_dir() and "/" not in run_id else []
     if not matches:
         raise ProvisionError(f"no run '{run_id}'", hint="`provision history ENV` lists them")
     if len(matches) > 1:

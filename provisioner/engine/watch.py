@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.engine import operations
+from provisioner.engine.locking import EnvironmentLockedError, LockHolder
 from provisioner.engine.run_record import RunOutcome, list_runs
 from provisioner.engine.run_setup import RunSetup, RunView
 from provisioner.engine.saved_plan import spec_digest
@@ -142,8 +143,7 @@ def _check(setup: RunSetup, view: RunView, *, remediate: bool, parallelism: int)
     at = now()
     holder = setup.lock().holder()
     if holder is not None:
-        held = f"locked by `{holder.command}` (pid {holder.pid} on {holder.host})"
-        return WatchTick(name, WatchOutcome.LOCKED, at, detail=held)
+        return WatchTick(name, WatchOutcome.LOCKED, at, detail=_held_by(holder))
     try:
         found = operations.drift(setup, view, hosts=True, parallelism=parallelism)
         if not found.plan.has_changes:
@@ -165,8 +165,15 @@ def _check(setup: RunSetup, view: RunView, *, remediate: bool, parallelism: int)
             parallelism=parallelism,
         )
         return WatchTick(name, WatchOutcome.REMEDIATED, at, found.run_id, applied.run_id)
+    except EnvironmentLockedError as error:  # taken since the tick looked: skipped, not failed
+        detail = _held_by(error.holder) if error.holder is not None else error.message
+        return WatchTick(name, WatchOutcome.LOCKED, at, detail=detail)
     except ProvisionError as error:
         return WatchTick(name, WatchOutcome.FAILED, at, detail=error.message)
+
+
+def _held_by(holder: LockHolder) -> str:
+    return f"locked by `{holder.command}` (pid {holder.pid} on {holder.host})"
 
 
 def _applied(setup: RunSetup) -> str | None:

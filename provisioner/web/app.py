@@ -52,9 +52,16 @@ def create_app(project: Project, access: Access) -> FastAPI:
         ):
             return JSONResponse({"error": "a valid token is required"}, status_code=401)
         response = await call_next(request)
-        if access.token is not None and query_token is not None:  # a browser's first visit
+        # A browser's first visit: a right token in the query is kept in a cookie.
+        if access.token is not None and query_token and access.allows(None, query_token):
             response.set_cookie(COOKIE, query_token, httponly=True, samesite="strict")
         return response
+
+    def environment_named(name: str) -> str:
+        """`name` if it is one of the project's environments (never a path): else 404."""
+        if name not in project.environment_names():
+            raise HTTPException(status_code=404, detail=f"no environment '{name}'")
+        return name
 
     def runs_json(chosen: RunFilter) -> list[dict[str, Any]]:
         return [
@@ -110,13 +117,12 @@ def create_app(project: Project, access: Access) -> FastAPI:
                 "log": event_lines(record.folder / EVENTS_FILE, failures_only=failures),
                 "failures": failures,
                 "live": is_running(record.folder),
-                "token": request.query_params.get("token", ""),
             },
         )
 
     @app.get("/environments/{name}", response_class=HTMLResponse)
     def environment_page(request: Request, name: str) -> HTMLResponse:
-        graph = project.graph(name)
+        graph = project.graph(environment_named(name))
         if graph is None:
             raise HTTPException(status_code=404, detail=f"no environment '{name}' compiles")
         last = project.last_up(name)
@@ -142,8 +148,11 @@ def create_app(project: Project, access: Access) -> FastAPI:
 
     @app.get("/environments/{name}/nodes/{address}", response_class=HTMLResponse)
     def node_page(request: Request, name: str, address: str) -> HTMLResponse:
-        graph = project.graph(name)
-        node = Address.parse(address) if graph is not None else None
+        graph = project.graph(environment_named(name))
+        try:
+            node = Address.parse(address)
+        except ValueError:
+            node = None
         if graph is None or node is None or node not in graph:
             raise HTTPException(status_code=404, detail=f"no node '{address}' in '{name}'")
         return TEMPLATES.TemplateResponse(
@@ -174,7 +183,7 @@ def create_app(project: Project, access: Access) -> FastAPI:
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     def hosts_of(name: str) -> list[Host]:
-        found = project.hosts(name)
+        found = project.hosts(environment_named(name))
         if found is None:
             raise HTTPException(status_code=404, detail=f"no environment '{name}' compiles")
         return found
@@ -192,7 +201,7 @@ def create_app(project: Project, access: Access) -> FastAPI:
     @app.get("/api/environments/{name}/drift")
     def drift_api(name: str) -> dict[str, Any]:
         """The latest report (as `drift --json` gives it) and the history of checks."""
-        history = project.drift_history(name)
+        history = project.drift_history(environment_named(name))
         latest = latest_report(history)
         return {
             "environment": name,
@@ -202,7 +211,7 @@ def create_app(project: Project, access: Access) -> FastAPI:
 
     @app.get("/environments/{name}/drift", response_class=HTMLResponse)
     def drift_page(request: Request, name: str) -> HTMLResponse:
-        history = project.drift_history(name)
+        history = project.drift_history(environment_named(name))
         return TEMPLATES.TemplateResponse(
             request,
             "drift.html",

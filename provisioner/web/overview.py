@@ -29,7 +29,7 @@ from provisioner.engine.run_record import (
 )
 from provisioner.engine.watch import read_ticks
 from provisioner.errors import ProvisionError
-from provisioner.graph import ResourceGraph, compile_source
+from provisioner.graph import CompiledEnvironment, ResourceGraph, compile_source
 from provisioner.paths import StatePaths
 from provisioner.spec import resolve_environment
 from provisioner.spec.overlay import scan_folder
@@ -68,6 +68,7 @@ class EnvironmentSummary:
     resources: int | None
     hosts: int | None
     lock: LockHolder | None
+    lock_known: bool = True  # False: its lock is in S3, which the view does not read
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +84,7 @@ class EnvironmentSummary:
             "resources": self.resources,
             "hosts": self.hosts,
             "locked_by": dataclasses.asdict(self.lock) if self.lock is not None else None,
+            "lock_known": self.lock_known,
         }
 
 
@@ -209,33 +211,49 @@ class Project:
     def runs(self, chosen: RunFilter = RunFilter()) -> list[RunRecord]:
         """Recorded runs, newest first (runs over several environments included)."""
         root = self.paths.root / "runs"
-        names: Sequence[str] = (
-            [chosen.environment] if chosen.environment else [*self.environment_names(), SEVERAL]
-        )
+        every = [*self.environment_names(), SEVERAL]
+        if chosen.environment is not None and chosen.environment not in every:
+            return []  # never a path: only the project's environments have runs here
+        names: Sequence[str] = [chosen.environment] if chosen.environment else every
         found = [run for name in names for run in list_runs(root, name) if chosen.admits(run)]
         return sorted(found, key=lambda run: run.id, reverse=True)
 
     def summary(self, name: str) -> EnvironmentSummary:
         runs = list_runs(self.paths.root / "runs", name)
         drift = next((run for run in runs if command_of(run) == DRIFT and run.plan), None)
-        addresses = recorded_resource_addresses(None, self.paths, PROJECT, name)
-        lock = FileLock(self.paths.locks / f"{name}.lock", name)
+        state = self.state(name)
+        addresses = recorded_resource_addresses(state, self.paths, PROJECT, name)
+        in_files = not (state or "").startswith("s3://")  # S3 state and its lock: unknown here
+        lock = FileLock(self.paths.locks / f"{name}.lock", name) if in_files else None
         return EnvironmentSummary(
             name=name,
             last_run=runs[0] if runs else None,
             drift_run=drift,
             drifted=drift.plan.has_changes if drift is not None and drift.plan else None,
             resources=len(addresses) if addresses is not None else None,
-            hosts=sum(1 for a in addresses if a.startswith("vm.")) if addresses else 0,
-            lock=lock.holder(),
+            hosts=sum(1 for a in addresses if a.startswith("vm."))
+            if addresses is not None
+            else None,
+            lock=lock.holder() if lock is not None else None,
+            lock_known=lock is not None,
         )
+
+    def compiled(self, name: str) -> CompiledEnvironment | None:
+        """The environment as its spec is now; None if it does not compile."""
+        try:
+            return compile_source(resolve_environment(name, self.environments))
+        except ProvisionError:
+            return None
 
     def graph(self, name: str) -> ResourceGraph | None:
         """The environment's graph as its spec is now; None if it does not compile."""
-        try:
-            return compile_source(resolve_environment(name, self.environments)).graph
-        except ProvisionError:
-            return None
+        compiled = self.compiled(name)
+        return compiled.graph if compiled is not None else None
+
+    def state(self, name: str) -> str | None:
+        """Where the environment's spec keeps its state (None: this project's files)."""
+        compiled = self.compiled(name)
+        return compiled.environment.state if compiled is not None else None
 
     def last_up(self, name: str) -> RunRecord | None:
         runs = list_runs(self.paths.root / "runs", name)
@@ -253,7 +271,7 @@ class Project:
     def node_outputs(self, name: str, node: str) -> dict[str, Any]:
         """The node's readable attributes as its last apply exported them (never a secret:
         those are exported apart, encrypted)."""
-        exported = recorded_output(None, self.paths, PROJECT, name, RESOURCES)
+        exported = recorded_output(self.state(name), self.paths, PROJECT, name, RESOURCES)
         found = exported.get(node) if isinstance(exported, dict) else None
         return dict(found) if isinstance(found, dict) else {}
 

@@ -206,12 +206,15 @@ def test_serve_with_a_watch_puts_the_tag_back_and_shows_the_remediation(project:
             screenshot(page, "drift-remediated")
             history = page.locator("#history tr").all_inner_texts()
         status, body = get(f"{url}/api/environments/{ENV}/drift", token)
+        shown = get(f"{url}/api/runs", token)[1] + get(f"{url}/runs", token)[1]
     assert status == 200
     remediated = [p for p in json.loads(body)["history"] if (p["watch"] or {}).get("up_run")]
     assert remediated and remediated[0]["watch"]["outcome"] == "remediated"
     assert any("remediated" in row for row in history)
     up = json.loads(project.run("show", remediated[0]["watch"]["up_run"], "--json").stdout)
     assert up["operation"] == "up" and up["command"][1] == "serve"  # recorded as the watch's
+    assert up["command"][up["command"].index("--token") + 1] == "***"  # but not its token
+    assert token not in json.dumps(up) and token not in shown
     assert drift(project, expect=0)["changes"] == []
 
 

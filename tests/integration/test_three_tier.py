@@ -334,7 +334,6 @@ def test_the_web_view_lists_dev_colours_its_graph_and_draws_its_up_in_dependency
     for edge in graph["edges"]:  # each starts once everything it depends on has ended
         done = max(end for _, end in spans[edge["from"]])
         assert min(start for start, _ in spans[edge["to"]]) >= done, edge
-    assert all(ready <= start for _, ready, start, _ in bars)
 
 
 def test_the_hosts_page_shows_each_vms_roles_and_their_last_result(

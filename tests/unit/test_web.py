@@ -86,6 +86,7 @@ def test_the_environments_api_gives_each_ones_last_run_drift_and_lock(project: P
         "resources": 0,
         "hosts": 0,
         "locked_by": None,
+        "lock_known": True,
     }
 
 
@@ -225,3 +226,17 @@ def test_a_running_runs_events_stream_as_they_are_recorded_then_end(tmp_path: Pa
     ended = client.get(url).text  # the run is over: every event, then the end
     assert ended.count('data: {"address"') == 2
     assert ended.endswith("event: end\ndata: {}\n\n")
+
+
+def test_only_the_projects_environments_are_read_never_a_path(project: Project) -> None:
+    client = TestClient(create_app(project, Access("127.0.0.1")))
+    for name in ("nope", "dev.yaml", "..dev"):  # (a client removes a bare `..` itself)
+        for page in ("", "/hosts", "/drift", "/nodes/vm.web[0]"):
+            assert client.get(f"/environments/{name}{page}").status_code == 404, (name, page)
+        assert client.get(f"/api/environments/{name}/drift").status_code == 404
+    for name in ("nope", "..", "../..", "dev/../dev"):
+        assert client.get("/api/runs", params={"environment": name}).json() == []
+    assert client.get("/api/runs", params={"environment": "dev"}).json()  # a known one reads
+    assert client.get("/environments/dev/nodes/not-an-address").status_code == 404
+    for run_id in ("**", "*", "[a-z]*"):  # an id or its start, never a pattern
+        assert client.get(f"/api/runs/{run_id}").status_code == 404

@@ -22,16 +22,13 @@ from provisioner.spec.addresses import Address
 from provisioner.web.access import COOKIE, Access
 from provisioner.web.drift import drift_json, latest_report
 from provisioner.web.hosts import Host
+from provisioner.web.live import event_lines, follow_changes, follow_events, is_running
 from provisioner.web.overview import (
     STATE_COLOURS,
     NodeState,
     Project,
     RunFilter,
     command_of,
-    event_lines,
-    follow_changes,
-    follow_events,
-    is_running,
     node_states,
     timeline,
 )

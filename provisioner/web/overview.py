@@ -3,11 +3,9 @@ environments/), their recorded runs, state and locks. Nothing here changes anyth
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
-import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -19,13 +17,10 @@ from provisioner.cloud.stack_exports import RESOURCES
 from provisioner.engine.events import Status
 from provisioner.engine.locking import FileLock, LockHolder
 from provisioner.engine.run_record import (
-    EVENTS_FILE,
     SEVERAL,
     NodeRecord,
-    RunOutcome,
     RunRecord,
     list_runs,
-    read_run,
 )
 from provisioner.engine.watch import read_ticks
 from provisioner.errors import ProvisionError
@@ -289,67 +284,3 @@ class Project:
 
     def summaries(self) -> list[EnvironmentSummary]:
         return [self.summary(name) for name in self.environment_names()]
-
-
-_FAILED = {"failed", "unreachable", "error"}
-
-
-def event_lines(path: Path, *, failures_only: bool) -> list[dict[str, Any]]:
-    """A run's events as recorded (secrets already redacted); with `failures_only`, those
-    that say something failed."""
-    if not path.is_file():
-        return []
-    found = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        failed = str(event.get("status", "")) in _FAILED or event.get("level") == "error"
-        if failed or not failures_only:
-            at = event.get("at")
-            clock = dt.datetime.fromtimestamp(at, dt.UTC) if isinstance(at, int | float) else None
-            found.append({**event, "clock": f"{clock:%H:%M:%S.%f}"[:12] if clock else ""})
-    return found
-
-
-async def follow_events(
-    folder: Path, still_running: Callable[[], bool], *, poll: float = 0.2
-) -> AsyncIterator[str]:
-    """A run's events as they are written (each one line of `events.jsonl`), from the
-    first, until the run has ended and every line is out."""
-    path = folder / EVENTS_FILE
-    offset = 0
-    while True:
-        running = still_running()
-        if path.is_file():
-            with path.open("rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read()
-            complete = chunk[: chunk.rfind(b"\n") + 1]
-            offset += len(complete)
-            for line in complete.decode("utf-8").splitlines():
-                if line.strip():
-                    yield line
-        if not running:
-            return
-        await asyncio.sleep(poll)
-
-
-async def follow_changes(
-    read: Callable[[], list[dict[str, Any]]], *, poll: float = 0.5
-) -> AsyncIterator[list[dict[str, Any]]]:
-    """`read()` now, then again whenever its answer changes (until the client leaves)."""
-    last: list[dict[str, Any]] | None = None
-    while True:
-        found = await asyncio.to_thread(read)
-        if found != last:
-            last = found
-            yield found
-        await asyncio.sleep(poll)
-
-
-def is_running(folder: Path) -> bool:
-    """True while the run recorded in `folder` runs (its process alive, no outcome yet)."""
-    record = read_run(folder)
-    return record is not None and record.observed_outcome() is RunOutcome.RUNNING

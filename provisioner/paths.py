@@ -57,9 +57,14 @@ class StatePaths:
         """ANSIBLE_HOME for every Ansible run: its collections and caches stay here."""
         return self.root / "ansible-home"
 
+    @property
+    def runs_root(self) -> Path:
+        """Every environment's run records: `runs/ENV/RUN_ID/` (and `runs/_several/`)."""
+        return self.root / "runs"
+
     def runs(self, environment: str) -> Path:
         """Per-run folders of one environment (Ansible's private data directories live here)."""
-        return self.root / "runs" / environment
+        return self.runs_root / environment
 
     def known_hosts(self, environment: str) -> Path:
         """The environment's pinned SSH host keys."""

@@ -123,7 +123,7 @@ def run_many(
 
 
 def runs_root() -> Path:
-    return StatePaths.discover().root / "runs"
+    return StatePaths.discover().runs_root
 
 
 def _report(

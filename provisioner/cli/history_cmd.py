@@ -31,7 +31,7 @@ def history(
     Without ENV, the runs over several environments (`up --all`, `plan dev --with-deps`,
     ...): one record each, whose `show` lists each environment's own run.
     """
-    runs = list_runs(StatePaths.discover().root / "runs", environment or SEVERAL)[:limit]
+    runs = list_runs(StatePaths.discover().runs_root, environment or SEVERAL)[:limit]
     if as_json:
         print_json([run.summary_json() for run in runs])
         return
@@ -54,7 +54,7 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Print one recorded run: who ran what, the outcome, and each node's timings."""
-    record = find_run(StatePaths.discover().root / "runs", run_id)
+    record = find_run(StatePaths.discover().runs_root, run_id)
     if as_json:
         print_json({**record.to_json(), "folder": str(record.folder)})
         return

@@ -34,7 +34,8 @@ from provisioner.cli.output import print_json_line, stderr, stdout
 from provisioner.cli.specs import environments_dir
 from provisioner.cli.wiring import ProjectSetup
 from provisioner.cloud.provider_host import DEFAULT_PARALLELISM
-from provisioner.engine.watch import WatchOutcome, WatchTick, check, now, record_tick
+from provisioner.engine.run_record import now
+from provisioner.engine.watch import WatchOutcome, WatchTick, check, record_tick
 from provisioner.errors import ConfigurationError, ProvisionError
 from provisioner.paths import StatePaths
 from provisioner.spec.model import parse_duration
@@ -97,7 +98,7 @@ class WatchJobs:
         except Exception as error:  # a spec that no longer compiles, say: failed, not hidden
             said = error.message if isinstance(error, ProvisionError) else f"{error!r}"
             found = WatchTick(name, WatchOutcome.FAILED, now(), detail=said)
-            record_tick(StatePaths.discover().root / "runs", found)
+            record_tick(StatePaths.discover().runs_root, found)
         _report(found, self.as_json)
         if self.notify and found.outcome in _NOTIFIED:
             _post(self.notify, found)

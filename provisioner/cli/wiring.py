@@ -104,7 +104,7 @@ class ProjectSetup:
         return environment_lock(self.compiled, self.paths)
 
     def runs_root(self) -> Path:
-        return self.paths.root / "runs"
+        return self.paths.runs_root
 
     def open(self, run_id: str, *, parallelism: int = DEFAULT_PARALLELISM) -> Session:
         """Wire run `run_id`'s backends (this starts the local cloud if it needs it).

@@ -17,7 +17,6 @@ environment's watch journal (`runs/ENV/watch.jsonl`, beside its runs).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from typing import Any
 
 from provisioner.engine import operations
 from provisioner.engine.locking import EnvironmentLockedError, LockHolder
-from provisioner.engine.run_record import RunOutcome, list_runs
+from provisioner.engine.run_record import RunOutcome, list_runs, now
 from provisioner.engine.run_setup import RunSetup, RunView
 from provisioner.engine.saved_plan import spec_digest
 from provisioner.errors import ProvisionError
@@ -125,10 +124,6 @@ def why_not_remediate(plan: Plan, digest_now: str, digest_applied: str | None) -
     if other:
         return f"the plan does more than put back what drifted: {', '.join(other)}"
     return None
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def check(setup: RunSetup, view: RunView, *, remediate: bool, parallelism: int) -> WatchTick:

@@ -92,7 +92,7 @@ def create_app(project: Project, access: Access) -> FastAPI:
     @app.get("/api/runs/{run_id}")
     def run_api(run_id: str) -> dict[str, Any]:
         try:
-            record = find_run(project.paths.root / "runs", run_id)
+            record = find_run(project.paths.runs_root, run_id)
         except ProvisionError as error:
             raise HTTPException(status_code=404, detail=error.message) from None
         return record.to_json()
@@ -100,7 +100,7 @@ def create_app(project: Project, access: Access) -> FastAPI:
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str, failures: bool = False) -> HTMLResponse:
         try:
-            record = find_run(project.paths.root / "runs", run_id)
+            record = find_run(project.paths.runs_root, run_id)
         except ProvisionError as error:
             raise HTTPException(status_code=404, detail=error.message) from None
         bars = timeline(record, project.graph(record.info.environment))
@@ -168,7 +168,7 @@ def create_app(project: Project, access: Access) -> FastAPI:
     def run_events(run_id: str) -> StreamingResponse:
         """Server-sent events: each of the run's events as it is recorded, then `end`."""
         try:
-            folder = find_run(project.paths.root / "runs", run_id).folder
+            folder = find_run(project.paths.runs_root, run_id).folder
         except ProvisionError as error:
             raise HTTPException(status_code=404, detail=error.message) from None
 

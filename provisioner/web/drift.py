@@ -9,11 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.engine.run_record import RunRecord
+from provisioner.engine.run_record import Operation, RunRecord
 from provisioner.engine.watch import WatchTick
 from provisioner.plan import Action, Plan
-
-DRIFT = "drift"
 
 
 def drift_json(run: RunRecord) -> dict[str, Any] | None:
@@ -71,7 +69,7 @@ def drift_history(runs: Sequence[RunRecord], ticks: Sequence[WatchTick]) -> list
     points = [
         DriftPoint(run.info.started_at, run, by_run.get(run.id))
         for run in runs
-        if run.info.operation_name == DRIFT
+        if run.info.operation_name == Operation.DRIFT
     ]
     checked = {run.id for run in runs}
     points += [

@@ -19,6 +19,7 @@ from provisioner.engine.locking import FileLock, LockHolder
 from provisioner.engine.run_record import (
     SEVERAL,
     NodeRecord,
+    Operation,
     RunRecord,
     list_runs,
 )
@@ -28,7 +29,7 @@ from provisioner.graph import CompiledEnvironment, ResourceGraph, compile_source
 from provisioner.paths import StatePaths
 from provisioner.spec import resolve_environment
 from provisioner.spec.overlay import scan_folder
-from provisioner.web.drift import DRIFT, DriftPoint, drift_history
+from provisioner.web.drift import DriftPoint, drift_history
 from provisioner.web.hosts import Host, hosts
 
 
@@ -205,7 +206,7 @@ class Project:
 
     def runs(self, chosen: RunFilter = RunFilter()) -> list[RunRecord]:
         """Recorded runs, newest first (runs over several environments included)."""
-        root = self.paths.root / "runs"
+        root = self.paths.runs_root
         every = [*self.environment_names(), SEVERAL]
         if chosen.environment is not None and chosen.environment not in every:
             return []  # never a path: only the project's environments have runs here
@@ -214,8 +215,8 @@ class Project:
         return sorted(found, key=lambda run: run.id, reverse=True)
 
     def summary(self, name: str) -> EnvironmentSummary:
-        runs = list_runs(self.paths.root / "runs", name)
-        drift = next((run for run in runs if command_of(run) == DRIFT and run.plan), None)
+        runs = list_runs(self.paths.runs_root, name)
+        drift = next((run for run in runs if command_of(run) == Operation.DRIFT and run.plan), None)
         state = self.state(name)
         addresses = recorded_resource_addresses(state, self.paths, PROJECT, name)
         in_files = not (state or "").startswith("s3://")  # S3 state and its lock: unknown here
@@ -251,14 +252,14 @@ class Project:
         return compiled.environment.state if compiled is not None else None
 
     def last_up(self, name: str) -> RunRecord | None:
-        runs = list_runs(self.paths.root / "runs", name)
-        return next((run for run in runs if command_of(run) == "up"), None)
+        runs = list_runs(self.paths.runs_root, name)
+        return next((run for run in runs if command_of(run) == Operation.UP), None)
 
     def node_history(self, name: str, node: str) -> list[tuple[RunRecord, str, NodeRecord]]:
         """Each recorded run's work on the node's resources, newest run first."""
         return [
             (run, address, record)
-            for run in list_runs(self.paths.root / "runs", name)
+            for run in list_runs(self.paths.runs_root, name)
             for address, record in sorted(run.nodes.items())
             if address.split("/", 1)[0] == node
         ]
@@ -275,11 +276,11 @@ class Project:
         graph = self.graph(name)
         if graph is None:
             return None
-        return hosts(graph, list_runs(self.paths.root / "runs", name))
+        return hosts(graph, list_runs(self.paths.runs_root, name))
 
     def drift_history(self, name: str) -> list[DriftPoint]:
         """Every drift check and watch tick of the environment, newest first."""
-        root = self.paths.root / "runs"
+        root = self.paths.runs_root
         return drift_history(list_runs(root, name), read_ticks(root, name))
 
     def summaries(self) -> list[EnvironmentSummary]:

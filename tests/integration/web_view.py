@@ -57,11 +57,9 @@ def serving(project: Project, *args: str, token: str | None = None) -> Iterator[
         deadline = time.monotonic() + 30
         while True:
             assert process.poll() is None, process.communicate()[0]
-            try:
+            with contextlib.suppress(OSError):  # not listening yet
                 if get(f"{url}/api/environments", token)[0] == 200:
                     break
-            except OSError:
-                pass
             assert time.monotonic() < deadline, "provision serve did not answer in 30 s"
             time.sleep(0.2)
         yield url

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from provisioner.engine.events import ConfigureFinished, ConfigureStarted, Status
 from provisioner.engine.history import RunRecorder
-from provisioner.engine.run_record import Operation, RunInfo, list_runs
-from provisioner.engine.watch import WatchOutcome, WatchTick, now, read_ticks, record_tick
+from provisioner.engine.run_record import Operation, RunInfo, list_runs, now
+from provisioner.engine.watch import WatchOutcome, WatchTick, read_ticks, record_tick
 from provisioner.paths import StatePaths
 from provisioner.plan import (
     Action,

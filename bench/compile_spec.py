@@ -1,6 +1,6 @@
-"""PF7: compile and validate a generated spec of about 10,000 resources.
+"""PF7: compile and validate a generated spec of about 10,000 (or 50,000) resources.
 
-Writes a spec whose graph has ~10,000 nodes (networks, subnets, security groups
+Writes a spec whose graph has ~10,000 nodes by default (networks, subnets, security groups
 with peer rules, key pairs, VMs and role instances), then, in a fresh process
 each time, loads, validates and compiles it. Reports the median wall time and
 the peak resident memory of that process.
@@ -118,7 +118,6 @@ def main() -> int:
         "spec_kb": round(size_kb),
         "compile_seconds_median": statistics.median(r["compile_seconds"] for r in runs),
         "peak_rss_mb_median": statistics.median(r["peak_rss_mb"] for r in runs),
-        "goal": "compile < 1 s and peak < 300 MB",
         "runs": runs,
     }
     if args.json:
@@ -127,8 +126,7 @@ def main() -> int:
         print(
             f"PF7 compile: {result['nodes']} resources, {result['edges']} edges, "
             f"spec {result['spec_kb']} KiB: {result['compile_seconds_median']:.3f} s median "
-            f"(load + validate + compile), peak RSS {result['peak_rss_mb_median']:.0f} MB "
-            f"(goal < 1 s, < 300 MB)"
+            f"(load + validate + compile), peak RSS {result['peak_rss_mb_median']:.0f} MB"
         )
     return 0
 

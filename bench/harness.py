@@ -164,6 +164,7 @@ class CpuSamples:
     """The machine's CPU counters (/proc/stat), sampled twice a second while a command runs."""
 
     samples: list[tuple[float, int, int]] = field(default_factory=list)  # (time, busy, total)
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @classmethod
     @contextmanager

@@ -71,7 +71,7 @@ def table(figures: list[Figure]) -> str:
     """The figures as an aligned text table: value, goal, met, and what the ratio divides."""
     rows = [("", "figure", "value", "goal", "met", "measured as")]
     for figure in figures:
-        unit = " s" if figure.extra.get("unit") == "s" else "x"
+        unit = {"s": " s", "CPU-s": " CPU-s"}.get(figure.extra.get("unit", ""), "x")
         value = f"{figure.median:.3f}{unit}"
         if figure.key == "PF7":
             value += f", {figure.extra['peak_rss_mb']:.0f} MB"

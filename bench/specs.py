@@ -70,9 +70,9 @@ vms:
     )
 
 
-def hosts(name: str, *, count: int, cidr_octet: int) -> str:
-    """PF3 and PF4: `count` VMs in one subnet, each running the bench playbook."""
-    return (
+def hosts(name: str, *, count: int, cidr_octet: int, roles: bool = True) -> str:
+    """PF3 and PF4: `count` VMs in one subnet, each running the bench playbook (or no role)."""
+    text = (
         HEADER.format(name=name)
         + f"""\
 networks:
@@ -92,25 +92,38 @@ vms:
          security_groups: [ssh], key_pair: deploy, roles: [bench]}}
 """
     )
+    if roles:
+        return text
+    return text.replace("roles:\n  bench: {playbook: bench.yml}\n", "").replace(
+        ", roles: [bench]", ""
+    )
 
 
-def many_resources(name: str, *, total: int = 500) -> str:
-    """PF5: `total` cloud resources: subnets, security groups, key pairs and a few VMs."""
-    vms, subnets, key_pairs = 9, 100, 90
+def many_resources(name: str, *, total: int = 500, octet: int = 50, vms: int = 9) -> str:
+    """PF5 and PF8: `total` cloud resources: subnets, security groups, key pairs, a few VMs.
+
+    One network; a tenth of the rest key pairs, a fifth subnets (at most 200), the rest
+    security groups with one rule each. `vms` VMs without roles sit in the first subnet.
+    """
+    key_pairs = max(1, (total - 1 - vms) // 10)
+    subnets = min(200, max(1, (total - 1 - vms) // 5))
     groups = total - 1 - subnets - key_pairs - vms
-    lines = [HEADER.format(name=name), "networks:", "  main: {cidr: 10.50.0.0/16}", "subnets:"]
-    lines += [f"  s{i}: {{network: main, cidr: 10.50.{i}.0/24}}" for i in range(subnets)]
+    cidr = f"10.{octet}"
+    lines = [HEADER.format(name=name), "networks:", f"  main: {{cidr: {cidr}.0.0/16}}"]
+    lines.append("subnets:")
+    lines += [f"  s{i}: {{network: main, cidr: {cidr}.{i}.0/24}}" for i in range(subnets)]
     lines.append("security_groups:")
     lines += [
         f"  g{i}: {{network: main, ingress: [{{protocol: tcp, ports: {1000 + i}, "
-        f"cidr: 10.50.0.0/16}}]}}"
+        f"cidr: {cidr}.0.0/16}}]}}"
         for i in range(groups)
     ]
     lines.append("key_pairs:")
     lines += [f"  k{i}: {{type: ed25519}}" for i in range(key_pairs)]
-    lines.append("vms:")
-    lines.append(
-        f"  node: {{count: {vms}, instance_type: t3.micro, image: {IMAGE}, subnet: s0, "
-        "security_groups: [g0], key_pair: k0}"
-    )
+    if vms:
+        lines.append("vms:")
+        lines.append(
+            f"  node: {{count: {vms}, instance_type: t3.micro, image: {IMAGE}, subnet: s0, "
+            "security_groups: [g0], key_pair: k0}"
+        )
     return "\n".join(lines) + "\n"

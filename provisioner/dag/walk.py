@@ -8,7 +8,8 @@ was skipped is skipped, and so are its dependents.
 With `Batching`, nodes that become ready at about the same time and share a
 batch key run together in one call: a group waits for a short settle window
 after its latest member became ready (capped from its first), or runs at once
-when every node with its key that has not run yet is in it.
+when waiting cannot grow it: every other node with its key that has not run yet
+can only become ready through the group itself.
 """
 
 from __future__ import annotations
@@ -216,7 +217,7 @@ class Walker(Generic[N]):
         for key in list(self._groups):
             group = self._groups[key]
             due = min(group.last + batching.settle, group.first + batching.cap)
-            if now < due and not self._whole(key):
+            if now < due and self._may_grow(key, group):
                 wake = due - now if wake is None else min(wake, due - now)
                 continue
             free = self._workers - self._running - sum(len(b) for b in batches)
@@ -229,13 +230,32 @@ class Walker(Generic[N]):
                 del self._groups[key]
         return batches, wake
 
-    def _whole(self, key: Hashable) -> bool:
-        """Every node with `key` has already become ready: waiting cannot grow the group."""
-        return all(
-            node in self._started or node in self._outcomes
+    def _may_grow(self, key: Hashable, group: _Group[N]) -> bool:
+        """Whether a node with `key` that is not in the group can still become ready without it.
+
+        Nodes that depend on a member, directly or through other nodes, wait for the
+        group to run: holding the group back for them would only delay both.
+        """
+        waiting = [
+            node
             for node, other in self._keys.items()
-            if other == key
-        )
+            if other == key and node not in self._started and node not in self._outcomes
+        ]
+        if not waiting:
+            return False
+        behind = self._descendants(group.nodes)
+        return any(node not in behind for node in waiting)
+
+    def _descendants(self, nodes: Iterable[N]) -> set[N]:
+        """Every node that depends on one of `nodes`, directly or through others."""
+        seen: set[N] = set()
+        stack = list(nodes)
+        while stack:
+            for dependent in self._dependents.get(stack.pop(), ()):
+                if dependent not in seen:
+                    seen.add(dependent)
+                    stack.append(dependent)
+        return seen
 
     def _ran_batch(self, batch: list[N], future: Future[Mapping[N, BaseException]]) -> None:
         if future.cancelled():

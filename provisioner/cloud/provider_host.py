@@ -13,6 +13,8 @@ its standard input or dies.
 
 from __future__ import annotations
 
+import gc
+import importlib
 import os
 import runpy
 import sys
@@ -29,6 +31,7 @@ DEFAULT_PARALLELISM = 64
 
 def main() -> None:
     """Serve the dynamic providers with at least `$PROVISION_PROVIDER_WORKERS` threads."""
+    _import_the_server()
     workers = int(os.environ.get(WORKERS_ENV) or DEFAULT_PARALLELISM)
     narrow = futures.ThreadPoolExecutor
 
@@ -46,6 +49,26 @@ def main() -> None:
         _answer_attach()
         threading.Thread(target=_exit_when_input_closes, daemon=True).start()
     runpy.run_module("pulumi.dynamic.__main__", run_name="__main__", alter_sys=True)
+
+
+def _import_the_server() -> None:
+    """Import what the server and our providers need with the garbage collector paused.
+
+    The objects these imports make live as long as the process; collecting while
+    they are made only scans them again (0.1-0.15 s of CPU at each start). Frozen,
+    they are left out of later collections too.
+    """
+    gc.disable()
+    try:
+        importlib.import_module("dill")
+        importlib.import_module("grpc")
+        importlib.import_module("pulumi.dynamic")
+        importlib.import_module("pulumi.runtime.proto")
+        kinds = importlib.import_module("provisioner.cloud.aws.kind")
+        kinds.cloud_kinds()  # imports every kind's module, as unpickling providers would
+    finally:
+        gc.enable()
+    gc.freeze()
 
 
 def _answer_attach() -> None:

@@ -56,6 +56,8 @@ class EventTranslator:
         self._started: dict[ResourceAddress, tuple[float, Action]] = {}
         self._errors: dict[str, str] = {}
         self.last_error: str | None = None
+        # Pulumi's own counts by operation, from the engine's summary event at the end.
+        self.resource_changes: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def __call__(self, event: EngineEvent) -> None:
@@ -70,6 +72,11 @@ class EventTranslator:
                 self._finished(event.res_outputs_event.metadata, Status.DONE)
             elif event.res_op_failed_event is not None:
                 self._finished(event.res_op_failed_event.metadata, Status.FAILED)
+            elif event.summary_event is not None:
+                changes = event.summary_event.resource_changes or {}
+                self.resource_changes = {
+                    str(getattr(op, "value", op)): count for op, count in changes.items()
+                }
 
     def changes(self) -> list[ResourceChange]:
         return sorted(self._changes.values(), key=lambda c: c.address)

@@ -128,7 +128,7 @@ def resources_in_files(
     checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
     if checkpoint is None:
         return None
-    latest = _latest(checkpoint)
+    latest = latest_deployment(checkpoint)
     return None if latest is None else len(latest.get("resources") or [])
 
 
@@ -138,7 +138,7 @@ def recorded_resource_addresses(
     """The addresses of the cloud resources state in files records for the stack (parts
     included: `lb.web/listener-80`); None if the state is in S3 or cannot be read."""
     checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
-    latest = _latest(checkpoint) if checkpoint is not None else None
+    latest = latest_deployment(checkpoint) if checkpoint is not None else None
     if latest is None:
         return None
     resources = latest.get("resources") or []
@@ -151,7 +151,7 @@ def recorded_output(
     """One output of the stack as its last apply recorded it (None if none); state in
     files only. A secret output is recorded encrypted, never in clear."""
     checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
-    latest = _latest(checkpoint) if checkpoint is not None else None
+    latest = latest_deployment(checkpoint) if checkpoint is not None else None
     resources = (latest or {}).get("resources") or []
     root: dict[str, Any] = next((r for r in resources if r.get("type") == STACK_TYPE), {})
     return (root.get("outputs") or {}).get(name)
@@ -167,7 +167,7 @@ def recorded_uses(spec_state: str | None, paths: StatePaths, project: str) -> di
     found: dict[str, list[str]] = {}
     names = {p.name.removesuffix(".gz").removesuffix(".json") for p in stacks.glob("*.json*")}
     for name in sorted(names):
-        latest = _latest(stacks / f"{name}.json")
+        latest = latest_deployment(stacks / f"{name}.json")
         if not latest or not latest.get("resources"):
             continue
         root: dict[str, Any] = next(
@@ -178,7 +178,7 @@ def recorded_uses(spec_state: str | None, paths: StatePaths, project: str) -> di
     return found
 
 
-def _latest(checkpoint: Path) -> dict[str, Any] | None:
+def latest_deployment(checkpoint: Path) -> dict[str, Any] | None:
     """The latest deployment a checkpoint (or its gzipped form) holds: empty if there is no
     checkpoint, None if there is one that cannot be read."""
     zipped = checkpoint.with_name(f"{checkpoint.name}.gz")

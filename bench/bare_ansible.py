@@ -3,7 +3,9 @@
 No ansible-runner, no Mitogen, no batching, no events: Ansible's own linear
 strategy with forks = the number of hosts and pipelining on, over the same SSH
 options and route `provision` uses (the VPC namespace's ProxyCommand, the key
-pair's key, host keys accepted on first use into a fresh known_hosts file).
+pair's key, host keys accepted on first use into a fresh known_hosts file) and
+the same connection settings (`hosts/ansible_env.py`: shared connections,
+retries, timeout).
 It prints the playbook's wall time and the tasks it ran, as JSON.
 
     .venv/bin/python bench/bare_ansible.py ENV PLAYBOOK
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +69,9 @@ def main() -> int:
             "ANSIBLE_HOME": str(folder / "home"),
             "ANSIBLE_LOCAL_TEMP": str(folder / "tmp"),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
+            "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
+            "ANSIBLE_SSH_RETRIES": "3",
+            "ANSIBLE_TIMEOUT": "20",
             "ANSIBLE_PIPELINING": "True",
             "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
@@ -80,11 +86,13 @@ def main() -> int:
             str(count),
             str(playbook),
         ]
-        started = time.time()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-        ended = time.time()
-        close_shared_connections(control_dir)
-        control_dir.rmdir()
+        try:
+            started = time.time()
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+            ended = time.time()
+        finally:
+            close_shared_connections(control_dir)
+            shutil.rmtree(control_dir, ignore_errors=True)
     if done.returncode != 0:
         print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
         return 1

@@ -159,9 +159,13 @@ class BenchProject:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+SAMPLE_INTERVAL = 0.1  # seconds
+
+
 @dataclass
 class CpuSamples:
-    """The machine's CPU counters (/proc/stat), sampled twice a second while a command runs."""
+    """The machine's CPU counters (/proc/stat), sampled ten times a second while a command runs
+    (a window of a few seconds is then measured to within a tenth of a second)."""
 
     samples: list[tuple[float, int, int]] = field(default_factory=list)  # (time, busy, total)
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -175,7 +179,7 @@ class CpuSamples:
         def sample() -> None:
             while True:
                 samples.samples.append((time.time(), *_cpu_ticks()))
-                if stop.wait(0.5):
+                if stop.wait(SAMPLE_INTERVAL):
                     samples.samples.append((time.time(), *_cpu_ticks()))
                     return
 

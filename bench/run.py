@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.figures import ALL, OPT_IN
+from bench.figures import ALL, MEASURED_WITH, OPT_IN
 from bench.harness import ROOT, BenchError, BenchProject, Figure
 
 
@@ -33,9 +33,11 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated figures, e.g. PF1,PF4")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
-    known = {key.upper(): key for key in ALL}
+    known = {key.upper(): key for key in ALL} | {
+        figure.upper(): key for figure, key in MEASURED_WITH.items()
+    }
     asked = [key.strip() for key in args.only.split(",") if key.strip()]
-    wanted = [known.get(key.upper(), key) for key in asked]
+    wanted = list(dict.fromkeys(known.get(key.upper(), key) for key in asked))
     wanted = wanted or [key for key in ALL if key not in OPT_IN]
     unknown = [key for key in wanted if key not in ALL]
     if unknown:

@@ -85,7 +85,7 @@ def imports_at_run_time(tree: ast.AST) -> set[str]:
     return names
 
 
-def test_only_the_stack_module_imports_pulumis_automation_api() -> None:
+def test_only_the_stack_modules_import_pulumis_automation_api() -> None:
     importers = [
         module
         for module, path in project_modules()
@@ -94,4 +94,7 @@ def test_only_the_stack_module_imports_pulumis_automation_api() -> None:
             for name in imports_at_run_time(ast.parse(path.read_text()))
         )
     ]
-    assert importers == ["provisioner.cloud.pulumi.stack"]
+    assert sorted(importers) == [
+        "provisioner.cloud.pulumi.automation",
+        "provisioner.cloud.pulumi.stack",
+    ]

@@ -1,4 +1,5 @@
-"""Operations on one Pulumi stack: the one module that imports Pulumi's Automation API.
+"""Operations on one Pulumi stack, through Pulumi's Automation API (with `automation.py`,
+the only modules that import it).
 
 Results, engine events and errors of the Automation API leave here as the
 project's own types (Plan, engine events, CloudError).
@@ -6,49 +7,39 @@ project's own types (Plan, engine events, CloudError).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pulumi import automation as auto
-from pulumi.automation._stack import StackInitMode  # pinned SDK; not re-exported
-from semver import VersionInfo
 
-from provisioner.cloud.errors import engine_failure
+from provisioner.cloud.pulumi.automation import (
+    KnownStackWorkspace,
+    StackInitMode,
+    StackWithoutHistory,
+    checked_command,
+    engine_errors,
+)
 from provisioner.cloud.pulumi.events import EventTranslator
 from provisioner.cloud.pulumi.provider_process import attached_provider_env
 from provisioner.cloud.pulumi.state import (
     address_of,
+    exported_in_files,
     fingerprint,
     is_cloud_resource,
-    latest_deployment,
     remove_dead_locks,
     repair_interrupted_writes,
     stack_in_files,
     without_pending,
 )
-from provisioner.cloud.pulumi.workspace import (
-    SETUP_HINT,
-    EngineSettings,
-    find_pulumi_cli,
-    interrupt_engines,
-    recorded_version,
-    write_project_file,
-)
+from provisioner.cloud.pulumi.workspace import EngineSettings, find_pulumi_cli, interrupt_engines
 from provisioner.engine.events import EventSink, NullSink
-from provisioner.errors import ToolMissingError
 from provisioner.plan import Plan, PropertyChange
 from provisioner.procs import children
 
 Program = Callable[[], None]
-# The deployment schema Pulumi's checkpoints hold and `pulumi stack export` prints.
-DEPLOYMENT_VERSION = 3
-
 # Compares a stack's recorded outputs with those a preview computed.
 OutputsDiff = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[PropertyChange, ...]]
 
@@ -79,8 +70,8 @@ class PulumiStack:
         settings.pulumi_home.mkdir(parents=True, exist_ok=True)
         cli = find_pulumi_cli()
         repair_interrupted_writes(settings.state_url, project, stack)
-        with _engine_errors(f"opening stack {project}/{stack}"):
-            workspace = _Workspace(
+        with engine_errors(f"opening stack {project}/{stack}"):
+            workspace = KnownStackWorkspace(
                 stack_in_files(settings.state_url, project, stack),
                 work_dir=str(settings.work_folder(stack)),
                 pulumi_home=str(settings.pulumi_home),
@@ -90,10 +81,10 @@ class PulumiStack:
                     runtime="python",
                     backend=auto.ProjectBackend(url=settings.state_url),
                 ),
-                pulumi_command=_command(cli),
+                pulumi_command=checked_command(cli),
                 program=program,
             )
-            self._stack = _Stack(stack, workspace, StackInitMode.CREATE_OR_SELECT)
+            self._stack = StackWithoutHistory(stack, workspace, StackInitMode.CREATE_OR_SELECT)
         # The stack's outputs as last read; every operation that changes the stack drops them.
         self._outputs: dict[str, Any] | None = None
 
@@ -120,7 +111,7 @@ class PulumiStack:
         """
         events = EventTranslator(sink or NullSink(), planning=True)
         self._attach_provider()
-        with _engine_errors("preview", events):
+        with engine_errors("preview", events):
             self._stack.preview(
                 refresh=refresh,
                 on_event=events,
@@ -140,14 +131,14 @@ class PulumiStack:
         """What a destroy would delete."""
         events = EventTranslator(sink or NullSink(), planning=True)
         self._attach_provider()
-        with _engine_errors("preview of destroy", events):
+        with engine_errors("preview of destroy", events):
             self._stack.preview_destroy(on_event=events, color="never", parallel=self._parallel)
         return Plan(environment, tuple(events.changes()))
 
     def preview(self) -> StackResult:
         """Pulumi's own change counts (the stack resource included), without applying."""
         self._attach_provider()
-        with _engine_errors("preview"):
+        with engine_errors("preview"):
             result = self._stack.preview(color="never", parallel=self._parallel)
         return StackResult(summary=_counts(result.change_summary), outputs={})
 
@@ -156,7 +147,7 @@ class PulumiStack:
         events = EventTranslator(sink or NullSink(), planning=False)
         self._outputs = None
         self._attach_provider()
-        with _engine_errors("up", events):
+        with engine_errors("up", events):
             result = self._stack.up(
                 refresh=refresh,
                 on_event=events,
@@ -174,7 +165,7 @@ class PulumiStack:
         events = EventTranslator(NullSink(), planning=False)
         self._outputs = None
         self._attach_provider()
-        with _engine_errors("refresh"):
+        with engine_errors("refresh"):
             self._stack.refresh(on_event=events, color="never", show_secrets=False)
         return StackResult(summary=events.resource_changes, outputs=self.outputs())
 
@@ -197,7 +188,7 @@ class PulumiStack:
                 targets = None  # everything: a whole destroy also clears the stack's outputs
         self._outputs = None
         self._attach_provider()
-        with _engine_errors("destroy", events):
+        with engine_errors("destroy", events):
             self._stack.destroy(
                 on_event=events,
                 color="never",
@@ -243,7 +234,7 @@ class PulumiStack:
             return []
         exported.deployment = deployment
         self._outputs = None
-        with _engine_errors("importing repaired state"):
+        with engine_errors("importing repaired state"):
             # Secrets stay encrypted for the same stack's key: they import as they were.
             self._stack.import_stack(exported)
         return pending
@@ -262,7 +253,7 @@ class PulumiStack:
         Read once per state of the stack.
         """
         if self._outputs is None:
-            with _engine_errors("reading outputs"):
+            with engine_errors("reading outputs"):
                 read = self._stack.outputs()
             self._outputs = {key: value.value for key, value in read.items()}
         return dict(self._outputs)
@@ -280,16 +271,17 @@ class PulumiStack:
         """The stack's state as exported, secrets encrypted (no decryption to pay for).
 
         State in files is read from its checkpoint, which holds what `pulumi stack
-        export` prints (0.25 s of CPU a run saved, two or three times a command);
-        Pulumi replaces that file whole, so it is never read half-written.
+        export` prints (0.25 s of CPU a run saved, two to four times a command), when
+        it is a plain one this module knows (`state.exported_in_files`); Pulumi
+        replaces that file whole, so it is never read half-written.
         """
         checkpoint = stack_in_files(self.settings.state_url, self.project, self.stack_name)
-        latest = latest_deployment(checkpoint) if checkpoint is not None else None
-        if latest is not None:
-            return auto.Deployment(version=DEPLOYMENT_VERSION, deployment=latest)
+        exported = exported_in_files(checkpoint) if checkpoint is not None else None
+        if exported is not None:
+            return auto.Deployment(version=exported.version, deployment=exported.deployment)
         workspace = self._stack.workspace
         env = {"PULUMI_HOME": str(self.settings.pulumi_home), **self.settings.engine_env()}
-        with _engine_errors("exporting state"):
+        with engine_errors("exporting state"):
             result = workspace.pulumi_command.run(
                 ["stack", "export", "--stack", self.stack_name], workspace.work_dir, env
             )
@@ -297,97 +289,6 @@ class PulumiStack:
         return auto.Deployment(version=state.get("version"), deployment=state.get("deployment"))
 
 
-class _Stack(auto.Stack):
-    """A stack whose operations take their change counts from the engine's summary event.
-
-    After an `up`, `refresh` or `destroy`, the Automation API asks `info()` for the
-    update's summary, which runs `pulumi stack history` (0.25 s of CPU) to read
-    counts the engine already sent as its last event (`EventTranslator`). The
-    summary returned instead says only that the operation ended (it raises otherwise).
-    """
-
-    def info(self, show_secrets: bool = True) -> auto.UpdateSummary | None:
-        now = datetime.now(UTC)
-        return auto.UpdateSummary(
-            kind="update",
-            start_time=now,
-            end_time=now,
-            message="",
-            environment={},
-            config={},
-            result="succeeded",
-        )
-
-
-class _Workspace(auto.LocalWorkspace):
-    """Pulumi's local workspace, which selects a stack known to exist without a CLI run.
-
-    Selecting only checks that the stack exists and makes it the CLI's current one,
-    which no command uses (each names `--stack`). When the state files show its
-    checkpoint, a `pulumi stack select` (0.25 s of CPU per command) is saved.
-    """
-
-    def __init__(self, known: Path | None, **options: Any) -> None:
-        self._known = known
-        super().__init__(**options)
-
-    def select_stack(self, stack_name: str) -> None:
-        if self._known is None or not self._known.is_file():
-            super().select_stack(stack_name)
-
-    def save_project_settings(self, settings: auto.ProjectSettings) -> None:
-        write_project_file(Path(self.work_dir), settings.to_dict())
-
-    def stack_outputs(self, stack_name: str) -> auto.OutputMap:
-        """The outputs, all marked secret, in one CLI run (0.2 s of CPU saved after each `up`).
-
-        The Automation API reads them a second time, masked, only to learn which are
-        secret; `PulumiStack` keeps the values alone, which its callers never print.
-        """
-        result = self._run_pulumi_cmd_sync(
-            ["stack", "output", "--json", "--show-secrets", "--stack", stack_name]
-        )
-        values = json.loads(result.stdout or "{}")
-        return {key: auto.OutputValue(value=value, secret=True) for key, value in values.items()}
-
-
-class _CheckedPulumi(auto.PulumiCommand):
-    """The CLI that `make setup` checked: its version is read from setup's stamp.
-
-    The Automation API's own constructor runs `pulumi version` (0.2 s of CPU) in
-    every process that opens a stack, only to learn what setup already recorded.
-    """
-
-    def __init__(self, cli: Path, version: VersionInfo) -> None:
-        # Deliberately not calling super().__init__, which runs `pulumi version`; these
-        # are the two attributes the Automation API reads (`command`, `version`).
-        self.command = str(cli)
-        self.version = version
-
-
-def _command(cli: Path) -> auto.PulumiCommand:
-    recorded = recorded_version(cli)
-    if recorded is not None:
-        return _CheckedPulumi(cli, recorded)
-    root = cli.parent.parent if cli.parent.name == "bin" else None
-    with _engine_errors("checking the Pulumi CLI version"):
-        return auto.PulumiCommand(root=str(root) if root else None)
-
-
 def _counts(by_operation: Mapping[Any, int]) -> dict[str, int]:
     """Pulumi keys counts by OpType enum or plain string; we key them by the string."""
     return {str(getattr(op, "value", op)): count for op, count in by_operation.items()}
-
-
-@contextlib.contextmanager
-def _engine_errors(operation: str, events: EventTranslator | None = None) -> Iterator[None]:
-    """Raise Automation API failures as CloudErrors carrying the engine's own message."""
-    try:
-        yield
-    except auto.errors.CommandError as error:
-        reason = events.last_error if events else None
-        raise engine_failure(operation, str(error), reason) from error
-    except FileNotFoundError as error:
-        if "pulumi" not in str(error):
-            raise
-        raise ToolMissingError("pulumi", hint=SETUP_HINT) from error

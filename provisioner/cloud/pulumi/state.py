@@ -13,6 +13,7 @@ import hashlib
 import json
 import socket
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -26,6 +27,9 @@ Deployment = dict[str, Any]  # the `deployment` of an exported stack
 
 # A Pulumi resource name is the node's address, then a part for a node's extra resources.
 STACK_TYPE = "pulumi:pulumi:Stack"
+# The deployment schema of a checkpoint that uses no optional feature (`pulumi stack
+# export` prints it as is; a checkpoint of schema 4 lists the features it needs).
+PLAIN_SCHEMA = 3
 # The stack output that lists the environments a stack's environment uses.
 USES_OUTPUT = "uses"
 # Types of the resources Pulumi itself records: the stack, and the providers.
@@ -128,7 +132,7 @@ def resources_in_files(
     checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
     if checkpoint is None:
         return None
-    latest = latest_deployment(checkpoint)
+    latest = _latest(checkpoint)
     return None if latest is None else len(latest.get("resources") or [])
 
 
@@ -138,7 +142,7 @@ def recorded_resource_addresses(
     """The addresses of the cloud resources state in files records for the stack (parts
     included: `lb.web/listener-80`); None if the state is in S3 or cannot be read."""
     checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
-    latest = latest_deployment(checkpoint) if checkpoint is not None else None
+    latest = _latest(checkpoint) if checkpoint is not None else None
     if latest is None:
         return None
     resources = latest.get("resources") or []
@@ -151,7 +155,7 @@ def recorded_output(
     """One output of the stack as its last apply recorded it (None if none); state in
     files only. A secret output is recorded encrypted, never in clear."""
     checkpoint = stack_in_files(spec_state or paths.pulumi_state.as_uri(), project, stack)
-    latest = latest_deployment(checkpoint) if checkpoint is not None else None
+    latest = _latest(checkpoint) if checkpoint is not None else None
     resources = (latest or {}).get("resources") or []
     root: dict[str, Any] = next((r for r in resources if r.get("type") == STACK_TYPE), {})
     return (root.get("outputs") or {}).get(name)
@@ -167,7 +171,7 @@ def recorded_uses(spec_state: str | None, paths: StatePaths, project: str) -> di
     found: dict[str, list[str]] = {}
     names = {p.name.removesuffix(".gz").removesuffix(".json") for p in stacks.glob("*.json*")}
     for name in sorted(names):
-        latest = latest_deployment(stacks / f"{name}.json")
+        latest = _latest(stacks / f"{name}.json")
         if not latest or not latest.get("resources"):
             continue
         root: dict[str, Any] = next(
@@ -178,7 +182,7 @@ def recorded_uses(spec_state: str | None, paths: StatePaths, project: str) -> di
     return found
 
 
-def latest_deployment(checkpoint: Path) -> dict[str, Any] | None:
+def _latest(checkpoint: Path) -> dict[str, Any] | None:
     """The latest deployment a checkpoint (or its gzipped form) holds: empty if there is no
     checkpoint, None if there is one that cannot be read."""
     zipped = checkpoint.with_name(f"{checkpoint.name}.gz")
@@ -193,6 +197,34 @@ def latest_deployment(checkpoint: Path) -> dict[str, Any] | None:
         latest = (state.get("checkpoint") or {}).get("latest") or {}
         return dict(latest)
     return {}
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What `pulumi stack export` prints: the deployment and its schema version."""
+
+    version: int
+    deployment: dict[str, Any]
+
+
+def exported_in_files(checkpoint: Path) -> Exported | None:
+    """The export of a stack in files, read from its checkpoint; None when the CLI must say.
+
+    Only a plain `STACK.json` of schema 3 without optional features is read here:
+    a compressed checkpoint (Pulumi takes the newer of two forms), a missing one, or
+    one of another schema is left to `pulumi stack export`.
+    """
+    siblings = [checkpoint.with_name(f"{checkpoint.name}{suffix}") for suffix in (".gz", ".zst")]
+    if not checkpoint.is_file() or any(path.exists() for path in siblings):
+        return None
+    try:
+        state = json.loads(checkpoint.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    inner = state.get("checkpoint") or {}
+    if state.get("version") != PLAIN_SCHEMA or "features" in state or "features" in inner:
+        return None
+    return Exported(PLAIN_SCHEMA, dict(inner.get("latest") or {}))
 
 
 def repair_interrupted_writes(state_url: str, project: str, stack: str) -> list[Path]:

@@ -54,10 +54,7 @@ def recorded_version(cli: Path) -> VersionInfo | None:
 # less CPU over up, plan and down of 24 resources (0.38 -> 0.32 CPU-s a CLI run), and a
 # command as small as `pulumi version` 40 % less. The soft limit bounds the heap of a
 # large stack: past 2 GiB the collector runs as often as it must to stay under it.
-GO_GARBAGE_COLLECTION = {
-    name: os.environ.get(name, default)
-    for name, default in (("GOGC", "400"), ("GOMEMLIMIT", "2GiB"))
-}
+GO_GARBAGE_COLLECTION = (("GOGC", "400"), ("GOMEMLIMIT", "2GiB"))
 
 
 @dataclass(frozen=True)
@@ -82,7 +79,7 @@ class EngineSettings:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             WORKERS_ENV: str(self.parallelism),
-            **GO_GARBAGE_COLLECTION,
+            **{name: os.environ.get(name, default) for name, default in GO_GARBAGE_COLLECTION},
             **self.env,
         }
 

@@ -48,7 +48,8 @@ def main() -> int:
     started = time.monotonic()
     with BenchProject.create() as project:
         for key in wanted:
-            print(f"{key}: {ALL[key].__doc__}", flush=True)
+            summary = (ALL[key].__doc__ or "").strip().splitlines()[0]
+            print(f"{key}: {summary}", flush=True)
             began = time.monotonic()
             try:
                 figures += ALL[key](project, runs)

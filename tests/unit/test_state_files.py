@@ -6,7 +6,14 @@ import gzip
 import json
 from pathlib import Path
 
-from provisioner.cloud.pulumi.state import repair_interrupted_writes, resources_in_files
+import pytest
+
+from provisioner.cloud.pulumi.state import (
+    Exported,
+    exported_in_files,
+    repair_interrupted_writes,
+    resources_in_files,
+)
 from provisioner.paths import StatePaths
 
 
@@ -61,3 +68,35 @@ def test_an_attribute_file_a_killed_write_left_empty_is_removed_and_good_ones_ke
     assert removed == [folder / "dev.json.attrs"]
     assert (folder / "dev.json.bak.attrs").exists() and (folder / "prod.json.attrs").exists()
     assert repair_interrupted_writes("s3://bucket/prefix", "provision", "dev") == []
+
+
+def _checkpoint(folder: Path, state: dict[str, object]) -> Path:
+    path = folder / "dev.json"
+    path.write_text(json.dumps(state))
+    return path
+
+
+def test_a_plain_checkpoint_is_read_as_pulumi_would_export_it(tmp_path: Path) -> None:
+    latest = {"manifest": {"version": "v3.259.0"}, "resources": [{"urn": "u"}]}
+    path = _checkpoint(tmp_path, {"version": 3, "checkpoint": {"stack": "dev", "latest": latest}})
+    assert exported_in_files(path) == Exported(3, latest)
+
+
+@pytest.mark.parametrize(
+    ("state", "sibling"),
+    [
+        ({"version": 4, "checkpoint": {"latest": {}}}, None),
+        ({"version": 3, "features": ["taint"], "checkpoint": {"latest": {}}}, None),
+        ({"version": 3, "checkpoint": {"latest": {}}}, "dev.json.gz"),
+        ({"version": 3, "checkpoint": {"latest": {}}}, "dev.json.zst"),
+        (None, None),
+    ],
+    ids=["schema-4", "features", "gzipped-too", "zstd-too", "missing"],
+)
+def test_a_checkpoint_we_do_not_know_is_left_to_pulumi_stack_export(
+    tmp_path: Path, state: dict[str, object] | None, sibling: str | None
+) -> None:
+    path = _checkpoint(tmp_path, state) if state is not None else tmp_path / "dev.json"
+    if sibling:
+        (tmp_path / sibling).write_bytes(b"")
+    assert exported_in_files(path) is None

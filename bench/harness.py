@@ -191,12 +191,20 @@ class CpuSamples:
             stop.set()
             sampler.join()
 
-    def busy(self, start: float, end: float) -> float:
-        """The share of all CPUs that was busy between two wall-clock times (0 to 1)."""
+    def window(self, start: float, end: float) -> list[tuple[float, int, int]]:
+        """The samples from the last one before `start` to the first one after `end`."""
         inside = [s for s in self.samples if start <= s[0] <= end]
         before = [s for s in self.samples if s[0] < start][-1:]
         after = [s for s in self.samples if s[0] > end][:1]
-        window = before + inside + after
+        return before + inside + after
+
+    def raw(self, start: float, end: float) -> list[list[float]]:
+        """That window as JSON-ready rows: seconds from `start`, busy and total jiffies."""
+        return [[round(t - start, 2), busy, total] for t, busy, total in self.window(start, end)]
+
+    def busy(self, start: float, end: float) -> float:
+        """The share of all CPUs that was busy between two wall-clock times (0 to 1)."""
+        window = self.window(start, end)
         if len(window) < 2:
             return float("nan")
         busy = window[-1][1] - window[0][1]

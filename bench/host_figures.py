@@ -88,9 +88,10 @@ def pf4_fan_out(project: BenchProject, runs: int) -> list[Figure]:
         spans: dict[str, float] = {}
         cpu_seconds: dict[str, float] = {}
         tasks: dict[str, int] = {}
+        samples: dict[str, list[list[float]]] = {}
         for env in [one, many, bare] if index % 2 == 0 else [bare, many, one]:
             if env == bare:
-                spans[env], cpu_seconds[env], tasks[env] = _bare_ansible(project, env)
+                spans[env], cpu_seconds[env], tasks[env], samples[env] = _bare_ansible(project, env)
                 continue
             run = project.provision("up", env, "--yes")
             project.provision("down", env, "--yes")
@@ -98,6 +99,8 @@ def pf4_fan_out(project: BenchProject, runs: int) -> list[Figure]:
             first = min(event_times(run, "ConfigureStarted"))
             cpu_seconds[env] = _cpu_seconds(run.cpu, first, first + spans[env])
             tasks[env] = len(run.of_type("HostTaskFinished"))
+            assert run.cpu is not None
+            samples[env] = run.cpu.raw(first, first + spans[env])
         fan_out.add(spans[many] / spans[one], hosts_20_s=spans[many], host_1_s=spans[one])
         against_ansible.add(
             spans[many] / spans[bare],
@@ -112,12 +115,17 @@ def pf4_fan_out(project: BenchProject, runs: int) -> list[Figure]:
             tasks=tasks[many],
             bare_ansible_cpu_s_per_task=cpu_seconds[bare] / tasks[bare],
             one_host_cpu_s_per_task=cpu_seconds[one] / tasks[one],
+            # /proc/stat over each span, every 0.1 s: [s from the span's start, busy, total]
+            cpu_samples_20_hosts=samples[many],
+            cpu_samples_bare_ansible=samples[bare],
+            cpu_samples_1_host=samples[one],
         )
     return [fan_out, against_ansible, per_task]
 
 
-def _bare_ansible(project: BenchProject, env: str) -> tuple[float, float, int]:
-    """Up ENV (no roles), time a bare ansible-playbook on its hosts, down: span, CPU-s, tasks."""
+def _bare_ansible(project: BenchProject, env: str) -> tuple[float, float, int, list[list[float]]]:
+    """Up ENV (no roles), time a bare ansible-playbook on its hosts, down: span, CPU-s, tasks,
+    and the CPU samples over the span."""
     project.provision("up", env, "--yes")
     try:
         with CpuSamples.during() as cpu:
@@ -135,7 +143,8 @@ def _bare_ansible(project: BenchProject, env: str) -> tuple[float, float, int]:
         raise BenchError(f"bare ansible-playbook failed: {done.stderr.strip()[-2000:]}")
     result = json.loads(done.stdout)
     started, ended = float(result["started"]), float(result["ended"])
-    return ended - started, _cpu_seconds(cpu, started, ended), int(result["tasks"])
+    samples = cpu.raw(started, ended)
+    return ended - started, _cpu_seconds(cpu, started, ended), int(result["tasks"]), samples
 
 
 def _cpu_seconds(cpu: CpuSamples | None, start: float, end: float) -> float:

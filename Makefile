@@ -60,7 +60,7 @@ output: setup ## Print ENV's outputs
 serve: setup ## Serve the web view of environments and runs on http://127.0.0.1:8080/
 	$(BIN)/provision serve
 
-bench: setup ## Run the benchmarks PF1-PF11 (PF5b with BENCH_ARGS="--only PF5b"); table + bench/results.json (~30 min)
+bench: setup ## Run the benchmarks PF1-PF11 on the local cloud; table + bench/results.json (~40 min)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 local-start: setup ## Start the local cloud (moto on 127.0.0.1)

@@ -234,11 +234,6 @@ def _compile(resources: int) -> dict[str, Any]:
     return result
 
 
-# Measured only when asked for (`--only PF5b`): building 5,000 resources alone takes
-# about 7 minutes, and a bare refresh of them longer, which `make bench`'s 45 would not
-# hold (see README, Benchmarks).
-OPT_IN = frozenset({"PF5b"})
-
 # The figures that come out of another's runs: `--only PF4a` runs PF4.
 MEASURED_WITH = {"PF1s": "PF1", "PF4a": "PF4", "PF4b": "PF4", "PF5a": "PF5", "PF7g": "PF7"}
 

@@ -6,8 +6,6 @@ figure is the median over paired runs. Goals are shown, not enforced: the
 command exits 0 whenever every benchmark could be run.
 
     .venv/bin/python -m bench.run [--runs 3] [--only PF1,PF4] [--out bench/results.json]
-
-Every figure but PF5b runs by default; `--only PF5b` measures drift at 5,000 resources.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.figures import ALL, MEASURED_WITH, OPT_IN
+from bench.figures import ALL, MEASURED_WITH
 from bench.harness import ROOT, BenchError, BenchProject, Figure
 
 
@@ -38,7 +36,7 @@ def main() -> int:
     }
     asked = [key.strip() for key in args.only.split(",") if key.strip()]
     wanted = list(dict.fromkeys(known.get(key.upper(), key) for key in asked))
-    wanted = wanted or [key for key in ALL if key not in OPT_IN]
+    wanted = wanted or list(ALL)
     unknown = [key for key in wanted if key not in ALL]
     if unknown:
         parser.error(f"unknown figures: {', '.join(unknown)} (known: {', '.join(ALL)})")

@@ -137,6 +137,20 @@ class BenchProject:
         result = _json_or_empty(done.stdout) if json_output else {}
         return Run(tuple(args), started, ended, result, self._events(result, args), cpu)
 
+    def ssh(
+        self, environment: str, host: str, *command: str, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `command` on one of ENV's hosts through `provision ssh` (its VPC's namespace)."""
+        return subprocess.run(
+            [PROVISION, "ssh", environment, host, "--", *command],
+            cwd=self.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def bare(self, operation: str, environment: str) -> Run:
         """Run one Pulumi operation on ENV's stack straight through the Automation API."""
         argv = [sys.executable, BARE_PULUMI, operation, environment]

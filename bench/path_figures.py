@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import subprocess
 import threading
 import time
 from collections import defaultdict
 
-from bench.harness import PROVISION, ROOT, BenchError, BenchProject, Figure, Run
+from bench.harness import ROOT, BenchError, BenchProject, Figure, Run
 from provisioner.graph import compile_source
 from provisioner.spec import resolve_environment
 from provisioner.spec.kinds.software import SOFTWARE
@@ -70,15 +69,7 @@ def _first_answer(project: BenchProject, answered: list[float]) -> None:
     """Wait on web-0 for the app's first page; record when (the hosts share this clock)."""
     deadline = time.monotonic() + FIRST_ANSWER_TIMEOUT
     while time.monotonic() < deadline:
-        probe = subprocess.run(
-            [PROVISION, "ssh", "dev", "web-0", "--", "sh", "-c", FIRST_ANSWER],
-            cwd=project.root,
-            env=project.env(),
-            capture_output=True,
-            text=True,
-            timeout=FIRST_ANSWER_TIMEOUT,
-            check=False,
-        )
+        probe = project.ssh("dev", "web-0", "sh", "-c", FIRST_ANSWER, timeout=FIRST_ANSWER_TIMEOUT)
         if probe.returncode == 0 and probe.stdout.strip():
             answered.append(float(probe.stdout.split()[-1]))
             return

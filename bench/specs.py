@@ -72,7 +72,9 @@ vms:
 
 def hosts(name: str, *, count: int, cidr_octet: int, roles: bool = True) -> str:
     """PF3 and PF4: `count` VMs in one subnet, each running the bench playbook (or no role)."""
-    text = (
+    role_section = "roles:\n  bench: {playbook: bench.yml}\n" if roles else ""
+    role_field = ", roles: [bench]" if roles else ""
+    return (
         HEADER.format(name=name)
         + f"""\
 networks:
@@ -85,17 +87,10 @@ security_groups:
     ingress: [{{protocol: tcp, ports: 22, cidr: 10.{cidr_octet}.0.0/16}}]
 key_pairs:
   deploy: {{type: ed25519}}
-roles:
-  bench: {{playbook: bench.yml}}
-vms:
+{role_section}vms:
   node: {{count: {count}, instance_type: t3.micro, image: {IMAGE}, subnet: hosts,
-         security_groups: [ssh], key_pair: deploy, roles: [bench]}}
+         security_groups: [ssh], key_pair: deploy{role_field}}}
 """
-    )
-    if roles:
-        return text
-    return text.replace("roles:\n  bench: {playbook: bench.yml}\n", "").replace(
-        ", roles: [bench]", ""
     )
 
 

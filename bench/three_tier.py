@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
 
-from bench.harness import PROVISION, ROOT, BenchProject, CpuSamples
+from bench.harness import ROOT, BenchProject, CpuSamples
 
 APP = "http://app.dev.internal/"
 
@@ -74,25 +73,11 @@ def main() -> int:
     return 0
 
 
-def _ssh(
-    project: BenchProject, *command: str, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PROVISION, "ssh", "dev", "web-0", "--", *command],
-        cwd=project.root,
-        env=project.env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def _first_answer(project: BenchProject, done: threading.Event, found: list[float]) -> None:
     """Ask web-0 for the app's page until it answers, and record when (one last try after up)."""
     while True:
         finished = done.is_set()
-        probe = _ssh(project, "curl", "-sf", "-m", "1", APP, timeout=10)
+        probe = project.ssh("dev", "web-0", "curl", "-sf", "-m", "1", APP, timeout=10)
         if probe.returncode == 0 and "PostgreSQL" in probe.stdout:
             found.append(time.time())
             return
@@ -106,7 +91,7 @@ def _load(project: BenchProject, seconds: float, clients: int) -> dict[str, floa
     haproxy_before = _haproxy_cpu(project)
     with CpuSamples.during() as cpu:
         began = time.time()
-        ran = _ssh(project, "python3", "-c", LOAD, APP, str(seconds), str(clients))
+        ran = project.ssh("dev", "web-0", "python3", "-c", LOAD, APP, str(seconds), str(clients))
         ended = time.time()
     ok, failed = (int(n) for n in ran.stdout.split())
     return {

@@ -111,7 +111,7 @@ def receiving() -> Iterator[Posted]:
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
-            pass
+            """Quiet: the default writes every request to the test's stderr."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     posted.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
